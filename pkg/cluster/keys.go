@@ -1,0 +1,41 @@
+// Package cluster holds what every tier shares about the cluster state in
+// etcd: the key layout, node registration under a lease, node identity, and
+// a watched, in-memory copy of the catalog and shard maps.
+package cluster
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Prefix is the root of every key Shoal writes; the version lets a later
+// layout live beside this one during an upgrade.
+const Prefix = "/shoal/v1/"
+
+// Key prefixes, each ending in '/'.
+const (
+	NodesPrefix       = Prefix + "nodes/"
+	CollectionsPrefix = Prefix + "collections/"
+	ShardMapsPrefix   = Prefix + "shardmaps/"
+	StatusPrefix      = Prefix + "status/"
+)
+
+// NodeKey is where node id registers itself (under its lease).
+func NodeKey(id uint64) string { return NodesPrefix + strconv.FormatUint(id, 10) }
+
+// CollectionKey holds a Collection.
+func CollectionKey(name string) string { return CollectionsPrefix + name }
+
+// ShardMapKey holds a ShardMap.
+func ShardMapKey(name string) string { return ShardMapsPrefix + name }
+
+// StatusKey holds a ReplicaStatus reported by node (under its lease).
+func StatusKey(node uint64, collection string, shard uint32) string {
+	return fmt.Sprintf("%s%d/%s/%d", StatusPrefix, node, collection, shard)
+}
+
+// NodeIDFromKey parses the id of a NodeKey.
+func NodeIDFromKey(key string) (uint64, error) {
+	return strconv.ParseUint(strings.TrimPrefix(key, NodesPrefix), 10, 64)
+}

@@ -1,0 +1,8 @@
+module github.com/shoaldb/shoal/services/meta
+
+go 1.26
+
+replace (
+	github.com/shoaldb/shoal/pkg => ../../pkg
+	github.com/shoaldb/shoal/proto => ../../proto
+)
