@@ -39,3 +39,10 @@ func StatusKey(node uint64, collection string, shard uint32) string {
 func NodeIDFromKey(key string) (uint64, error) {
 	return strconv.ParseUint(strings.TrimPrefix(key, NodesPrefix), 10, 64)
 }
+
+// NATSPrefix holds, per meta node (under its lease), the NATS URL that
+// the cluster's nodes connect to for shard transfers.
+const NATSPrefix = Prefix + "nats/"
+
+// NATSKey is meta node id's NATS URL key.
+func NATSKey(id uint64) string { return NATSPrefix + strconv.FormatUint(id, 10) }

@@ -850,6 +850,240 @@ func (x *CountResponse) GetCount() uint64 {
 	return 0
 }
 
+// Operation is one update as a replica logs and applies it. The WAL, and
+// later replication and transfers, carry operations in this form.
+type Operation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Kind:
+	//
+	//	*Operation_Upsert
+	//	*Operation_Delete
+	Kind          isOperation_Kind `protobuf_oneof:"kind"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Operation) Reset() {
+	*x = Operation{}
+	mi := &file_shoal_v1_storage_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Operation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Operation) ProtoMessage() {}
+
+func (x *Operation) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_storage_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Operation.ProtoReflect.Descriptor instead.
+func (*Operation) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *Operation) GetKind() isOperation_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return nil
+}
+
+func (x *Operation) GetUpsert() *UpsertPoints {
+	if x != nil {
+		if x, ok := x.Kind.(*Operation_Upsert); ok {
+			return x.Upsert
+		}
+	}
+	return nil
+}
+
+func (x *Operation) GetDelete() *DeletePoints {
+	if x != nil {
+		if x, ok := x.Kind.(*Operation_Delete); ok {
+			return x.Delete
+		}
+	}
+	return nil
+}
+
+type isOperation_Kind interface {
+	isOperation_Kind()
+}
+
+type Operation_Upsert struct {
+	Upsert *UpsertPoints `protobuf:"bytes,1,opt,name=upsert,proto3,oneof"`
+}
+
+type Operation_Delete struct {
+	Delete *DeletePoints `protobuf:"bytes,2,opt,name=delete,proto3,oneof"`
+}
+
+func (*Operation_Upsert) isOperation_Kind() {}
+
+func (*Operation_Delete) isOperation_Kind() {}
+
+type UpsertPoints struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Points        []*Point               `protobuf:"bytes,1,rep,name=points,proto3" json:"points,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpsertPoints) Reset() {
+	*x = UpsertPoints{}
+	mi := &file_shoal_v1_storage_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpsertPoints) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpsertPoints) ProtoMessage() {}
+
+func (x *UpsertPoints) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_storage_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpsertPoints.ProtoReflect.Descriptor instead.
+func (*UpsertPoints) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *UpsertPoints) GetPoints() []*Point {
+	if x != nil {
+		return x.Points
+	}
+	return nil
+}
+
+type DeletePoints struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ids           []*PointID             `protobuf:"bytes,1,rep,name=ids,proto3" json:"ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeletePoints) Reset() {
+	*x = DeletePoints{}
+	mi := &file_shoal_v1_storage_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeletePoints) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeletePoints) ProtoMessage() {}
+
+func (x *DeletePoints) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_storage_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeletePoints.ProtoReflect.Descriptor instead.
+func (*DeletePoints) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *DeletePoints) GetIds() []*PointID {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
+// WalEntry is one WAL record: the operation with the term and sequence
+// number the replica gave it.
+type WalEntry struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Term          uint64                 `protobuf:"varint,1,opt,name=term,proto3" json:"term,omitempty"`
+	Seq           uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	Op            *Operation             `protobuf:"bytes,3,opt,name=op,proto3" json:"op,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WalEntry) Reset() {
+	*x = WalEntry{}
+	mi := &file_shoal_v1_storage_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WalEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WalEntry) ProtoMessage() {}
+
+func (x *WalEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_storage_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WalEntry.ProtoReflect.Descriptor instead.
+func (*WalEntry) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *WalEntry) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
+func (x *WalEntry) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *WalEntry) GetOp() *Operation {
+	if x != nil {
+		return x.Op
+	}
+	return nil
+}
+
 var File_shoal_v1_storage_proto protoreflect.FileDescriptor
 
 const file_shoal_v1_storage_proto_rawDesc = "" +
@@ -915,7 +1149,19 @@ const file_shoal_v1_storage_proto_rawDesc = "" +
 	"\fCountRequest\x12(\n" +
 	"\x05shard\x18\x01 \x01(\v2\x12.shoal.v1.ShardRefR\x05shard\"%\n" +
 	"\rCountResponse\x12\x14\n" +
-	"\x05count\x18\x01 \x01(\x04R\x05count2\x90\x03\n" +
+	"\x05count\x18\x01 \x01(\x04R\x05count\"w\n" +
+	"\tOperation\x120\n" +
+	"\x06upsert\x18\x01 \x01(\v2\x16.shoal.v1.UpsertPointsH\x00R\x06upsert\x120\n" +
+	"\x06delete\x18\x02 \x01(\v2\x16.shoal.v1.DeletePointsH\x00R\x06deleteB\x06\n" +
+	"\x04kind\"7\n" +
+	"\fUpsertPoints\x12'\n" +
+	"\x06points\x18\x01 \x03(\v2\x0f.shoal.v1.PointR\x06points\"3\n" +
+	"\fDeletePoints\x12#\n" +
+	"\x03ids\x18\x01 \x03(\v2\x11.shoal.v1.PointIDR\x03ids\"U\n" +
+	"\bWalEntry\x12\x12\n" +
+	"\x04term\x18\x01 \x01(\x04R\x04term\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12#\n" +
+	"\x02op\x18\x03 \x01(\v2\x13.shoal.v1.OperationR\x02op2\x90\x03\n" +
 	"\x0eStorageService\x12;\n" +
 	"\x06Upsert\x12\x17.shoal.v1.UpsertRequest\x1a\x18.shoal.v1.UpdateResponse\x12G\n" +
 	"\fDeletePoints\x12\x1d.shoal.v1.DeletePointsRequest\x1a\x18.shoal.v1.UpdateResponse\x12D\n" +
@@ -936,7 +1182,7 @@ func file_shoal_v1_storage_proto_rawDescGZIP() []byte {
 	return file_shoal_v1_storage_proto_rawDescData
 }
 
-var file_shoal_v1_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_shoal_v1_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_shoal_v1_storage_proto_goTypes = []any{
 	(*ShardRef)(nil),            // 0: shoal.v1.ShardRef
 	(*WithVector)(nil),          // 1: shoal.v1.WithVector
@@ -952,47 +1198,56 @@ var file_shoal_v1_storage_proto_goTypes = []any{
 	(*ScrollResponse)(nil),      // 11: shoal.v1.ScrollResponse
 	(*CountRequest)(nil),        // 12: shoal.v1.CountRequest
 	(*CountResponse)(nil),       // 13: shoal.v1.CountResponse
-	(*Point)(nil),               // 14: shoal.v1.Point
-	(*PointID)(nil),             // 15: shoal.v1.PointID
-	(*Vector)(nil),              // 16: shoal.v1.Vector
+	(*Operation)(nil),           // 14: shoal.v1.Operation
+	(*UpsertPoints)(nil),        // 15: shoal.v1.UpsertPoints
+	(*DeletePoints)(nil),        // 16: shoal.v1.DeletePoints
+	(*WalEntry)(nil),            // 17: shoal.v1.WalEntry
+	(*Point)(nil),               // 18: shoal.v1.Point
+	(*PointID)(nil),             // 19: shoal.v1.PointID
+	(*Vector)(nil),              // 20: shoal.v1.Vector
 }
 var file_shoal_v1_storage_proto_depIdxs = []int32{
 	0,  // 0: shoal.v1.UpsertRequest.shard:type_name -> shoal.v1.ShardRef
-	14, // 1: shoal.v1.UpsertRequest.points:type_name -> shoal.v1.Point
+	18, // 1: shoal.v1.UpsertRequest.points:type_name -> shoal.v1.Point
 	0,  // 2: shoal.v1.DeletePointsRequest.shard:type_name -> shoal.v1.ShardRef
-	15, // 3: shoal.v1.DeletePointsRequest.ids:type_name -> shoal.v1.PointID
+	19, // 3: shoal.v1.DeletePointsRequest.ids:type_name -> shoal.v1.PointID
 	0,  // 4: shoal.v1.GetPointsRequest.shard:type_name -> shoal.v1.ShardRef
-	15, // 5: shoal.v1.GetPointsRequest.ids:type_name -> shoal.v1.PointID
+	19, // 5: shoal.v1.GetPointsRequest.ids:type_name -> shoal.v1.PointID
 	1,  // 6: shoal.v1.GetPointsRequest.with_vector:type_name -> shoal.v1.WithVector
-	14, // 7: shoal.v1.GetPointsResponse.points:type_name -> shoal.v1.Point
+	18, // 7: shoal.v1.GetPointsResponse.points:type_name -> shoal.v1.Point
 	0,  // 8: shoal.v1.SearchRequest.shard:type_name -> shoal.v1.ShardRef
-	16, // 9: shoal.v1.SearchRequest.vector:type_name -> shoal.v1.Vector
+	20, // 9: shoal.v1.SearchRequest.vector:type_name -> shoal.v1.Vector
 	1,  // 10: shoal.v1.SearchRequest.with_vector:type_name -> shoal.v1.WithVector
-	14, // 11: shoal.v1.ScoredPoint.point:type_name -> shoal.v1.Point
+	18, // 11: shoal.v1.ScoredPoint.point:type_name -> shoal.v1.Point
 	8,  // 12: shoal.v1.SearchResponse.points:type_name -> shoal.v1.ScoredPoint
 	0,  // 13: shoal.v1.ScrollRequest.shard:type_name -> shoal.v1.ShardRef
-	15, // 14: shoal.v1.ScrollRequest.offset:type_name -> shoal.v1.PointID
+	19, // 14: shoal.v1.ScrollRequest.offset:type_name -> shoal.v1.PointID
 	1,  // 15: shoal.v1.ScrollRequest.with_vector:type_name -> shoal.v1.WithVector
-	14, // 16: shoal.v1.ScrollResponse.points:type_name -> shoal.v1.Point
-	15, // 17: shoal.v1.ScrollResponse.next_offset:type_name -> shoal.v1.PointID
+	18, // 16: shoal.v1.ScrollResponse.points:type_name -> shoal.v1.Point
+	19, // 17: shoal.v1.ScrollResponse.next_offset:type_name -> shoal.v1.PointID
 	0,  // 18: shoal.v1.CountRequest.shard:type_name -> shoal.v1.ShardRef
-	2,  // 19: shoal.v1.StorageService.Upsert:input_type -> shoal.v1.UpsertRequest
-	3,  // 20: shoal.v1.StorageService.DeletePoints:input_type -> shoal.v1.DeletePointsRequest
-	5,  // 21: shoal.v1.StorageService.GetPoints:input_type -> shoal.v1.GetPointsRequest
-	7,  // 22: shoal.v1.StorageService.Search:input_type -> shoal.v1.SearchRequest
-	10, // 23: shoal.v1.StorageService.Scroll:input_type -> shoal.v1.ScrollRequest
-	12, // 24: shoal.v1.StorageService.Count:input_type -> shoal.v1.CountRequest
-	4,  // 25: shoal.v1.StorageService.Upsert:output_type -> shoal.v1.UpdateResponse
-	4,  // 26: shoal.v1.StorageService.DeletePoints:output_type -> shoal.v1.UpdateResponse
-	6,  // 27: shoal.v1.StorageService.GetPoints:output_type -> shoal.v1.GetPointsResponse
-	9,  // 28: shoal.v1.StorageService.Search:output_type -> shoal.v1.SearchResponse
-	11, // 29: shoal.v1.StorageService.Scroll:output_type -> shoal.v1.ScrollResponse
-	13, // 30: shoal.v1.StorageService.Count:output_type -> shoal.v1.CountResponse
-	25, // [25:31] is the sub-list for method output_type
-	19, // [19:25] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	15, // 19: shoal.v1.Operation.upsert:type_name -> shoal.v1.UpsertPoints
+	16, // 20: shoal.v1.Operation.delete:type_name -> shoal.v1.DeletePoints
+	18, // 21: shoal.v1.UpsertPoints.points:type_name -> shoal.v1.Point
+	19, // 22: shoal.v1.DeletePoints.ids:type_name -> shoal.v1.PointID
+	14, // 23: shoal.v1.WalEntry.op:type_name -> shoal.v1.Operation
+	2,  // 24: shoal.v1.StorageService.Upsert:input_type -> shoal.v1.UpsertRequest
+	3,  // 25: shoal.v1.StorageService.DeletePoints:input_type -> shoal.v1.DeletePointsRequest
+	5,  // 26: shoal.v1.StorageService.GetPoints:input_type -> shoal.v1.GetPointsRequest
+	7,  // 27: shoal.v1.StorageService.Search:input_type -> shoal.v1.SearchRequest
+	10, // 28: shoal.v1.StorageService.Scroll:input_type -> shoal.v1.ScrollRequest
+	12, // 29: shoal.v1.StorageService.Count:input_type -> shoal.v1.CountRequest
+	4,  // 30: shoal.v1.StorageService.Upsert:output_type -> shoal.v1.UpdateResponse
+	4,  // 31: shoal.v1.StorageService.DeletePoints:output_type -> shoal.v1.UpdateResponse
+	6,  // 32: shoal.v1.StorageService.GetPoints:output_type -> shoal.v1.GetPointsResponse
+	9,  // 33: shoal.v1.StorageService.Search:output_type -> shoal.v1.SearchResponse
+	11, // 34: shoal.v1.StorageService.Scroll:output_type -> shoal.v1.ScrollResponse
+	13, // 35: shoal.v1.StorageService.Count:output_type -> shoal.v1.CountResponse
+	30, // [30:36] is the sub-list for method output_type
+	24, // [24:30] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_shoal_v1_storage_proto_init() }
@@ -1002,13 +1257,17 @@ func file_shoal_v1_storage_proto_init() {
 	}
 	file_shoal_v1_types_proto_init()
 	file_shoal_v1_storage_proto_msgTypes[7].OneofWrappers = []any{}
+	file_shoal_v1_storage_proto_msgTypes[14].OneofWrappers = []any{
+		(*Operation_Upsert)(nil),
+		(*Operation_Delete)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_shoal_v1_storage_proto_rawDesc), len(file_shoal_v1_storage_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
