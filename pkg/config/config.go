@@ -8,13 +8,13 @@ package config
 // Config is the whole configuration. Every tier reads the same structure and
 // uses the sections it needs; a key a tier ignores is still validated.
 type Config struct {
-	LogLevel string         `koanf:"log_level"`
-	Service  ServiceConfig  `koanf:"service"`
-	Cluster  ClusterConfig  `koanf:"cluster"`
-	Storage  StorageConfig  `koanf:"storage"`
-	Meta     MetaConfig     `koanf:"meta"`
-	Node     NodeConfig     `koanf:"node"`
-	TLS      TLSConfig      `koanf:"tls"`
+	LogLevel string        `koanf:"log_level"`
+	Service  ServiceConfig `koanf:"service"`
+	Cluster  ClusterConfig `koanf:"cluster"`
+	Storage  StorageConfig `koanf:"storage"`
+	Meta     MetaConfig    `koanf:"meta"`
+	Node     NodeConfig    `koanf:"node"`
+	TLS      TLSConfig     `koanf:"tls"`
 }
 
 // ServiceConfig is the router's public API.
@@ -69,12 +69,12 @@ type StorageConfig struct {
 
 // PerformanceConfig holds storage.performance.*.
 type PerformanceConfig struct {
-	MaxSearchThreads             int `koanf:"max_search_threads"`
-	MaxOptimizationThreads       int `koanf:"max_optimization_threads"`
-	OptimizerCPUBudget           int `koanf:"optimizer_cpu_budget"`
-	UpdateRateLimit              int `koanf:"update_rate_limit"`
-	IncomingShardTransfersLimit  int `koanf:"incoming_shard_transfers_limit"`
-	OutgoingShardTransfersLimit  int `koanf:"outgoing_shard_transfers_limit"`
+	MaxSearchThreads            int `koanf:"max_search_threads"`
+	MaxOptimizationThreads      int `koanf:"max_optimization_threads"`
+	OptimizerCPUBudget          int `koanf:"optimizer_cpu_budget"`
+	UpdateRateLimit             int `koanf:"update_rate_limit"`
+	IncomingShardTransfersLimit int `koanf:"incoming_shard_transfers_limit"`
+	OutgoingShardTransfersLimit int `koanf:"outgoing_shard_transfers_limit"`
 }
 
 // CollectionDefaults are used when a create request leaves a value out.

@@ -43,6 +43,10 @@ var flagKeys = map[string]string{
 // naming the key for an unknown key or a bad value. ErrHelp is returned
 // (wrapped) for --help.
 func Load(prog string, args []string, environ func() []string) (Config, error) {
+	return load(prog, args, environ, true)
+}
+
+func load(prog string, args []string, environ func() []string, readDefaultFile bool) (Config, error) {
 	fs := pflag.NewFlagSet(prog, pflag.ContinueOnError)
 	configPath := fs.String("config", DefaultPath, "path of the YAML configuration file")
 	fs.String("log-level", "", "log level: trace, debug, info, warn, error")
@@ -63,7 +67,9 @@ func Load(prog string, args []string, environ func() []string) (Config, error) {
 	if err := k.Load(confmap.Provider(Defaults(), "."), nil); err != nil {
 		return Config{}, fmt.Errorf("load defaults: %w", err)
 	}
-	if _, err := os.Stat(*configPath); err == nil {
+	if !readDefaultFile && !fs.Changed("config") {
+		// Default(): no file at all.
+	} else if _, err := os.Stat(*configPath); err == nil {
 		if err := k.Load(file.Provider(*configPath), yaml.Parser()); err != nil {
 			return Config{}, fmt.Errorf("read config %s: %w", *configPath, err)
 		}
@@ -125,3 +131,14 @@ func Load(prog string, args []string, environ func() []string) (Config, error) {
 
 // IsHelp reports whether err came from --help.
 func IsHelp(err error) bool { return errors.Is(err, pflag.ErrHelp) }
+
+// Default returns the configuration with every key at its default value,
+// as if no file, environment or flag was given.
+func Default() Config {
+	cfg, err := load("default", nil, func() []string { return nil }, false)
+	if err != nil {
+		// Defaults() must always validate; a failure is a programming error.
+		panic(fmt.Sprintf("default configuration is invalid: %v", err))
+	}
+	return cfg
+}
