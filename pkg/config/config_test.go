@@ -65,3 +65,13 @@ func TestMissingExplicitConfigIsAnError(t *testing.T) {
 		t.Fatal("want error for a missing --config file")
 	}
 }
+
+func TestShippedConfigFileLoads(t *testing.T) {
+	cfg, err := Load("t", []string{"--config", "../../config/config.yaml"}, func() []string { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Service.HTTPPort != 6333 || cfg.Cluster.P2P.Port != 6335 || cfg.Meta.ClientPort != 2379 {
+		t.Fatalf("unexpected ports in shipped config: %+v %+v", cfg.Service, cfg.Meta)
+	}
+}
