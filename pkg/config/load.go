@@ -57,7 +57,7 @@ func load(prog string, args []string, environ func() []string, readDefaultFile b
 	fs.String("storage-path", "", "data directory")
 	fs.Int("http-port", 0, "router REST port")
 	fs.Int("grpc-port", 0, "router gRPC port")
-	fs.Int("p2p-port", 0, "internal port (overrides the port of --uri)")
+	fs.Int("p2p-port", 0, "internal port, used when --uri does not name one")
 	fs.String("node-type", "", "storage only: Normal or Listener")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err

@@ -1,0 +1,28 @@
+package replica
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrClosed is returned by every method of a closed (or closing) replica.
+var ErrClosed = errors.New("shard replica is closed")
+
+// ValidationError is a request the replica refuses because of its content
+// (wrong vector name or size, NaN, bad id, bad payload). Nothing of the
+// request has been applied. Servers map it to InvalidArgument.
+type ValidationError struct {
+	Msg string
+}
+
+func (e *ValidationError) Error() string { return e.Msg }
+
+func invalidf(format string, args ...any) error {
+	return &ValidationError{Msg: fmt.Sprintf(format, args...)}
+}
+
+// IsInvalid reports whether err is (or wraps) a ValidationError.
+func IsInvalid(err error) bool {
+	var v *ValidationError
+	return errors.As(err, &v)
+}

@@ -1,0 +1,259 @@
+// Package replica is one shard replica: a bbolt file holding the shard's
+// write-ahead log, its points and its metadata, plus in-memory vector
+// indexes for search.
+//
+// Writes go through Apply. A single committer goroutine takes every queued
+// operation and applies the batch in one bbolt transaction (WAL records,
+// point writes, last (term, seq)), so concurrent writers share one fsync.
+// Each writer is answered after that transaction committed. Reads (Get,
+// Scroll, Search, Count) run concurrently with writes.
+package replica
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+	shoalv1 "github.com/shoaldb/shoal/proto/gen/shoal/v1"
+	"github.com/shoaldb/shoal/services/storage/internal/distance"
+	"github.com/shoaldb/shoal/services/storage/internal/index"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Options tune a replica; zero values take the defaults.
+type Options struct {
+	// WALRetention is how many of the newest WAL records are kept
+	// (default 10 000).
+	WALRetention int
+	// MaxBatch caps the operations committed in one transaction
+	// (default 1024).
+	MaxBatch int
+	// QueueSize bounds the operations waiting for the committer
+	// (default 4096); Apply blocks (honouring its context) when full.
+	QueueSize int
+}
+
+func (o *Options) defaults() {
+	if o.WALRetention <= 0 {
+		o.WALRetention = 10_000
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 1024
+	}
+	if o.QueueSize <= 0 {
+		o.QueueSize = 4096
+	}
+}
+
+// space is one vector name of the collection.
+type space struct {
+	params *shoalv1.VectorParams
+	metric distance.Metric
+}
+
+// Stats counts the committer's work.
+type Stats struct {
+	// Commits is the number of committed write transactions.
+	Commits uint64
+	// Ops is the number of operations they held.
+	Ops uint64
+	// Pending is the number of Apply calls queued or being committed.
+	Pending int64
+}
+
+// Replica is one open shard replica. Its methods are safe for concurrent
+// use; after Close they return ErrClosed.
+type Replica struct {
+	path   string
+	log    zerolog.Logger
+	opts   Options
+	cfg    *shoalv1.CollectionConfig
+	spaces map[string]space
+	db     *bolt.DB
+
+	// mu guards the in-memory state below; the committer holds it for
+	// writing only while applying a committed batch to memory.
+	mu       sync.RWMutex
+	indexes  map[string]index.VectorIndex
+	count    uint64
+	lastTerm uint64
+	lastSeq  uint64
+
+	term atomic.Uint64 // term given to new WAL records
+
+	queue   chan *request
+	closing chan struct{} // closed when Close starts
+	stopped chan struct{} // closed when the committer has exited
+
+	// life keeps reads out of a closing database.
+	life   sync.RWMutex
+	closed bool
+
+	closeOnce sync.Once
+	closeErr  error
+
+	commits atomic.Uint64
+	ops     atomic.Uint64
+	pending atomic.Int64
+}
+
+// Open opens (creating if needed) the replica file at path with default
+// options. See OpenWithOptions.
+func Open(path string, cfg *shoalv1.CollectionConfig, log zerolog.Logger) (*Replica, error) {
+	return OpenWithOptions(path, cfg, log, Options{})
+}
+
+// OpenWithOptions opens (creating if needed) the replica file at path.
+// cfg is the collection's config; nil uses the config stored in the file.
+// A stored config whose vectors differ from cfg's is an error. Open loads
+// every stored vector into memory and checks that the newest WAL record
+// is intact.
+func OpenWithOptions(path string, cfg *shoalv1.CollectionConfig, log zerolog.Logger, opts Options) (*Replica, error) {
+	opts.defaults()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("open replica %s: %w", path, err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		return nil, fmt.Errorf("open replica %s: %w", path, err)
+	}
+	r, err := newReplica(db, path, cfg, log, opts)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open replica %s: %w", path, err)
+	}
+	go r.commitLoop()
+	return r, nil
+}
+
+func newReplica(db *bolt.DB, path string, cfg *shoalv1.CollectionConfig, log zerolog.Logger, opts Options) (*Replica, error) {
+	cfg, term, seq, err := initFile(db, cfg)
+	if err != nil {
+		return nil, err
+	}
+	r := &Replica{
+		path: path, log: log, opts: opts, cfg: cfg, db: db,
+		spaces:   map[string]space{},
+		indexes:  map[string]index.VectorIndex{},
+		lastTerm: term, lastSeq: seq,
+		queue:   make(chan *request, opts.QueueSize),
+		closing: make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+	r.term.Store(term)
+	for name, params := range cfg.GetVectors() {
+		m, err := distance.For(params.GetDistance())
+		if err != nil {
+			return nil, fmt.Errorf("vector %q: %w", name, err)
+		}
+		if params.GetSize() == 0 {
+			return nil, fmt.Errorf("vector %q: size 0", name)
+		}
+		r.spaces[name] = space{params: params, metric: m}
+		r.indexes[name] = index.NewFlat(m, int(params.GetSize()))
+	}
+	if err := r.load(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// load fills the indexes and the point count from the points bucket.
+func (r *Replica) load() error {
+	return r.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketPoints).ForEach(func(k, v []byte) error {
+			p, err := decodePoint(v)
+			if err != nil {
+				return fmt.Errorf("point %x: %w", k, err)
+			}
+			r.count++
+			for name, vec := range p.GetVectors() {
+				idx, ok := r.indexes[name]
+				if !ok || uint64(len(vec.GetData())) != r.spaces[name].params.GetSize() {
+					return fmt.Errorf("point %x: stored vector %q does not fit the config", k, name)
+				}
+				idx.Upsert(string(k), vec.GetData())
+			}
+			return nil
+		})
+	})
+}
+
+// Path is the replica's file.
+func (r *Replica) Path() string { return r.path }
+
+// Config is the collection config the replica was opened with.
+func (r *Replica) Config() *shoalv1.CollectionConfig { return r.cfg }
+
+// SetTerm sets the term given to operations logged from now on. Terms
+// never decrease; a lower term is ignored.
+func (r *Replica) SetTerm(term uint64) {
+	for {
+		cur := r.term.Load()
+		if term <= cur || r.term.CompareAndSwap(cur, term) {
+			return
+		}
+	}
+}
+
+// LastApplied returns the (term, seq) of the newest applied operation,
+// (0, 0) for a replica that never took a write.
+func (r *Replica) LastApplied() (term, seq uint64) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.lastTerm, r.lastSeq
+}
+
+// Stats returns the committer's counters.
+func (r *Replica) Stats() Stats {
+	return Stats{Commits: r.commits.Load(), Ops: r.ops.Load(), Pending: r.pending.Load()}
+}
+
+// Close stops taking writes, commits the operations already queued, and
+// closes the file. Every operation that was answered without error is
+// durable. Close is idempotent.
+func (r *Replica) Close() error {
+	r.closeOnce.Do(func() {
+		close(r.closing)
+		<-r.stopped
+		r.life.Lock()
+		r.closed = true
+		r.life.Unlock()
+		if err := r.db.Close(); err != nil {
+			r.closeErr = fmt.Errorf("close replica %s: %w", r.path, err)
+		}
+	})
+	return r.closeErr
+}
+
+// Drop closes the replica and deletes its file.
+func (r *Replica) Drop() error {
+	if err := r.Close(); err != nil {
+		r.log.Warn().Err(err).Str("path", r.path).Msg("close replica before drop")
+	}
+	if err := os.Remove(r.path); err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("drop replica %s: %w", r.path, err)
+	}
+	return nil
+}
+
+// reading enters a read; the returned func leaves it. It fails with
+// ErrClosed once the replica is closing.
+func (r *Replica) reading() (func(), error) {
+	r.life.RLock()
+	if r.closed {
+		r.life.RUnlock()
+		return nil, ErrClosed
+	}
+	select {
+	case <-r.closing:
+		r.life.RUnlock()
+		return nil, ErrClosed
+	default:
+	}
+	return r.life.RUnlock, nil
+}

@@ -1,0 +1,163 @@
+package replica
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+
+	"github.com/shoaldb/shoal/pkg/pointid"
+	shoalv1 "github.com/shoaldb/shoal/proto/gen/shoal/v1"
+	"github.com/shoaldb/shoal/services/storage/internal/wal"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+)
+
+// prepared is an operation checked and converted ahead of the commit, in
+// the caller's goroutine, so the single committer only writes bytes.
+type prepared struct {
+	encoded []byte // the logged op (vectors already normalised)
+	upserts []preparedPoint
+	deletes []string // storage keys
+}
+
+type preparedPoint struct {
+	key string
+	// record is the encoded Point without its version; the committer
+	// appends the version field (protobuf allows a field after the others).
+	record  []byte
+	vectors map[string][]float32 // prepared, per vector name
+}
+
+// prepare validates op against the collection's vectors and returns it
+// ready to commit. It never modifies op. An invalid op gives a
+// *ValidationError and nothing else happens.
+func (r *Replica) prepare(op *shoalv1.Operation) (*prepared, error) {
+	var logged *shoalv1.Operation
+	p := &prepared{}
+	switch k := op.GetKind().(type) {
+	case *shoalv1.Operation_Upsert:
+		points := make([]*shoalv1.Point, 0, len(k.Upsert.GetPoints()))
+		for i, pt := range k.Upsert.GetPoints() {
+			norm, pp, err := r.preparePoint(i, pt)
+			if err != nil {
+				return nil, err
+			}
+			points = append(points, norm)
+			p.upserts = append(p.upserts, pp)
+		}
+		logged = &shoalv1.Operation{Kind: &shoalv1.Operation_Upsert{Upsert: &shoalv1.UpsertPoints{Points: points}}}
+	case *shoalv1.Operation_Delete:
+		for _, id := range k.Delete.GetIds() {
+			key, err := keyOf(id)
+			if err != nil {
+				return nil, err
+			}
+			p.deletes = append(p.deletes, key)
+		}
+		logged = op
+	default:
+		return nil, invalidf("Wrong input: empty operation")
+	}
+	enc, err := wal.EncodeOp(logged)
+	if err != nil {
+		return nil, err
+	}
+	p.encoded = enc
+	return p, nil
+}
+
+// preparePoint checks one point and returns the form to log (a new Point
+// whose Cosine vectors are normalised copies) and the form to store.
+func (r *Replica) preparePoint(i int, pt *shoalv1.Point) (*shoalv1.Point, preparedPoint, error) {
+	if pt == nil {
+		return nil, preparedPoint{}, invalidf("Wrong input: point %d is empty", i)
+	}
+	key, err := keyOf(pt.GetId())
+	if err != nil {
+		return nil, preparedPoint{}, err
+	}
+	name := pointid.String(pt.GetId())
+	// A single-vector collection needs the vector; named vectors may be
+	// left out individually.
+	if _, single := r.spaces[""]; single && !r.cfg.GetNamed() {
+		if _, ok := pt.GetVectors()[""]; !ok {
+			return nil, preparedPoint{}, invalidf("Wrong input: point %s has no vector", name)
+		}
+	}
+	vecs := make(map[string]*shoalv1.Vector, len(pt.GetVectors()))
+	prepVecs := make(map[string][]float32, len(pt.GetVectors()))
+	for vname, v := range pt.GetVectors() {
+		sp, ok := r.spaces[vname]
+		if !ok {
+			if vname == "" {
+				return nil, preparedPoint{}, invalidf("Wrong input: point %s: this collection has only named vectors", name)
+			}
+			return nil, preparedPoint{}, invalidf("Wrong input: Not existing vector name error: %s", vname)
+		}
+		data := v.GetData()
+		if uint64(len(data)) != sp.params.GetSize() {
+			return nil, preparedPoint{}, invalidf("Wrong input: Vector dimension error: expected dim: %d, got %d", sp.params.GetSize(), len(data))
+		}
+		if !finite(data) {
+			return nil, preparedPoint{}, invalidf("Wrong input: vector %q of point %s contains NaN or infinite values", vname, name)
+		}
+		data = sp.metric.Prepare(data)
+		vecs[vname] = &shoalv1.Vector{Data: data}
+		prepVecs[vname] = data
+	}
+	payload := pt.GetPayload()
+	if len(payload) > 0 && !isJSONObject(payload) {
+		return nil, preparedPoint{}, invalidf("Wrong input: payload of point %s is not a JSON object", name)
+	}
+	norm := &shoalv1.Point{Id: pt.GetId(), Vectors: vecs, Payload: payload}
+	rec, err := proto.MarshalOptions{Deterministic: true}.Marshal(norm)
+	if err != nil {
+		return nil, preparedPoint{}, invalidf("Wrong input: point %s: %v", name, err)
+	}
+	return norm, preparedPoint{key: key, record: rec, vectors: prepVecs}, nil
+}
+
+// withVersion appends the version field to an encoded Point.
+func withVersion(record []byte, version uint64) []byte {
+	out := make([]byte, 0, len(record)+11)
+	out = append(out, record...)
+	out = protowire.AppendTag(out, 4, protowire.VarintType)
+	return protowire.AppendVarint(out, version)
+}
+
+// keyOf returns the storage key of a request's id, refusing an empty id
+// or an unparsable UUID.
+func keyOf(id *shoalv1.PointID) (string, error) {
+	if id.GetKind() == nil {
+		return "", invalidf("Wrong input: point id is missing")
+	}
+	k := pointid.Key(id)
+	if k[0] != 0x00 && k[0] != 0x01 {
+		return "", invalidf("Wrong input: unable to parse UUID: %s", pointid.String(id))
+	}
+	return string(k), nil
+}
+
+// checkWithVector refuses vector names the collection does not have.
+func (r *Replica) checkWithVector(wv *shoalv1.WithVector) error {
+	for _, n := range wv.GetNames() {
+		if _, ok := r.spaces[n]; !ok {
+			return invalidf("Wrong input: Not existing vector name error: %s", n)
+		}
+	}
+	return nil
+}
+
+func finite(v []float32) bool {
+	for _, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return false
+		}
+	}
+	return true
+}
+
+func isJSONObject(b []byte) bool {
+	t := bytes.TrimLeft(b, " \t\r\n")
+	return len(t) > 0 && t[0] == '{' && json.Valid(b)
+}

@@ -1,0 +1,167 @@
+// Package server serves a storage node's internal API: the Connect
+// StorageService (Connect, gRPC and gRPC-Web over h2c) and GET /healthz.
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"connectrpc.com/connect"
+	"github.com/rs/zerolog"
+	shoalv1 "github.com/shoaldb/shoal/proto/gen/shoal/v1"
+	"github.com/shoaldb/shoal/proto/gen/shoal/v1/shoalv1connect"
+	"github.com/shoaldb/shoal/services/storage/internal/node"
+	"github.com/shoaldb/shoal/services/storage/internal/replica"
+)
+
+// Replicas finds the replica a request names; *node.Manager implements it.
+type Replicas interface {
+	Replica(ctx context.Context, ref *shoalv1.ShardRef) (*replica.Replica, error)
+}
+
+// maxMessageBytes bounds a request body (a large upsert batch).
+const maxMessageBytes = 256 << 20
+
+// Server implements shoalv1connect.StorageServiceHandler.
+type Server struct {
+	replicas Replicas
+	log      zerolog.Logger
+}
+
+var _ shoalv1connect.StorageServiceHandler = (*Server)(nil)
+
+// New returns a server answering from replicas.
+func New(replicas Replicas, log zerolog.Logger) *Server {
+	return &Server{replicas: replicas, log: log}
+}
+
+// Handler returns the HTTP handler of the whole internal API.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	path, h := shoalv1connect.NewStorageServiceHandler(s, connect.WithReadMaxBytes(maxMessageBytes))
+	mux.Handle(path, h)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	return mux
+}
+
+func (s *Server) replica(ctx context.Context, ref *shoalv1.ShardRef) (*replica.Replica, error) {
+	if ref == nil {
+		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("shard is required"))
+	}
+	r, err := s.replicas.Replica(ctx, ref)
+	if err != nil {
+		return nil, s.toConnect(err)
+	}
+	return r, nil
+}
+
+// Upsert logs and applies an upsert. The answer comes once the write is
+// durable; completed reports whether it was also applied for search
+// (wait), mirroring Qdrant's completed/acknowledged.
+func (s *Server) Upsert(ctx context.Context, req *connect.Request[shoalv1.UpsertRequest]) (*connect.Response[shoalv1.UpdateResponse], error) {
+	r, err := s.replica(ctx, req.Msg.GetShard())
+	if err != nil {
+		return nil, err
+	}
+	op := &shoalv1.Operation{Kind: &shoalv1.Operation_Upsert{Upsert: &shoalv1.UpsertPoints{Points: req.Msg.GetPoints()}}}
+	seq, err := r.Apply(ctx, op, req.Msg.GetWait())
+	if err != nil {
+		return nil, s.toConnect(err)
+	}
+	return connect.NewResponse(&shoalv1.UpdateResponse{Seq: seq, Completed: req.Msg.GetWait()}), nil
+}
+
+// DeletePoints logs and applies a delete by ids; ids that do not exist are
+// ignored.
+func (s *Server) DeletePoints(ctx context.Context, req *connect.Request[shoalv1.DeletePointsRequest]) (*connect.Response[shoalv1.UpdateResponse], error) {
+	r, err := s.replica(ctx, req.Msg.GetShard())
+	if err != nil {
+		return nil, err
+	}
+	op := &shoalv1.Operation{Kind: &shoalv1.Operation_Delete{Delete: &shoalv1.DeletePoints{Ids: req.Msg.GetIds()}}}
+	seq, err := r.Apply(ctx, op, req.Msg.GetWait())
+	if err != nil {
+		return nil, s.toConnect(err)
+	}
+	return connect.NewResponse(&shoalv1.UpdateResponse{Seq: seq, Completed: req.Msg.GetWait()}), nil
+}
+
+// GetPoints returns the requested points that exist, in request order.
+func (s *Server) GetPoints(ctx context.Context, req *connect.Request[shoalv1.GetPointsRequest]) (*connect.Response[shoalv1.GetPointsResponse], error) {
+	r, err := s.replica(ctx, req.Msg.GetShard())
+	if err != nil {
+		return nil, err
+	}
+	points, err := r.Get(ctx, req.Msg.GetIds(), req.Msg.GetWithPayload(), req.Msg.GetWithVector())
+	if err != nil {
+		return nil, s.toConnect(err)
+	}
+	return connect.NewResponse(&shoalv1.GetPointsResponse{Points: points}), nil
+}
+
+// Search returns the replica's best points for a query vector.
+func (s *Server) Search(ctx context.Context, req *connect.Request[shoalv1.SearchRequest]) (*connect.Response[shoalv1.SearchResponse], error) {
+	r, err := s.replica(ctx, req.Msg.GetShard())
+	if err != nil {
+		return nil, err
+	}
+	points, err := r.Search(ctx, req.Msg)
+	if err != nil {
+		return nil, s.toConnect(err)
+	}
+	return connect.NewResponse(&shoalv1.SearchResponse{Points: points}), nil
+}
+
+// Scroll returns a page of points in id order.
+func (s *Server) Scroll(ctx context.Context, req *connect.Request[shoalv1.ScrollRequest]) (*connect.Response[shoalv1.ScrollResponse], error) {
+	r, err := s.replica(ctx, req.Msg.GetShard())
+	if err != nil {
+		return nil, err
+	}
+	points, next, err := r.Scroll(ctx, req.Msg.GetOffset(), req.Msg.GetLimit(), req.Msg.GetWithPayload(), req.Msg.GetWithVector())
+	if err != nil {
+		return nil, s.toConnect(err)
+	}
+	return connect.NewResponse(&shoalv1.ScrollResponse{Points: points, NextOffset: next}), nil
+}
+
+// Count returns the replica's number of points (always exact).
+func (s *Server) Count(ctx context.Context, req *connect.Request[shoalv1.CountRequest]) (*connect.Response[shoalv1.CountResponse], error) {
+	r, err := s.replica(ctx, req.Msg.GetShard())
+	if err != nil {
+		return nil, err
+	}
+	n, err := r.Count(ctx)
+	if err != nil {
+		return nil, s.toConnect(err)
+	}
+	return connect.NewResponse(&shoalv1.CountResponse{Count: n}), nil
+}
+
+// toConnect maps an error to its Connect code: validation errors to
+// InvalidArgument, a replica not held here to NotFound, a closed replica
+// or stopping node to Unavailable, context errors to theirs, anything
+// else to Internal.
+func (s *Server) toConnect(err error) error {
+	var ce *connect.Error
+	switch {
+	case errors.As(err, &ce):
+		return err
+	case replica.IsInvalid(err):
+		return connect.NewError(connect.CodeInvalidArgument, err)
+	case errors.Is(err, node.ErrNotFound):
+		return connect.NewError(connect.CodeNotFound, err)
+	case errors.Is(err, replica.ErrClosed):
+		return connect.NewError(connect.CodeUnavailable, err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return connect.NewError(connect.CodeDeadlineExceeded, err)
+	case errors.Is(err, context.Canceled):
+		return connect.NewError(connect.CodeCanceled, err)
+	}
+	s.log.Error().Err(err).Msg("storage request failed")
+	return connect.NewError(connect.CodeInternal, err)
+}
