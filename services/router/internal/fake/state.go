@@ -1,0 +1,148 @@
+// Package fake holds in-memory stand-ins for the router's collaborators —
+// the cluster state, storage nodes, meta nodes and the consensus status —
+// so that routing, service and REST tests run without a cluster. It is
+// test support only; nothing in the router's production path imports it.
+package fake
+
+import (
+	"errors"
+	"sort"
+	"sync"
+
+	shoalv1 "github.com/shoaldb/shoal/proto/gen/shoal/v1"
+	"google.golang.org/protobuf/proto"
+)
+
+// State is an in-memory cluster state (service.State, routing.Topology).
+type State struct {
+	mu          sync.Mutex
+	collections map[string]*shoalv1.Collection
+	maps        map[string]*shoalv1.ShardMap
+	nodes       map[uint64]*shoalv1.Node
+	changed     chan struct{}
+}
+
+// NewState returns an empty state.
+func NewState() *State {
+	return &State{
+		collections: map[string]*shoalv1.Collection{},
+		maps:        map[string]*shoalv1.ShardMap{},
+		nodes:       map[uint64]*shoalv1.Node{},
+		changed:     make(chan struct{}),
+	}
+}
+
+func (s *State) notifyLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// PutNode registers a node.
+func (s *State) PutNode(n *shoalv1.Node) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nodes[n.Id] = n
+	s.notifyLocked()
+}
+
+// DeleteNode removes a node's registration.
+func (s *State) DeleteNode(id uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.nodes, id)
+	s.notifyLocked()
+}
+
+// PutCollection stores a collection and its shard map.
+func (s *State) PutCollection(c *shoalv1.Collection, m *shoalv1.ShardMap) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.collections[c.Name] = c
+	s.maps[c.Name] = m
+	s.notifyLocked()
+}
+
+// DeleteCollection removes a collection.
+func (s *State) DeleteCollection(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.collections[name]
+	delete(s.collections, name)
+	delete(s.maps, name)
+	s.notifyLocked()
+	return ok
+}
+
+// SetReplicaState changes one replica's state.
+func (s *State) SetReplicaState(collection string, shard uint32, node uint64, st shoalv1.ReplicaState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := proto.Clone(s.maps[collection]).(*shoalv1.ShardMap)
+	for _, sh := range m.Shards {
+		if sh.Id != shard {
+			continue
+		}
+		for _, r := range sh.Replicas {
+			if r.NodeId == node {
+				r.State = st
+			}
+		}
+	}
+	s.maps[collection] = m
+	s.notifyLocked()
+}
+
+// Collection implements routing.Topology.
+func (s *State) Collection(name string) (*shoalv1.Collection, *shoalv1.ShardMap, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.collections[name]
+	if !ok {
+		return nil, nil, false
+	}
+	return c, s.maps[name], true
+}
+
+// Node implements routing.Topology.
+func (s *State) Node(id uint64) (*shoalv1.Node, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, ok := s.nodes[id]
+	return n, ok
+}
+
+// Collections implements service.State.
+func (s *State) Collections() []*shoalv1.Collection {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*shoalv1.Collection, 0, len(s.collections))
+	for _, c := range s.collections {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Nodes implements service.State.
+func (s *State) Nodes(tier shoalv1.NodeTier) []*shoalv1.Node {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*shoalv1.Node
+	for _, n := range s.nodes {
+		if tier == shoalv1.NodeTier_NODE_TIER_UNSPECIFIED || n.Tier == tier {
+			out = append(out, n)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Id < out[j].Id })
+	return out
+}
+
+// Changed implements service.State.
+func (s *State) Changed() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changed
+}
+
+// ErrDown is the cause of the Unavailable errors a stopped fake returns.
+var ErrDown = errors.New("fake: node is down")

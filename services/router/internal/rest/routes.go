@@ -1,0 +1,84 @@
+package rest
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/shoaldb/shoal/pkg/version"
+	"github.com/shoaldb/shoal/services/router/internal/apierr"
+)
+
+func (s *Server) routes() {
+	m := s.mux
+	m.HandleFunc("GET /{$}", s.root)
+	m.HandleFunc("GET /healthz", s.health("healthz check passed"))
+	m.HandleFunc("GET /livez", s.health("healthz check passed"))
+	m.HandleFunc("GET /readyz", s.readyz)
+
+	m.HandleFunc("GET /collections", s.api(s.listCollections))
+	m.HandleFunc("GET /collections/{name}", s.api(s.getCollection))
+	m.HandleFunc("PUT /collections/{name}", s.apiWithin(DefaultCatalogTimeout, s.createCollection))
+	m.HandleFunc("DELETE /collections/{name}", s.apiWithin(DefaultCatalogTimeout, s.deleteCollection))
+	m.HandleFunc("GET /collections/{name}/exists", s.api(s.collectionExists))
+	m.HandleFunc("GET /collections/{name}/cluster", s.api(s.collectionCluster))
+
+	m.HandleFunc("PUT /collections/{name}/points", s.api(s.upsertPoints))
+	m.HandleFunc("POST /collections/{name}/points", s.api(s.retrievePoints))
+	m.HandleFunc("GET /collections/{name}/points/{id}", s.api(s.getPoint))
+	m.HandleFunc("POST /collections/{name}/points/delete", s.api(s.deletePoints))
+	m.HandleFunc("POST /collections/{name}/points/search", s.api(s.searchPoints))
+	m.HandleFunc("POST /collections/{name}/points/query", s.api(s.queryPoints))
+	m.HandleFunc("POST /collections/{name}/points/scroll", s.api(s.scrollPoints))
+	m.HandleFunc("POST /collections/{name}/points/count", s.api(s.countPoints))
+
+	m.HandleFunc("GET /cluster", s.api(s.clusterStatus))
+
+	m.HandleFunc("/", s.api(func(r *http.Request, _ []byte) (any, error) {
+		return nil, apierr.New(apierr.NotFound, "Not found: %s %s", r.Method, r.URL.Path)
+	}))
+}
+
+// root is VersionInfo. The version is the Qdrant version Shoal is
+// compatible with, so that official clients accept the server.
+func (s *Server) root(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"title":   "qdrant - vector search engine",
+		"version": version.QdrantCompatible,
+		"commit":  version.Commit,
+	})
+}
+
+// health answers the liveness checks in plain text, as Qdrant does.
+func (s *Server) health(text string) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte(text))
+	}
+}
+
+// readyz is 200 when the router can serve (cluster state loaded, meta
+// reachable), 503 otherwise.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if err := s.svc.Ready(ctx); err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(err.Error()))
+		return
+	}
+	_, _ = w.Write([]byte("all shards are ready"))
+}
+
+func (s *Server) clusterStatus(r *http.Request, _ []byte) (any, error) {
+	return clusterStatusJSON(s.svc.ClusterStatus(r.Context())), nil
+}
+
+func (s *Server) collectionCluster(r *http.Request, _ []byte) (any, error) {
+	info, err := s.svc.CollectionClusterInfo(r.PathValue("name"))
+	if err != nil {
+		return nil, err
+	}
+	return collectionClusterJSON(info), nil
+}

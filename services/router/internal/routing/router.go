@@ -1,0 +1,173 @@
+// Package routing turns a collection-level operation into per-shard calls
+// on storage replicas and merges the answers. It knows the shard maps (from
+// the watched cluster state) and the replica states, and nothing about the
+// public API's wire formats.
+//
+// Writes go through a ShardWriter (see writer.go), reads pick one ACTIVE
+// replica per shard round-robin and retry another on failure (reader.go),
+// searches fan out to every shard and k-way merge (merge.go).
+package routing
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/shoaldb/shoal/pkg/hashring"
+	shoalv1 "github.com/shoaldb/shoal/proto/gen/shoal/v1"
+	"github.com/shoaldb/shoal/proto/gen/shoal/v1/shoalv1connect"
+	"github.com/shoaldb/shoal/services/router/internal/apierr"
+)
+
+// Topology is the part of the cluster state routing reads;
+// *cluster.State implements it.
+type Topology interface {
+	Collection(name string) (*shoalv1.Collection, *shoalv1.ShardMap, bool)
+	Node(id uint64) (*shoalv1.Node, bool)
+}
+
+// Dialer returns the StorageService client of a node address;
+// *clients.Pool implements it.
+type Dialer interface {
+	Storage(uri string) shoalv1connect.StorageServiceClient
+}
+
+// Router routes operations to shard replicas. It is safe for concurrent use.
+type Router struct {
+	topo   Topology
+	dial   Dialer
+	writer ShardWriter
+	next   atomic.Uint64 // round-robin cursor for replica choice
+}
+
+// New returns a router. A nil writer selects the BroadcastWriter, which
+// sends every write to every replica that is not DEAD.
+func New(topo Topology, dial Dialer, writer ShardWriter) *Router {
+	r := &Router{topo: topo, dial: dial, writer: writer}
+	if r.writer == nil {
+		r.writer = &BroadcastWriter{Replicas: r}
+	}
+	return r
+}
+
+// Collection is a consistent snapshot of one collection's catalog entry and
+// shard map, taken once per request so that every shard of the request is
+// routed with the same map.
+type Collection struct {
+	Meta *shoalv1.Collection
+	Map  *shoalv1.ShardMap
+	ring *hashring.Ring
+}
+
+// Resolve snapshots collection name. An unknown name (or one whose shard
+// map is not written yet) is a NotFound error with Qdrant's message.
+func (r *Router) Resolve(name string) (*Collection, error) {
+	meta, m, ok := r.topo.Collection(name)
+	if !ok {
+		return nil, apierr.CollectionNotFound(name)
+	}
+	return NewCollection(meta, m), nil
+}
+
+// NewCollection builds a snapshot from a catalog entry and its shard map.
+// Points are placed with hashring.ForCount(shard_number); a config without
+// shard_number falls back to the number of shards in the map.
+func NewCollection(meta *shoalv1.Collection, m *shoalv1.ShardMap) *Collection {
+	n := meta.GetConfig().GetShardNumber()
+	if n == 0 {
+		n = uint32(len(m.GetShards()))
+	}
+	c := &Collection{Meta: meta, Map: m}
+	if n > 0 {
+		c.ring = hashring.ForCount(n)
+	}
+	return c
+}
+
+// Name is the collection's name.
+func (c *Collection) Name() string { return c.Meta.GetName() }
+
+// ShardOf returns the shard that owns id.
+func (c *Collection) ShardOf(id *shoalv1.PointID) uint32 { return c.ring.Shard(id) }
+
+// Shard returns the shard map entry of shard id.
+func (c *Collection) Shard(id uint32) (*shoalv1.Shard, error) {
+	for _, s := range c.Map.GetShards() {
+		if s.GetId() == id {
+			return s, nil
+		}
+	}
+	return nil, apierr.NoService("shard %d of collection `%s` is not in its shard map", id, c.Name())
+}
+
+// Ref names one shard of the collection for a storage request.
+func (c *Collection) Ref(shard uint32) *shoalv1.ShardRef {
+	return &shoalv1.ShardRef{Collection: c.Meta.GetName(), Uid: c.Meta.GetUid(), ShardId: shard}
+}
+
+// Distance returns the distance of vector name ("" for the unnamed one).
+func (c *Collection) Distance(using string) shoalv1.Distance {
+	return c.Meta.GetConfig().GetVectors()[using].GetDistance()
+}
+
+// HigherIsBetter reports the score order of a distance: true for Cosine
+// and Dot (similarities), false for Euclid and Manhattan (distances).
+func HigherIsBetter(d shoalv1.Distance) bool {
+	return d != shoalv1.Distance_DISTANCE_EUCLID && d != shoalv1.Distance_DISTANCE_MANHATTAN
+}
+
+// ReplicaClient returns the client of the node holding a replica. A node
+// that is not registered (its lease expired) is Unavailable.
+func (r *Router) ReplicaClient(nodeID uint64) (shoalv1connect.StorageServiceClient, error) {
+	n, ok := r.topo.Node(nodeID)
+	if !ok || n.GetUri() == "" {
+		return nil, apierr.NoService("storage node %d is not registered", nodeID)
+	}
+	return r.dial.Storage(n.GetUri()), nil
+}
+
+// groupByShard splits ids (in order) into per-shard index lists; the map
+// keys are returned sorted so that work is issued deterministically.
+func groupByShard[T any](c *Collection, items []T, id func(T) *shoalv1.PointID) (map[uint32][]T, []uint32) {
+	groups := map[uint32][]T{}
+	var order []uint32
+	for _, it := range items {
+		s := c.ShardOf(id(it))
+		if _, ok := groups[s]; !ok {
+			order = append(order, s)
+		}
+		groups[s] = append(groups[s], it)
+	}
+	slices.Sort(order)
+	return groups, order
+}
+
+// parallel runs fn(0..n-1) concurrently and returns their errors by index.
+func parallel(n int, fn func(i int) error) []error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn(i)
+		}()
+	}
+	wg.Wait()
+	return errs
+}
+
+// firstErr returns the first non-nil error.
+func firstErr(errs []error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func shardWhat(c *Collection, shard uint32, op string) string {
+	return fmt.Sprintf("%s on shard %d of `%s`", op, shard, c.Name())
+}

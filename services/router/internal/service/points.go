@@ -1,0 +1,118 @@
+package service
+
+import (
+	"bytes"
+	"context"
+
+	"github.com/shoaldb/shoal/pkg/pointid"
+	shoalv1 "github.com/shoaldb/shoal/proto/gen/shoal/v1"
+	"github.com/shoaldb/shoal/services/router/internal/apierr"
+)
+
+// Upsert validates and writes points. Every point is checked before
+// anything is sent, so a bad point fails the whole request without a
+// partial write. When an id occurs more than once the last occurrence
+// wins, as if the points were applied in order. An empty list succeeds
+// without a write.
+func (s *Service) Upsert(ctx context.Context, collection string, points []PointInput, wait bool) (UpdateResult, error) {
+	c, err := s.resolve(collection)
+	if err != nil {
+		return UpdateResult{}, err
+	}
+	last := map[string]int{}
+	for i, p := range points {
+		if p.ID == nil {
+			return UpdateResult{}, apierr.Format("point %d: missing field `id`", i)
+		}
+		if err := checkPointVectors(c, p.Vectors); err != nil {
+			return UpdateResult{}, err
+		}
+		if t := bytes.TrimSpace(p.Payload); len(t) > 0 && string(t) != "null" && t[0] != '{' {
+			return UpdateResult{}, apierr.Format("payload of point %s must be an object", pointid.String(p.ID))
+		}
+		last[string(pointid.Key(p.ID))] = i
+	}
+	out := make([]*shoalv1.Point, 0, len(last))
+	for i, p := range points {
+		if last[string(pointid.Key(p.ID))] != i {
+			continue
+		}
+		sp := &shoalv1.Point{Id: p.ID, Vectors: make(map[string]*shoalv1.Vector, len(p.Vectors))}
+		for name, v := range p.Vectors {
+			sp.Vectors[name] = &shoalv1.Vector{Data: v}
+		}
+		if t := bytes.TrimSpace(p.Payload); len(t) > 0 && string(t) != "null" {
+			sp.Payload = t
+		}
+		out = append(out, sp)
+	}
+	if len(out) == 0 {
+		return UpdateResult{Completed: true}, nil
+	}
+	return s.opt.Router.Upsert(ctx, c, out, wait)
+}
+
+// DeletePoints deletes points by id; ids that do not exist are ignored.
+func (s *Service) DeletePoints(ctx context.Context, collection string, ids []*shoalv1.PointID, wait bool) (UpdateResult, error) {
+	c, err := s.resolve(collection)
+	if err != nil {
+		return UpdateResult{}, err
+	}
+	ids = dedupeIDs(ids)
+	if len(ids) == 0 {
+		return UpdateResult{Completed: true}, nil
+	}
+	return s.opt.Router.Delete(ctx, c, ids, wait)
+}
+
+// Retrieve returns the points with the given ids that exist, in request
+// order, each once.
+func (s *Service) Retrieve(ctx context.Context, collection string, ids []*shoalv1.PointID, opt ReadOptions) ([]Record, error) {
+	c, err := s.resolve(collection)
+	if err != nil {
+		return nil, err
+	}
+	ro, err := readOptions(c, opt)
+	if err != nil {
+		return nil, err
+	}
+	ids = dedupeIDs(ids)
+	if len(ids) == 0 {
+		return []Record{}, nil
+	}
+	points, err := s.opt.Router.Get(ctx, c, ids, ro)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Record, len(points))
+	for i, p := range points {
+		out[i] = toRecord(p, opt)
+	}
+	return out, nil
+}
+
+// GetPoint returns one point with its payload and every vector, or
+// Qdrant's not-found error.
+func (s *Service) GetPoint(ctx context.Context, collection string, id *shoalv1.PointID) (Record, error) {
+	recs, err := s.Retrieve(ctx, collection, []*shoalv1.PointID{id}, ReadOptions{Payload: AllPayload, Vector: VectorSelector{All: true}})
+	if err != nil {
+		return Record{}, err
+	}
+	if len(recs) == 0 {
+		return Record{}, apierr.Missing("Point with id %s does not exists!", pointid.String(id))
+	}
+	return recs[0], nil
+}
+
+func dedupeIDs(ids []*shoalv1.PointID) []*shoalv1.PointID {
+	seen := make(map[string]bool, len(ids))
+	out := make([]*shoalv1.PointID, 0, len(ids))
+	for _, id := range ids {
+		k := string(pointid.Key(id))
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
