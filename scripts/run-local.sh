@@ -16,6 +16,7 @@ stop() {
 	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	echo "stopped; data kept in $data"
+	exit 0
 }
 trap stop INT TERM EXIT
 
