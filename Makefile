@@ -39,7 +39,7 @@ lint:
 ## tools: buf and the protoc plugins, pinned in tools/go.mod
 tools:
 	@mkdir -p $(TOOLS)
-	cd tools && CGO_ENABLED=0 $(GO) build -o ../$(TOOLS)/ github.com/bufbuild/buf/cmd/buf google.golang.org/protobuf/cmd/protoc-gen-go connectrpc.com/connect/cmd/protoc-gen-connect-go
+	cd tools && GOWORK=off CGO_ENABLED=0 $(GO) build -o ../$(TOOLS)/ github.com/bufbuild/buf/cmd/buf google.golang.org/protobuf/cmd/protoc-gen-go connectrpc.com/connect/cmd/protoc-gen-connect-go
 
 ## proto: lint the .proto files and regenerate proto/gen
 proto: tools
