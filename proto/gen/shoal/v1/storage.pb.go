@@ -21,6 +21,180 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type UpdateRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Shard         *ShardRef              `protobuf:"bytes,1,opt,name=shard,proto3" json:"shard,omitempty"`
+	Op            *Operation             `protobuf:"bytes,2,opt,name=op,proto3" json:"op,omitempty"`
+	Wait          bool                   `protobuf:"varint,3,opt,name=wait,proto3" json:"wait,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateRequest) Reset() {
+	*x = UpdateRequest{}
+	mi := &file_shoal_v1_storage_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateRequest) ProtoMessage() {}
+
+func (x *UpdateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_storage_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateRequest.ProtoReflect.Descriptor instead.
+func (*UpdateRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *UpdateRequest) GetShard() *ShardRef {
+	if x != nil {
+		return x.Shard
+	}
+	return nil
+}
+
+func (x *UpdateRequest) GetOp() *Operation {
+	if x != nil {
+		return x.Op
+	}
+	return nil
+}
+
+func (x *UpdateRequest) GetWait() bool {
+	if x != nil {
+		return x.Wait
+	}
+	return false
+}
+
+type InfoRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Shard         *ShardRef              `protobuf:"bytes,1,opt,name=shard,proto3" json:"shard,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InfoRequest) Reset() {
+	*x = InfoRequest{}
+	mi := &file_shoal_v1_storage_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InfoRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InfoRequest) ProtoMessage() {}
+
+func (x *InfoRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_storage_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InfoRequest.ProtoReflect.Descriptor instead.
+func (*InfoRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *InfoRequest) GetShard() *ShardRef {
+	if x != nil {
+		return x.Shard
+	}
+	return nil
+}
+
+type InfoResponse struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Points         uint64                 `protobuf:"varint,1,opt,name=points,proto3" json:"points,omitempty"`
+	IndexedVectors uint64                 `protobuf:"varint,2,opt,name=indexed_vectors,json=indexedVectors,proto3" json:"indexed_vectors,omitempty"`
+	Segments       uint32                 `protobuf:"varint,3,opt,name=segments,proto3" json:"segments,omitempty"`
+	// payload_schema is Qdrant's payload_schema object as JSON: field name ->
+	// {"data_type": ..., "params": ..., "points": N}.
+	PayloadSchemaJson []byte `protobuf:"bytes,4,opt,name=payload_schema_json,json=payloadSchemaJson,proto3" json:"payload_schema_json,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *InfoResponse) Reset() {
+	*x = InfoResponse{}
+	mi := &file_shoal_v1_storage_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InfoResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InfoResponse) ProtoMessage() {}
+
+func (x *InfoResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_storage_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InfoResponse.ProtoReflect.Descriptor instead.
+func (*InfoResponse) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *InfoResponse) GetPoints() uint64 {
+	if x != nil {
+		return x.Points
+	}
+	return 0
+}
+
+func (x *InfoResponse) GetIndexedVectors() uint64 {
+	if x != nil {
+		return x.IndexedVectors
+	}
+	return 0
+}
+
+func (x *InfoResponse) GetSegments() uint32 {
+	if x != nil {
+		return x.Segments
+	}
+	return 0
+}
+
+func (x *InfoResponse) GetPayloadSchemaJson() []byte {
+	if x != nil {
+		return x.PayloadSchemaJson
+	}
+	return nil
+}
+
 type ShardRef struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
@@ -32,7 +206,7 @@ type ShardRef struct {
 
 func (x *ShardRef) Reset() {
 	*x = ShardRef{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[0]
+	mi := &file_shoal_v1_storage_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -44,7 +218,7 @@ func (x *ShardRef) String() string {
 func (*ShardRef) ProtoMessage() {}
 
 func (x *ShardRef) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[0]
+	mi := &file_shoal_v1_storage_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -57,7 +231,7 @@ func (x *ShardRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShardRef.ProtoReflect.Descriptor instead.
 func (*ShardRef) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{0}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ShardRef) GetCollection() string {
@@ -92,7 +266,7 @@ type WithVector struct {
 
 func (x *WithVector) Reset() {
 	*x = WithVector{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[1]
+	mi := &file_shoal_v1_storage_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -104,7 +278,7 @@ func (x *WithVector) String() string {
 func (*WithVector) ProtoMessage() {}
 
 func (x *WithVector) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[1]
+	mi := &file_shoal_v1_storage_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -117,7 +291,7 @@ func (x *WithVector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithVector.ProtoReflect.Descriptor instead.
 func (*WithVector) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{1}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *WithVector) GetAll() bool {
@@ -146,7 +320,7 @@ type UpsertRequest struct {
 
 func (x *UpsertRequest) Reset() {
 	*x = UpsertRequest{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[2]
+	mi := &file_shoal_v1_storage_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -158,7 +332,7 @@ func (x *UpsertRequest) String() string {
 func (*UpsertRequest) ProtoMessage() {}
 
 func (x *UpsertRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[2]
+	mi := &file_shoal_v1_storage_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -171,7 +345,7 @@ func (x *UpsertRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertRequest.ProtoReflect.Descriptor instead.
 func (*UpsertRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{2}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *UpsertRequest) GetShard() *ShardRef {
@@ -206,7 +380,7 @@ type DeletePointsRequest struct {
 
 func (x *DeletePointsRequest) Reset() {
 	*x = DeletePointsRequest{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[3]
+	mi := &file_shoal_v1_storage_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -218,7 +392,7 @@ func (x *DeletePointsRequest) String() string {
 func (*DeletePointsRequest) ProtoMessage() {}
 
 func (x *DeletePointsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[3]
+	mi := &file_shoal_v1_storage_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -231,7 +405,7 @@ func (x *DeletePointsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePointsRequest.ProtoReflect.Descriptor instead.
 func (*DeletePointsRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{3}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DeletePointsRequest) GetShard() *ShardRef {
@@ -268,7 +442,7 @@ type UpdateResponse struct {
 
 func (x *UpdateResponse) Reset() {
 	*x = UpdateResponse{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[4]
+	mi := &file_shoal_v1_storage_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -280,7 +454,7 @@ func (x *UpdateResponse) String() string {
 func (*UpdateResponse) ProtoMessage() {}
 
 func (x *UpdateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[4]
+	mi := &file_shoal_v1_storage_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -293,7 +467,7 @@ func (x *UpdateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateResponse.ProtoReflect.Descriptor instead.
 func (*UpdateResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{4}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *UpdateResponse) GetSeq() uint64 {
@@ -322,7 +496,7 @@ type GetPointsRequest struct {
 
 func (x *GetPointsRequest) Reset() {
 	*x = GetPointsRequest{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[5]
+	mi := &file_shoal_v1_storage_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -334,7 +508,7 @@ func (x *GetPointsRequest) String() string {
 func (*GetPointsRequest) ProtoMessage() {}
 
 func (x *GetPointsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[5]
+	mi := &file_shoal_v1_storage_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -347,7 +521,7 @@ func (x *GetPointsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPointsRequest.ProtoReflect.Descriptor instead.
 func (*GetPointsRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{5}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetPointsRequest) GetShard() *ShardRef {
@@ -388,7 +562,7 @@ type GetPointsResponse struct {
 
 func (x *GetPointsResponse) Reset() {
 	*x = GetPointsResponse{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[6]
+	mi := &file_shoal_v1_storage_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -400,7 +574,7 @@ func (x *GetPointsResponse) String() string {
 func (*GetPointsResponse) ProtoMessage() {}
 
 func (x *GetPointsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[6]
+	mi := &file_shoal_v1_storage_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -413,7 +587,7 @@ func (x *GetPointsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPointsResponse.ProtoReflect.Descriptor instead.
 func (*GetPointsResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{6}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetPointsResponse) GetPoints() []*Point {
@@ -435,15 +609,17 @@ type SearchRequest struct {
 	WithPayload    bool        `protobuf:"varint,6,opt,name=with_payload,json=withPayload,proto3" json:"with_payload,omitempty"`
 	WithVector     *WithVector `protobuf:"bytes,7,opt,name=with_vector,json=withVector,proto3" json:"with_vector,omitempty"`
 	// exact forces exhaustive search.
-	Exact         bool   `protobuf:"varint,8,opt,name=exact,proto3" json:"exact,omitempty"`
-	HnswEf        uint32 `protobuf:"varint,9,opt,name=hnsw_ef,json=hnswEf,proto3" json:"hnsw_ef,omitempty"`
+	Exact  bool   `protobuf:"varint,8,opt,name=exact,proto3" json:"exact,omitempty"`
+	HnswEf uint32 `protobuf:"varint,9,opt,name=hnsw_ef,json=hnswEf,proto3" json:"hnsw_ef,omitempty"`
+	// filter is Qdrant filter JSON; empty means no filter.
+	Filter        []byte `protobuf:"bytes,10,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SearchRequest) Reset() {
 	*x = SearchRequest{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[7]
+	mi := &file_shoal_v1_storage_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -455,7 +631,7 @@ func (x *SearchRequest) String() string {
 func (*SearchRequest) ProtoMessage() {}
 
 func (x *SearchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[7]
+	mi := &file_shoal_v1_storage_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -468,7 +644,7 @@ func (x *SearchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchRequest.ProtoReflect.Descriptor instead.
 func (*SearchRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{7}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SearchRequest) GetShard() *ShardRef {
@@ -534,6 +710,13 @@ func (x *SearchRequest) GetHnswEf() uint32 {
 	return 0
 }
 
+func (x *SearchRequest) GetFilter() []byte {
+	if x != nil {
+		return x.Filter
+	}
+	return nil
+}
+
 type ScoredPoint struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Point         *Point                 `protobuf:"bytes,1,opt,name=point,proto3" json:"point,omitempty"`
@@ -544,7 +727,7 @@ type ScoredPoint struct {
 
 func (x *ScoredPoint) Reset() {
 	*x = ScoredPoint{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[8]
+	mi := &file_shoal_v1_storage_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -556,7 +739,7 @@ func (x *ScoredPoint) String() string {
 func (*ScoredPoint) ProtoMessage() {}
 
 func (x *ScoredPoint) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[8]
+	mi := &file_shoal_v1_storage_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -569,7 +752,7 @@ func (x *ScoredPoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoredPoint.ProtoReflect.Descriptor instead.
 func (*ScoredPoint) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{8}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ScoredPoint) GetPoint() *Point {
@@ -596,7 +779,7 @@ type SearchResponse struct {
 
 func (x *SearchResponse) Reset() {
 	*x = SearchResponse{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[9]
+	mi := &file_shoal_v1_storage_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -608,7 +791,7 @@ func (x *SearchResponse) String() string {
 func (*SearchResponse) ProtoMessage() {}
 
 func (x *SearchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[9]
+	mi := &file_shoal_v1_storage_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -621,7 +804,7 @@ func (x *SearchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchResponse.ProtoReflect.Descriptor instead.
 func (*SearchResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{9}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SearchResponse) GetPoints() []*ScoredPoint {
@@ -635,17 +818,21 @@ type ScrollRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Shard *ShardRef              `protobuf:"bytes,1,opt,name=shard,proto3" json:"shard,omitempty"`
 	// offset is the first id to return (inclusive); unset starts at the lowest.
-	Offset        *PointID    `protobuf:"bytes,2,opt,name=offset,proto3" json:"offset,omitempty"`
-	Limit         uint32      `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
-	WithPayload   bool        `protobuf:"varint,4,opt,name=with_payload,json=withPayload,proto3" json:"with_payload,omitempty"`
-	WithVector    *WithVector `protobuf:"bytes,5,opt,name=with_vector,json=withVector,proto3" json:"with_vector,omitempty"`
+	Offset      *PointID    `protobuf:"bytes,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	Limit       uint32      `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	WithPayload bool        `protobuf:"varint,4,opt,name=with_payload,json=withPayload,proto3" json:"with_payload,omitempty"`
+	WithVector  *WithVector `protobuf:"bytes,5,opt,name=with_vector,json=withVector,proto3" json:"with_vector,omitempty"`
+	Filter      []byte      `protobuf:"bytes,6,opt,name=filter,proto3" json:"filter,omitempty"`
+	// order_by sorts by a payload field instead of by id; offset is then
+	// ignored and start_from applies.
+	OrderBy       *OrderBy `protobuf:"bytes,7,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ScrollRequest) Reset() {
 	*x = ScrollRequest{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[10]
+	mi := &file_shoal_v1_storage_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -657,7 +844,7 @@ func (x *ScrollRequest) String() string {
 func (*ScrollRequest) ProtoMessage() {}
 
 func (x *ScrollRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[10]
+	mi := &file_shoal_v1_storage_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -670,7 +857,7 @@ func (x *ScrollRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScrollRequest.ProtoReflect.Descriptor instead.
 func (*ScrollRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{10}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ScrollRequest) GetShard() *ShardRef {
@@ -708,19 +895,98 @@ func (x *ScrollRequest) GetWithVector() *WithVector {
 	return nil
 }
 
+func (x *ScrollRequest) GetFilter() []byte {
+	if x != nil {
+		return x.Filter
+	}
+	return nil
+}
+
+func (x *ScrollRequest) GetOrderBy() *OrderBy {
+	if x != nil {
+		return x.OrderBy
+	}
+	return nil
+}
+
+type OrderBy struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Key        string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Descending bool                   `protobuf:"varint,2,opt,name=descending,proto3" json:"descending,omitempty"`
+	// start_from is the first order value to return (inclusive); datetimes
+	// are compared as Unix seconds.
+	StartFrom     *float64 `protobuf:"fixed64,3,opt,name=start_from,json=startFrom,proto3,oneof" json:"start_from,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OrderBy) Reset() {
+	*x = OrderBy{}
+	mi := &file_shoal_v1_storage_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OrderBy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OrderBy) ProtoMessage() {}
+
+func (x *OrderBy) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_storage_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OrderBy.ProtoReflect.Descriptor instead.
+func (*OrderBy) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *OrderBy) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *OrderBy) GetDescending() bool {
+	if x != nil {
+		return x.Descending
+	}
+	return false
+}
+
+func (x *OrderBy) GetStartFrom() float64 {
+	if x != nil && x.StartFrom != nil {
+		return *x.StartFrom
+	}
+	return 0
+}
+
 type ScrollResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// points are ordered by id: integers ascending, then UUIDs ascending.
 	Points []*Point `protobuf:"bytes,1,rep,name=points,proto3" json:"points,omitempty"`
 	// next_offset is the id after the last returned point, if any.
-	NextOffset    *PointID `protobuf:"bytes,2,opt,name=next_offset,json=nextOffset,proto3" json:"next_offset,omitempty"`
+	NextOffset *PointID `protobuf:"bytes,2,opt,name=next_offset,json=nextOffset,proto3" json:"next_offset,omitempty"`
+	// order_values holds, for an order_by scroll, each returned point's
+	// order value (same length as points).
+	OrderValues   []float64 `protobuf:"fixed64,3,rep,packed,name=order_values,json=orderValues,proto3" json:"order_values,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ScrollResponse) Reset() {
 	*x = ScrollResponse{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[11]
+	mi := &file_shoal_v1_storage_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -732,7 +998,7 @@ func (x *ScrollResponse) String() string {
 func (*ScrollResponse) ProtoMessage() {}
 
 func (x *ScrollResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[11]
+	mi := &file_shoal_v1_storage_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -745,7 +1011,7 @@ func (x *ScrollResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScrollResponse.ProtoReflect.Descriptor instead.
 func (*ScrollResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{11}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ScrollResponse) GetPoints() []*Point {
@@ -762,16 +1028,24 @@ func (x *ScrollResponse) GetNextOffset() *PointID {
 	return nil
 }
 
+func (x *ScrollResponse) GetOrderValues() []float64 {
+	if x != nil {
+		return x.OrderValues
+	}
+	return nil
+}
+
 type CountRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Shard         *ShardRef              `protobuf:"bytes,1,opt,name=shard,proto3" json:"shard,omitempty"`
+	Filter        []byte                 `protobuf:"bytes,2,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CountRequest) Reset() {
 	*x = CountRequest{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[12]
+	mi := &file_shoal_v1_storage_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -783,7 +1057,7 @@ func (x *CountRequest) String() string {
 func (*CountRequest) ProtoMessage() {}
 
 func (x *CountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[12]
+	mi := &file_shoal_v1_storage_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -796,12 +1070,19 @@ func (x *CountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CountRequest.ProtoReflect.Descriptor instead.
 func (*CountRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{12}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CountRequest) GetShard() *ShardRef {
 	if x != nil {
 		return x.Shard
+	}
+	return nil
+}
+
+func (x *CountRequest) GetFilter() []byte {
+	if x != nil {
+		return x.Filter
 	}
 	return nil
 }
@@ -815,7 +1096,7 @@ type CountResponse struct {
 
 func (x *CountResponse) Reset() {
 	*x = CountResponse{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[13]
+	mi := &file_shoal_v1_storage_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -827,7 +1108,7 @@ func (x *CountResponse) String() string {
 func (*CountResponse) ProtoMessage() {}
 
 func (x *CountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[13]
+	mi := &file_shoal_v1_storage_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -840,7 +1121,7 @@ func (x *CountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CountResponse.ProtoReflect.Descriptor instead.
 func (*CountResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{13}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CountResponse) GetCount() uint64 {
@@ -858,6 +1139,14 @@ type Operation struct {
 	//
 	//	*Operation_Upsert
 	//	*Operation_Delete
+	//	*Operation_SetPayload
+	//	*Operation_OverwritePayload
+	//	*Operation_DeletePayload
+	//	*Operation_ClearPayload
+	//	*Operation_UpdateVectors
+	//	*Operation_DeleteVectors
+	//	*Operation_CreateFieldIndex
+	//	*Operation_DeleteFieldIndex
 	Kind          isOperation_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -865,7 +1154,7 @@ type Operation struct {
 
 func (x *Operation) Reset() {
 	*x = Operation{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[14]
+	mi := &file_shoal_v1_storage_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -877,7 +1166,7 @@ func (x *Operation) String() string {
 func (*Operation) ProtoMessage() {}
 
 func (x *Operation) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[14]
+	mi := &file_shoal_v1_storage_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -890,7 +1179,7 @@ func (x *Operation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Operation.ProtoReflect.Descriptor instead.
 func (*Operation) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{14}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Operation) GetKind() isOperation_Kind {
@@ -918,6 +1207,78 @@ func (x *Operation) GetDelete() *DeletePoints {
 	return nil
 }
 
+func (x *Operation) GetSetPayload() *SetPayload {
+	if x != nil {
+		if x, ok := x.Kind.(*Operation_SetPayload); ok {
+			return x.SetPayload
+		}
+	}
+	return nil
+}
+
+func (x *Operation) GetOverwritePayload() *SetPayload {
+	if x != nil {
+		if x, ok := x.Kind.(*Operation_OverwritePayload); ok {
+			return x.OverwritePayload
+		}
+	}
+	return nil
+}
+
+func (x *Operation) GetDeletePayload() *DeletePayload {
+	if x != nil {
+		if x, ok := x.Kind.(*Operation_DeletePayload); ok {
+			return x.DeletePayload
+		}
+	}
+	return nil
+}
+
+func (x *Operation) GetClearPayload() *PointSelector {
+	if x != nil {
+		if x, ok := x.Kind.(*Operation_ClearPayload); ok {
+			return x.ClearPayload
+		}
+	}
+	return nil
+}
+
+func (x *Operation) GetUpdateVectors() *UpdateVectors {
+	if x != nil {
+		if x, ok := x.Kind.(*Operation_UpdateVectors); ok {
+			return x.UpdateVectors
+		}
+	}
+	return nil
+}
+
+func (x *Operation) GetDeleteVectors() *DeleteVectors {
+	if x != nil {
+		if x, ok := x.Kind.(*Operation_DeleteVectors); ok {
+			return x.DeleteVectors
+		}
+	}
+	return nil
+}
+
+func (x *Operation) GetCreateFieldIndex() *CreateFieldIndex {
+	if x != nil {
+		if x, ok := x.Kind.(*Operation_CreateFieldIndex); ok {
+			return x.CreateFieldIndex
+		}
+	}
+	return nil
+}
+
+func (x *Operation) GetDeleteFieldIndex() *DeleteFieldIndex {
+	if x != nil {
+		if x, ok := x.Kind.(*Operation_DeleteFieldIndex); ok {
+			return x.DeleteFieldIndex
+		}
+	}
+	return nil
+}
+
 type isOperation_Kind interface {
 	isOperation_Kind()
 }
@@ -930,9 +1291,471 @@ type Operation_Delete struct {
 	Delete *DeletePoints `protobuf:"bytes,2,opt,name=delete,proto3,oneof"`
 }
 
+type Operation_SetPayload struct {
+	SetPayload *SetPayload `protobuf:"bytes,3,opt,name=set_payload,json=setPayload,proto3,oneof"`
+}
+
+type Operation_OverwritePayload struct {
+	OverwritePayload *SetPayload `protobuf:"bytes,4,opt,name=overwrite_payload,json=overwritePayload,proto3,oneof"`
+}
+
+type Operation_DeletePayload struct {
+	DeletePayload *DeletePayload `protobuf:"bytes,5,opt,name=delete_payload,json=deletePayload,proto3,oneof"`
+}
+
+type Operation_ClearPayload struct {
+	ClearPayload *PointSelector `protobuf:"bytes,6,opt,name=clear_payload,json=clearPayload,proto3,oneof"`
+}
+
+type Operation_UpdateVectors struct {
+	UpdateVectors *UpdateVectors `protobuf:"bytes,7,opt,name=update_vectors,json=updateVectors,proto3,oneof"`
+}
+
+type Operation_DeleteVectors struct {
+	DeleteVectors *DeleteVectors `protobuf:"bytes,8,opt,name=delete_vectors,json=deleteVectors,proto3,oneof"`
+}
+
+type Operation_CreateFieldIndex struct {
+	CreateFieldIndex *CreateFieldIndex `protobuf:"bytes,9,opt,name=create_field_index,json=createFieldIndex,proto3,oneof"`
+}
+
+type Operation_DeleteFieldIndex struct {
+	DeleteFieldIndex *DeleteFieldIndex `protobuf:"bytes,10,opt,name=delete_field_index,json=deleteFieldIndex,proto3,oneof"`
+}
+
 func (*Operation_Upsert) isOperation_Kind() {}
 
 func (*Operation_Delete) isOperation_Kind() {}
+
+func (*Operation_SetPayload) isOperation_Kind() {}
+
+func (*Operation_OverwritePayload) isOperation_Kind() {}
+
+func (*Operation_DeletePayload) isOperation_Kind() {}
+
+func (*Operation_ClearPayload) isOperation_Kind() {}
+
+func (*Operation_UpdateVectors) isOperation_Kind() {}
+
+func (*Operation_DeleteVectors) isOperation_Kind() {}
+
+func (*Operation_CreateFieldIndex) isOperation_Kind() {}
+
+func (*Operation_DeleteFieldIndex) isOperation_Kind() {}
+
+// PointSelector picks points by ids or by a filter (Qdrant filter JSON);
+// exactly one is set.
+type PointSelector struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ids           []*PointID             `protobuf:"bytes,1,rep,name=ids,proto3" json:"ids,omitempty"`
+	Filter        []byte                 `protobuf:"bytes,2,opt,name=filter,proto3" json:"filter,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PointSelector) Reset() {
+	*x = PointSelector{}
+	mi := &file_shoal_v1_storage_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PointSelector) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PointSelector) ProtoMessage() {}
+
+func (x *PointSelector) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_storage_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PointSelector.ProtoReflect.Descriptor instead.
+func (*PointSelector) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *PointSelector) GetIds() []*PointID {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
+func (x *PointSelector) GetFilter() []byte {
+	if x != nil {
+		return x.Filter
+	}
+	return nil
+}
+
+type SetPayload struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Selector *PointSelector         `protobuf:"bytes,1,opt,name=selector,proto3" json:"selector,omitempty"`
+	// payload is a JSON object.
+	Payload []byte `protobuf:"bytes,2,opt,name=payload,proto3" json:"payload,omitempty"`
+	// key, if set, is a nested path (a.b[].c) under which payload is merged.
+	Key           string `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetPayload) Reset() {
+	*x = SetPayload{}
+	mi := &file_shoal_v1_storage_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetPayload) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetPayload) ProtoMessage() {}
+
+func (x *SetPayload) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_storage_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetPayload.ProtoReflect.Descriptor instead.
+func (*SetPayload) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *SetPayload) GetSelector() *PointSelector {
+	if x != nil {
+		return x.Selector
+	}
+	return nil
+}
+
+func (x *SetPayload) GetPayload() []byte {
+	if x != nil {
+		return x.Payload
+	}
+	return nil
+}
+
+func (x *SetPayload) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+type DeletePayload struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Selector      *PointSelector         `protobuf:"bytes,1,opt,name=selector,proto3" json:"selector,omitempty"`
+	Keys          []string               `protobuf:"bytes,2,rep,name=keys,proto3" json:"keys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeletePayload) Reset() {
+	*x = DeletePayload{}
+	mi := &file_shoal_v1_storage_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeletePayload) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeletePayload) ProtoMessage() {}
+
+func (x *DeletePayload) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_storage_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeletePayload.ProtoReflect.Descriptor instead.
+func (*DeletePayload) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *DeletePayload) GetSelector() *PointSelector {
+	if x != nil {
+		return x.Selector
+	}
+	return nil
+}
+
+func (x *DeletePayload) GetKeys() []string {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+type PointVectors struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            *PointID               `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Vectors       map[string]*Vector     `protobuf:"bytes,2,rep,name=vectors,proto3" json:"vectors,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PointVectors) Reset() {
+	*x = PointVectors{}
+	mi := &file_shoal_v1_storage_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PointVectors) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PointVectors) ProtoMessage() {}
+
+func (x *PointVectors) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_storage_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PointVectors.ProtoReflect.Descriptor instead.
+func (*PointVectors) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *PointVectors) GetId() *PointID {
+	if x != nil {
+		return x.Id
+	}
+	return nil
+}
+
+func (x *PointVectors) GetVectors() map[string]*Vector {
+	if x != nil {
+		return x.Vectors
+	}
+	return nil
+}
+
+type UpdateVectors struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Points        []*PointVectors        `protobuf:"bytes,1,rep,name=points,proto3" json:"points,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateVectors) Reset() {
+	*x = UpdateVectors{}
+	mi := &file_shoal_v1_storage_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateVectors) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateVectors) ProtoMessage() {}
+
+func (x *UpdateVectors) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_storage_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateVectors.ProtoReflect.Descriptor instead.
+func (*UpdateVectors) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *UpdateVectors) GetPoints() []*PointVectors {
+	if x != nil {
+		return x.Points
+	}
+	return nil
+}
+
+type DeleteVectors struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Selector      *PointSelector         `protobuf:"bytes,1,opt,name=selector,proto3" json:"selector,omitempty"`
+	Names         []string               `protobuf:"bytes,2,rep,name=names,proto3" json:"names,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteVectors) Reset() {
+	*x = DeleteVectors{}
+	mi := &file_shoal_v1_storage_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteVectors) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteVectors) ProtoMessage() {}
+
+func (x *DeleteVectors) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_storage_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteVectors.ProtoReflect.Descriptor instead.
+func (*DeleteVectors) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *DeleteVectors) GetSelector() *PointSelector {
+	if x != nil {
+		return x.Selector
+	}
+	return nil
+}
+
+func (x *DeleteVectors) GetNames() []string {
+	if x != nil {
+		return x.Names
+	}
+	return nil
+}
+
+type CreateFieldIndex struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Field string                 `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
+	// schema_json is Qdrant's field_schema: a type name such as "keyword" or
+	// an object with "type" and parameters.
+	SchemaJson    []byte `protobuf:"bytes,2,opt,name=schema_json,json=schemaJson,proto3" json:"schema_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateFieldIndex) Reset() {
+	*x = CreateFieldIndex{}
+	mi := &file_shoal_v1_storage_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateFieldIndex) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateFieldIndex) ProtoMessage() {}
+
+func (x *CreateFieldIndex) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_storage_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateFieldIndex.ProtoReflect.Descriptor instead.
+func (*CreateFieldIndex) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *CreateFieldIndex) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *CreateFieldIndex) GetSchemaJson() []byte {
+	if x != nil {
+		return x.SchemaJson
+	}
+	return nil
+}
+
+type DeleteFieldIndex struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Field         string                 `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteFieldIndex) Reset() {
+	*x = DeleteFieldIndex{}
+	mi := &file_shoal_v1_storage_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteFieldIndex) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteFieldIndex) ProtoMessage() {}
+
+func (x *DeleteFieldIndex) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_storage_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteFieldIndex.ProtoReflect.Descriptor instead.
+func (*DeleteFieldIndex) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *DeleteFieldIndex) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
 
 type UpsertPoints struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -943,7 +1766,7 @@ type UpsertPoints struct {
 
 func (x *UpsertPoints) Reset() {
 	*x = UpsertPoints{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[15]
+	mi := &file_shoal_v1_storage_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -955,7 +1778,7 @@ func (x *UpsertPoints) String() string {
 func (*UpsertPoints) ProtoMessage() {}
 
 func (x *UpsertPoints) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[15]
+	mi := &file_shoal_v1_storage_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -968,7 +1791,7 @@ func (x *UpsertPoints) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertPoints.ProtoReflect.Descriptor instead.
 func (*UpsertPoints) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{15}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *UpsertPoints) GetPoints() []*Point {
@@ -979,15 +1802,17 @@ func (x *UpsertPoints) GetPoints() []*Point {
 }
 
 type DeletePoints struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Ids           []*PointID             `protobuf:"bytes,1,rep,name=ids,proto3" json:"ids,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Ids   []*PointID             `protobuf:"bytes,1,rep,name=ids,proto3" json:"ids,omitempty"`
+	// filter, if set, deletes every point matching it (Qdrant filter JSON).
+	Filter        []byte `protobuf:"bytes,2,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DeletePoints) Reset() {
 	*x = DeletePoints{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[16]
+	mi := &file_shoal_v1_storage_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -999,7 +1824,7 @@ func (x *DeletePoints) String() string {
 func (*DeletePoints) ProtoMessage() {}
 
 func (x *DeletePoints) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[16]
+	mi := &file_shoal_v1_storage_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1012,12 +1837,19 @@ func (x *DeletePoints) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePoints.ProtoReflect.Descriptor instead.
 func (*DeletePoints) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{16}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DeletePoints) GetIds() []*PointID {
 	if x != nil {
 		return x.Ids
+	}
+	return nil
+}
+
+func (x *DeletePoints) GetFilter() []byte {
+	if x != nil {
+		return x.Filter
 	}
 	return nil
 }
@@ -1035,7 +1867,7 @@ type WalEntry struct {
 
 func (x *WalEntry) Reset() {
 	*x = WalEntry{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[17]
+	mi := &file_shoal_v1_storage_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1047,7 +1879,7 @@ func (x *WalEntry) String() string {
 func (*WalEntry) ProtoMessage() {}
 
 func (x *WalEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[17]
+	mi := &file_shoal_v1_storage_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1060,7 +1892,7 @@ func (x *WalEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WalEntry.ProtoReflect.Descriptor instead.
 func (*WalEntry) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{17}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *WalEntry) GetTerm() uint64 {
@@ -1088,7 +1920,18 @@ var File_shoal_v1_storage_proto protoreflect.FileDescriptor
 
 const file_shoal_v1_storage_proto_rawDesc = "" +
 	"\n" +
-	"\x16shoal/v1/storage.proto\x12\bshoal.v1\x1a\x14shoal/v1/types.proto\"W\n" +
+	"\x16shoal/v1/storage.proto\x12\bshoal.v1\x1a\x14shoal/v1/types.proto\"r\n" +
+	"\rUpdateRequest\x12(\n" +
+	"\x05shard\x18\x01 \x01(\v2\x12.shoal.v1.ShardRefR\x05shard\x12#\n" +
+	"\x02op\x18\x02 \x01(\v2\x13.shoal.v1.OperationR\x02op\x12\x12\n" +
+	"\x04wait\x18\x03 \x01(\bR\x04wait\"7\n" +
+	"\vInfoRequest\x12(\n" +
+	"\x05shard\x18\x01 \x01(\v2\x12.shoal.v1.ShardRefR\x05shard\"\x9b\x01\n" +
+	"\fInfoResponse\x12\x16\n" +
+	"\x06points\x18\x01 \x01(\x04R\x06points\x12'\n" +
+	"\x0findexed_vectors\x18\x02 \x01(\x04R\x0eindexedVectors\x12\x1a\n" +
+	"\bsegments\x18\x03 \x01(\rR\bsegments\x12.\n" +
+	"\x13payload_schema_json\x18\x04 \x01(\fR\x11payloadSchemaJson\"W\n" +
 	"\bShardRef\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -1117,7 +1960,7 @@ const file_shoal_v1_storage_proto_rawDesc = "" +
 	"\vwith_vector\x18\x04 \x01(\v2\x14.shoal.v1.WithVectorR\n" +
 	"withVector\"<\n" +
 	"\x11GetPointsResponse\x12'\n" +
-	"\x06points\x18\x01 \x03(\v2\x0f.shoal.v1.PointR\x06points\"\xda\x02\n" +
+	"\x06points\x18\x01 \x03(\v2\x0f.shoal.v1.PointR\x06points\"\xf2\x02\n" +
 	"\rSearchRequest\x12(\n" +
 	"\x05shard\x18\x01 \x01(\v2\x12.shoal.v1.ShardRefR\x05shard\x12\x14\n" +
 	"\x05using\x18\x02 \x01(\tR\x05using\x12(\n" +
@@ -1128,47 +1971,102 @@ const file_shoal_v1_storage_proto_rawDesc = "" +
 	"\vwith_vector\x18\a \x01(\v2\x14.shoal.v1.WithVectorR\n" +
 	"withVector\x12\x14\n" +
 	"\x05exact\x18\b \x01(\bR\x05exact\x12\x17\n" +
-	"\ahnsw_ef\x18\t \x01(\rR\x06hnswEfB\x12\n" +
+	"\ahnsw_ef\x18\t \x01(\rR\x06hnswEf\x12\x16\n" +
+	"\x06filter\x18\n" +
+	" \x01(\fR\x06filterB\x12\n" +
 	"\x10_score_threshold\"J\n" +
 	"\vScoredPoint\x12%\n" +
 	"\x05point\x18\x01 \x01(\v2\x0f.shoal.v1.PointR\x05point\x12\x14\n" +
 	"\x05score\x18\x02 \x01(\x02R\x05score\"?\n" +
 	"\x0eSearchResponse\x12-\n" +
-	"\x06points\x18\x01 \x03(\v2\x15.shoal.v1.ScoredPointR\x06points\"\xd4\x01\n" +
+	"\x06points\x18\x01 \x03(\v2\x15.shoal.v1.ScoredPointR\x06points\"\x9a\x02\n" +
 	"\rScrollRequest\x12(\n" +
 	"\x05shard\x18\x01 \x01(\v2\x12.shoal.v1.ShardRefR\x05shard\x12)\n" +
 	"\x06offset\x18\x02 \x01(\v2\x11.shoal.v1.PointIDR\x06offset\x12\x14\n" +
 	"\x05limit\x18\x03 \x01(\rR\x05limit\x12!\n" +
 	"\fwith_payload\x18\x04 \x01(\bR\vwithPayload\x125\n" +
 	"\vwith_vector\x18\x05 \x01(\v2\x14.shoal.v1.WithVectorR\n" +
-	"withVector\"m\n" +
+	"withVector\x12\x16\n" +
+	"\x06filter\x18\x06 \x01(\fR\x06filter\x12,\n" +
+	"\border_by\x18\a \x01(\v2\x11.shoal.v1.OrderByR\aorderBy\"n\n" +
+	"\aOrderBy\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x1e\n" +
+	"\n" +
+	"descending\x18\x02 \x01(\bR\n" +
+	"descending\x12\"\n" +
+	"\n" +
+	"start_from\x18\x03 \x01(\x01H\x00R\tstartFrom\x88\x01\x01B\r\n" +
+	"\v_start_from\"\x90\x01\n" +
 	"\x0eScrollResponse\x12'\n" +
 	"\x06points\x18\x01 \x03(\v2\x0f.shoal.v1.PointR\x06points\x122\n" +
 	"\vnext_offset\x18\x02 \x01(\v2\x11.shoal.v1.PointIDR\n" +
-	"nextOffset\"8\n" +
+	"nextOffset\x12!\n" +
+	"\forder_values\x18\x03 \x03(\x01R\vorderValues\"P\n" +
 	"\fCountRequest\x12(\n" +
-	"\x05shard\x18\x01 \x01(\v2\x12.shoal.v1.ShardRefR\x05shard\"%\n" +
+	"\x05shard\x18\x01 \x01(\v2\x12.shoal.v1.ShardRefR\x05shard\x12\x16\n" +
+	"\x06filter\x18\x02 \x01(\fR\x06filter\"%\n" +
 	"\rCountResponse\x12\x14\n" +
-	"\x05count\x18\x01 \x01(\x04R\x05count\"w\n" +
+	"\x05count\x18\x01 \x01(\x04R\x05count\"\x93\x05\n" +
 	"\tOperation\x120\n" +
 	"\x06upsert\x18\x01 \x01(\v2\x16.shoal.v1.UpsertPointsH\x00R\x06upsert\x120\n" +
-	"\x06delete\x18\x02 \x01(\v2\x16.shoal.v1.DeletePointsH\x00R\x06deleteB\x06\n" +
-	"\x04kind\"7\n" +
+	"\x06delete\x18\x02 \x01(\v2\x16.shoal.v1.DeletePointsH\x00R\x06delete\x127\n" +
+	"\vset_payload\x18\x03 \x01(\v2\x14.shoal.v1.SetPayloadH\x00R\n" +
+	"setPayload\x12C\n" +
+	"\x11overwrite_payload\x18\x04 \x01(\v2\x14.shoal.v1.SetPayloadH\x00R\x10overwritePayload\x12@\n" +
+	"\x0edelete_payload\x18\x05 \x01(\v2\x17.shoal.v1.DeletePayloadH\x00R\rdeletePayload\x12>\n" +
+	"\rclear_payload\x18\x06 \x01(\v2\x17.shoal.v1.PointSelectorH\x00R\fclearPayload\x12@\n" +
+	"\x0eupdate_vectors\x18\a \x01(\v2\x17.shoal.v1.UpdateVectorsH\x00R\rupdateVectors\x12@\n" +
+	"\x0edelete_vectors\x18\b \x01(\v2\x17.shoal.v1.DeleteVectorsH\x00R\rdeleteVectors\x12J\n" +
+	"\x12create_field_index\x18\t \x01(\v2\x1a.shoal.v1.CreateFieldIndexH\x00R\x10createFieldIndex\x12J\n" +
+	"\x12delete_field_index\x18\n" +
+	" \x01(\v2\x1a.shoal.v1.DeleteFieldIndexH\x00R\x10deleteFieldIndexB\x06\n" +
+	"\x04kind\"L\n" +
+	"\rPointSelector\x12#\n" +
+	"\x03ids\x18\x01 \x03(\v2\x11.shoal.v1.PointIDR\x03ids\x12\x16\n" +
+	"\x06filter\x18\x02 \x01(\fR\x06filter\"m\n" +
+	"\n" +
+	"SetPayload\x123\n" +
+	"\bselector\x18\x01 \x01(\v2\x17.shoal.v1.PointSelectorR\bselector\x12\x18\n" +
+	"\apayload\x18\x02 \x01(\fR\apayload\x12\x10\n" +
+	"\x03key\x18\x03 \x01(\tR\x03key\"X\n" +
+	"\rDeletePayload\x123\n" +
+	"\bselector\x18\x01 \x01(\v2\x17.shoal.v1.PointSelectorR\bselector\x12\x12\n" +
+	"\x04keys\x18\x02 \x03(\tR\x04keys\"\xbe\x01\n" +
+	"\fPointVectors\x12!\n" +
+	"\x02id\x18\x01 \x01(\v2\x11.shoal.v1.PointIDR\x02id\x12=\n" +
+	"\avectors\x18\x02 \x03(\v2#.shoal.v1.PointVectors.VectorsEntryR\avectors\x1aL\n" +
+	"\fVectorsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12&\n" +
+	"\x05value\x18\x02 \x01(\v2\x10.shoal.v1.VectorR\x05value:\x028\x01\"?\n" +
+	"\rUpdateVectors\x12.\n" +
+	"\x06points\x18\x01 \x03(\v2\x16.shoal.v1.PointVectorsR\x06points\"Z\n" +
+	"\rDeleteVectors\x123\n" +
+	"\bselector\x18\x01 \x01(\v2\x17.shoal.v1.PointSelectorR\bselector\x12\x14\n" +
+	"\x05names\x18\x02 \x03(\tR\x05names\"I\n" +
+	"\x10CreateFieldIndex\x12\x14\n" +
+	"\x05field\x18\x01 \x01(\tR\x05field\x12\x1f\n" +
+	"\vschema_json\x18\x02 \x01(\fR\n" +
+	"schemaJson\"(\n" +
+	"\x10DeleteFieldIndex\x12\x14\n" +
+	"\x05field\x18\x01 \x01(\tR\x05field\"7\n" +
 	"\fUpsertPoints\x12'\n" +
-	"\x06points\x18\x01 \x03(\v2\x0f.shoal.v1.PointR\x06points\"3\n" +
+	"\x06points\x18\x01 \x03(\v2\x0f.shoal.v1.PointR\x06points\"K\n" +
 	"\fDeletePoints\x12#\n" +
-	"\x03ids\x18\x01 \x03(\v2\x11.shoal.v1.PointIDR\x03ids\"U\n" +
+	"\x03ids\x18\x01 \x03(\v2\x11.shoal.v1.PointIDR\x03ids\x12\x16\n" +
+	"\x06filter\x18\x02 \x01(\fR\x06filter\"U\n" +
 	"\bWalEntry\x12\x12\n" +
 	"\x04term\x18\x01 \x01(\x04R\x04term\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12#\n" +
-	"\x02op\x18\x03 \x01(\v2\x13.shoal.v1.OperationR\x02op2\x90\x03\n" +
+	"\x02op\x18\x03 \x01(\v2\x13.shoal.v1.OperationR\x02op2\x84\x04\n" +
 	"\x0eStorageService\x12;\n" +
 	"\x06Upsert\x12\x17.shoal.v1.UpsertRequest\x1a\x18.shoal.v1.UpdateResponse\x12G\n" +
 	"\fDeletePoints\x12\x1d.shoal.v1.DeletePointsRequest\x1a\x18.shoal.v1.UpdateResponse\x12D\n" +
 	"\tGetPoints\x12\x1a.shoal.v1.GetPointsRequest\x1a\x1b.shoal.v1.GetPointsResponse\x12;\n" +
 	"\x06Search\x12\x17.shoal.v1.SearchRequest\x1a\x18.shoal.v1.SearchResponse\x12;\n" +
 	"\x06Scroll\x12\x17.shoal.v1.ScrollRequest\x1a\x18.shoal.v1.ScrollResponse\x128\n" +
-	"\x05Count\x12\x16.shoal.v1.CountRequest\x1a\x17.shoal.v1.CountResponseB5Z3github.com/shoaldb/shoal/proto/gen/shoal/v1;shoalv1b\x06proto3"
+	"\x05Count\x12\x16.shoal.v1.CountRequest\x1a\x17.shoal.v1.CountResponse\x12;\n" +
+	"\x06Update\x12\x17.shoal.v1.UpdateRequest\x1a\x18.shoal.v1.UpdateResponse\x125\n" +
+	"\x04Info\x12\x15.shoal.v1.InfoRequest\x1a\x16.shoal.v1.InfoResponseB5Z3github.com/shoaldb/shoal/proto/gen/shoal/v1;shoalv1b\x06proto3"
 
 var (
 	file_shoal_v1_storage_proto_rawDescOnce sync.Once
@@ -1182,72 +2080,109 @@ func file_shoal_v1_storage_proto_rawDescGZIP() []byte {
 	return file_shoal_v1_storage_proto_rawDescData
 }
 
-var file_shoal_v1_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_shoal_v1_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_shoal_v1_storage_proto_goTypes = []any{
-	(*ShardRef)(nil),            // 0: shoal.v1.ShardRef
-	(*WithVector)(nil),          // 1: shoal.v1.WithVector
-	(*UpsertRequest)(nil),       // 2: shoal.v1.UpsertRequest
-	(*DeletePointsRequest)(nil), // 3: shoal.v1.DeletePointsRequest
-	(*UpdateResponse)(nil),      // 4: shoal.v1.UpdateResponse
-	(*GetPointsRequest)(nil),    // 5: shoal.v1.GetPointsRequest
-	(*GetPointsResponse)(nil),   // 6: shoal.v1.GetPointsResponse
-	(*SearchRequest)(nil),       // 7: shoal.v1.SearchRequest
-	(*ScoredPoint)(nil),         // 8: shoal.v1.ScoredPoint
-	(*SearchResponse)(nil),      // 9: shoal.v1.SearchResponse
-	(*ScrollRequest)(nil),       // 10: shoal.v1.ScrollRequest
-	(*ScrollResponse)(nil),      // 11: shoal.v1.ScrollResponse
-	(*CountRequest)(nil),        // 12: shoal.v1.CountRequest
-	(*CountResponse)(nil),       // 13: shoal.v1.CountResponse
-	(*Operation)(nil),           // 14: shoal.v1.Operation
-	(*UpsertPoints)(nil),        // 15: shoal.v1.UpsertPoints
-	(*DeletePoints)(nil),        // 16: shoal.v1.DeletePoints
-	(*WalEntry)(nil),            // 17: shoal.v1.WalEntry
-	(*Point)(nil),               // 18: shoal.v1.Point
-	(*PointID)(nil),             // 19: shoal.v1.PointID
-	(*Vector)(nil),              // 20: shoal.v1.Vector
+	(*UpdateRequest)(nil),       // 0: shoal.v1.UpdateRequest
+	(*InfoRequest)(nil),         // 1: shoal.v1.InfoRequest
+	(*InfoResponse)(nil),        // 2: shoal.v1.InfoResponse
+	(*ShardRef)(nil),            // 3: shoal.v1.ShardRef
+	(*WithVector)(nil),          // 4: shoal.v1.WithVector
+	(*UpsertRequest)(nil),       // 5: shoal.v1.UpsertRequest
+	(*DeletePointsRequest)(nil), // 6: shoal.v1.DeletePointsRequest
+	(*UpdateResponse)(nil),      // 7: shoal.v1.UpdateResponse
+	(*GetPointsRequest)(nil),    // 8: shoal.v1.GetPointsRequest
+	(*GetPointsResponse)(nil),   // 9: shoal.v1.GetPointsResponse
+	(*SearchRequest)(nil),       // 10: shoal.v1.SearchRequest
+	(*ScoredPoint)(nil),         // 11: shoal.v1.ScoredPoint
+	(*SearchResponse)(nil),      // 12: shoal.v1.SearchResponse
+	(*ScrollRequest)(nil),       // 13: shoal.v1.ScrollRequest
+	(*OrderBy)(nil),             // 14: shoal.v1.OrderBy
+	(*ScrollResponse)(nil),      // 15: shoal.v1.ScrollResponse
+	(*CountRequest)(nil),        // 16: shoal.v1.CountRequest
+	(*CountResponse)(nil),       // 17: shoal.v1.CountResponse
+	(*Operation)(nil),           // 18: shoal.v1.Operation
+	(*PointSelector)(nil),       // 19: shoal.v1.PointSelector
+	(*SetPayload)(nil),          // 20: shoal.v1.SetPayload
+	(*DeletePayload)(nil),       // 21: shoal.v1.DeletePayload
+	(*PointVectors)(nil),        // 22: shoal.v1.PointVectors
+	(*UpdateVectors)(nil),       // 23: shoal.v1.UpdateVectors
+	(*DeleteVectors)(nil),       // 24: shoal.v1.DeleteVectors
+	(*CreateFieldIndex)(nil),    // 25: shoal.v1.CreateFieldIndex
+	(*DeleteFieldIndex)(nil),    // 26: shoal.v1.DeleteFieldIndex
+	(*UpsertPoints)(nil),        // 27: shoal.v1.UpsertPoints
+	(*DeletePoints)(nil),        // 28: shoal.v1.DeletePoints
+	(*WalEntry)(nil),            // 29: shoal.v1.WalEntry
+	nil,                         // 30: shoal.v1.PointVectors.VectorsEntry
+	(*Point)(nil),               // 31: shoal.v1.Point
+	(*PointID)(nil),             // 32: shoal.v1.PointID
+	(*Vector)(nil),              // 33: shoal.v1.Vector
 }
 var file_shoal_v1_storage_proto_depIdxs = []int32{
-	0,  // 0: shoal.v1.UpsertRequest.shard:type_name -> shoal.v1.ShardRef
-	18, // 1: shoal.v1.UpsertRequest.points:type_name -> shoal.v1.Point
-	0,  // 2: shoal.v1.DeletePointsRequest.shard:type_name -> shoal.v1.ShardRef
-	19, // 3: shoal.v1.DeletePointsRequest.ids:type_name -> shoal.v1.PointID
-	0,  // 4: shoal.v1.GetPointsRequest.shard:type_name -> shoal.v1.ShardRef
-	19, // 5: shoal.v1.GetPointsRequest.ids:type_name -> shoal.v1.PointID
-	1,  // 6: shoal.v1.GetPointsRequest.with_vector:type_name -> shoal.v1.WithVector
-	18, // 7: shoal.v1.GetPointsResponse.points:type_name -> shoal.v1.Point
-	0,  // 8: shoal.v1.SearchRequest.shard:type_name -> shoal.v1.ShardRef
-	20, // 9: shoal.v1.SearchRequest.vector:type_name -> shoal.v1.Vector
-	1,  // 10: shoal.v1.SearchRequest.with_vector:type_name -> shoal.v1.WithVector
-	18, // 11: shoal.v1.ScoredPoint.point:type_name -> shoal.v1.Point
-	8,  // 12: shoal.v1.SearchResponse.points:type_name -> shoal.v1.ScoredPoint
-	0,  // 13: shoal.v1.ScrollRequest.shard:type_name -> shoal.v1.ShardRef
-	19, // 14: shoal.v1.ScrollRequest.offset:type_name -> shoal.v1.PointID
-	1,  // 15: shoal.v1.ScrollRequest.with_vector:type_name -> shoal.v1.WithVector
-	18, // 16: shoal.v1.ScrollResponse.points:type_name -> shoal.v1.Point
-	19, // 17: shoal.v1.ScrollResponse.next_offset:type_name -> shoal.v1.PointID
-	0,  // 18: shoal.v1.CountRequest.shard:type_name -> shoal.v1.ShardRef
-	15, // 19: shoal.v1.Operation.upsert:type_name -> shoal.v1.UpsertPoints
-	16, // 20: shoal.v1.Operation.delete:type_name -> shoal.v1.DeletePoints
-	18, // 21: shoal.v1.UpsertPoints.points:type_name -> shoal.v1.Point
-	19, // 22: shoal.v1.DeletePoints.ids:type_name -> shoal.v1.PointID
-	14, // 23: shoal.v1.WalEntry.op:type_name -> shoal.v1.Operation
-	2,  // 24: shoal.v1.StorageService.Upsert:input_type -> shoal.v1.UpsertRequest
-	3,  // 25: shoal.v1.StorageService.DeletePoints:input_type -> shoal.v1.DeletePointsRequest
-	5,  // 26: shoal.v1.StorageService.GetPoints:input_type -> shoal.v1.GetPointsRequest
-	7,  // 27: shoal.v1.StorageService.Search:input_type -> shoal.v1.SearchRequest
-	10, // 28: shoal.v1.StorageService.Scroll:input_type -> shoal.v1.ScrollRequest
-	12, // 29: shoal.v1.StorageService.Count:input_type -> shoal.v1.CountRequest
-	4,  // 30: shoal.v1.StorageService.Upsert:output_type -> shoal.v1.UpdateResponse
-	4,  // 31: shoal.v1.StorageService.DeletePoints:output_type -> shoal.v1.UpdateResponse
-	6,  // 32: shoal.v1.StorageService.GetPoints:output_type -> shoal.v1.GetPointsResponse
-	9,  // 33: shoal.v1.StorageService.Search:output_type -> shoal.v1.SearchResponse
-	11, // 34: shoal.v1.StorageService.Scroll:output_type -> shoal.v1.ScrollResponse
-	13, // 35: shoal.v1.StorageService.Count:output_type -> shoal.v1.CountResponse
-	30, // [30:36] is the sub-list for method output_type
-	24, // [24:30] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	3,  // 0: shoal.v1.UpdateRequest.shard:type_name -> shoal.v1.ShardRef
+	18, // 1: shoal.v1.UpdateRequest.op:type_name -> shoal.v1.Operation
+	3,  // 2: shoal.v1.InfoRequest.shard:type_name -> shoal.v1.ShardRef
+	3,  // 3: shoal.v1.UpsertRequest.shard:type_name -> shoal.v1.ShardRef
+	31, // 4: shoal.v1.UpsertRequest.points:type_name -> shoal.v1.Point
+	3,  // 5: shoal.v1.DeletePointsRequest.shard:type_name -> shoal.v1.ShardRef
+	32, // 6: shoal.v1.DeletePointsRequest.ids:type_name -> shoal.v1.PointID
+	3,  // 7: shoal.v1.GetPointsRequest.shard:type_name -> shoal.v1.ShardRef
+	32, // 8: shoal.v1.GetPointsRequest.ids:type_name -> shoal.v1.PointID
+	4,  // 9: shoal.v1.GetPointsRequest.with_vector:type_name -> shoal.v1.WithVector
+	31, // 10: shoal.v1.GetPointsResponse.points:type_name -> shoal.v1.Point
+	3,  // 11: shoal.v1.SearchRequest.shard:type_name -> shoal.v1.ShardRef
+	33, // 12: shoal.v1.SearchRequest.vector:type_name -> shoal.v1.Vector
+	4,  // 13: shoal.v1.SearchRequest.with_vector:type_name -> shoal.v1.WithVector
+	31, // 14: shoal.v1.ScoredPoint.point:type_name -> shoal.v1.Point
+	11, // 15: shoal.v1.SearchResponse.points:type_name -> shoal.v1.ScoredPoint
+	3,  // 16: shoal.v1.ScrollRequest.shard:type_name -> shoal.v1.ShardRef
+	32, // 17: shoal.v1.ScrollRequest.offset:type_name -> shoal.v1.PointID
+	4,  // 18: shoal.v1.ScrollRequest.with_vector:type_name -> shoal.v1.WithVector
+	14, // 19: shoal.v1.ScrollRequest.order_by:type_name -> shoal.v1.OrderBy
+	31, // 20: shoal.v1.ScrollResponse.points:type_name -> shoal.v1.Point
+	32, // 21: shoal.v1.ScrollResponse.next_offset:type_name -> shoal.v1.PointID
+	3,  // 22: shoal.v1.CountRequest.shard:type_name -> shoal.v1.ShardRef
+	27, // 23: shoal.v1.Operation.upsert:type_name -> shoal.v1.UpsertPoints
+	28, // 24: shoal.v1.Operation.delete:type_name -> shoal.v1.DeletePoints
+	20, // 25: shoal.v1.Operation.set_payload:type_name -> shoal.v1.SetPayload
+	20, // 26: shoal.v1.Operation.overwrite_payload:type_name -> shoal.v1.SetPayload
+	21, // 27: shoal.v1.Operation.delete_payload:type_name -> shoal.v1.DeletePayload
+	19, // 28: shoal.v1.Operation.clear_payload:type_name -> shoal.v1.PointSelector
+	23, // 29: shoal.v1.Operation.update_vectors:type_name -> shoal.v1.UpdateVectors
+	24, // 30: shoal.v1.Operation.delete_vectors:type_name -> shoal.v1.DeleteVectors
+	25, // 31: shoal.v1.Operation.create_field_index:type_name -> shoal.v1.CreateFieldIndex
+	26, // 32: shoal.v1.Operation.delete_field_index:type_name -> shoal.v1.DeleteFieldIndex
+	32, // 33: shoal.v1.PointSelector.ids:type_name -> shoal.v1.PointID
+	19, // 34: shoal.v1.SetPayload.selector:type_name -> shoal.v1.PointSelector
+	19, // 35: shoal.v1.DeletePayload.selector:type_name -> shoal.v1.PointSelector
+	32, // 36: shoal.v1.PointVectors.id:type_name -> shoal.v1.PointID
+	30, // 37: shoal.v1.PointVectors.vectors:type_name -> shoal.v1.PointVectors.VectorsEntry
+	22, // 38: shoal.v1.UpdateVectors.points:type_name -> shoal.v1.PointVectors
+	19, // 39: shoal.v1.DeleteVectors.selector:type_name -> shoal.v1.PointSelector
+	31, // 40: shoal.v1.UpsertPoints.points:type_name -> shoal.v1.Point
+	32, // 41: shoal.v1.DeletePoints.ids:type_name -> shoal.v1.PointID
+	18, // 42: shoal.v1.WalEntry.op:type_name -> shoal.v1.Operation
+	33, // 43: shoal.v1.PointVectors.VectorsEntry.value:type_name -> shoal.v1.Vector
+	5,  // 44: shoal.v1.StorageService.Upsert:input_type -> shoal.v1.UpsertRequest
+	6,  // 45: shoal.v1.StorageService.DeletePoints:input_type -> shoal.v1.DeletePointsRequest
+	8,  // 46: shoal.v1.StorageService.GetPoints:input_type -> shoal.v1.GetPointsRequest
+	10, // 47: shoal.v1.StorageService.Search:input_type -> shoal.v1.SearchRequest
+	13, // 48: shoal.v1.StorageService.Scroll:input_type -> shoal.v1.ScrollRequest
+	16, // 49: shoal.v1.StorageService.Count:input_type -> shoal.v1.CountRequest
+	0,  // 50: shoal.v1.StorageService.Update:input_type -> shoal.v1.UpdateRequest
+	1,  // 51: shoal.v1.StorageService.Info:input_type -> shoal.v1.InfoRequest
+	7,  // 52: shoal.v1.StorageService.Upsert:output_type -> shoal.v1.UpdateResponse
+	7,  // 53: shoal.v1.StorageService.DeletePoints:output_type -> shoal.v1.UpdateResponse
+	9,  // 54: shoal.v1.StorageService.GetPoints:output_type -> shoal.v1.GetPointsResponse
+	12, // 55: shoal.v1.StorageService.Search:output_type -> shoal.v1.SearchResponse
+	15, // 56: shoal.v1.StorageService.Scroll:output_type -> shoal.v1.ScrollResponse
+	17, // 57: shoal.v1.StorageService.Count:output_type -> shoal.v1.CountResponse
+	7,  // 58: shoal.v1.StorageService.Update:output_type -> shoal.v1.UpdateResponse
+	2,  // 59: shoal.v1.StorageService.Info:output_type -> shoal.v1.InfoResponse
+	52, // [52:60] is the sub-list for method output_type
+	44, // [44:52] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_shoal_v1_storage_proto_init() }
@@ -1256,10 +2191,19 @@ func file_shoal_v1_storage_proto_init() {
 		return
 	}
 	file_shoal_v1_types_proto_init()
-	file_shoal_v1_storage_proto_msgTypes[7].OneofWrappers = []any{}
-	file_shoal_v1_storage_proto_msgTypes[14].OneofWrappers = []any{
+	file_shoal_v1_storage_proto_msgTypes[10].OneofWrappers = []any{}
+	file_shoal_v1_storage_proto_msgTypes[14].OneofWrappers = []any{}
+	file_shoal_v1_storage_proto_msgTypes[18].OneofWrappers = []any{
 		(*Operation_Upsert)(nil),
 		(*Operation_Delete)(nil),
+		(*Operation_SetPayload)(nil),
+		(*Operation_OverwritePayload)(nil),
+		(*Operation_DeletePayload)(nil),
+		(*Operation_ClearPayload)(nil),
+		(*Operation_UpdateVectors)(nil),
+		(*Operation_DeleteVectors)(nil),
+		(*Operation_CreateFieldIndex)(nil),
+		(*Operation_DeleteFieldIndex)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1267,7 +2211,7 @@ func file_shoal_v1_storage_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_shoal_v1_storage_proto_rawDesc), len(file_shoal_v1_storage_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

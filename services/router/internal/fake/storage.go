@@ -246,3 +246,13 @@ func (s *Storage) Count(_ context.Context, req *connect.Request[shoalv1.CountReq
 	}
 	return connect.NewResponse(&shoalv1.CountResponse{Count: uint64(len(r))}), nil
 }
+
+// Update is not served by the fake.
+func (s *Storage) Update(context.Context, *connect.Request[shoalv1.UpdateRequest]) (*connect.Response[shoalv1.UpdateResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, nil)
+}
+
+// Info is not served by the fake.
+func (s *Storage) Info(context.Context, *connect.Request[shoalv1.InfoRequest]) (*connect.Response[shoalv1.InfoResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, nil)
+}

@@ -25,6 +25,10 @@ const maxMessageBytes = 256 << 20
 
 // Server implements shoalv1connect.StorageServiceHandler.
 type Server struct {
+	// Unimplemented answers RPCs this node does not serve yet with
+	// CodeUnimplemented.
+	shoalv1connect.UnimplementedStorageServiceHandler
+
 	replicas Replicas
 	log      zerolog.Logger
 }

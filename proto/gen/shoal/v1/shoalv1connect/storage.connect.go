@@ -47,6 +47,10 @@ const (
 	StorageServiceScrollProcedure = "/shoal.v1.StorageService/Scroll"
 	// StorageServiceCountProcedure is the fully-qualified name of the StorageService's Count RPC.
 	StorageServiceCountProcedure = "/shoal.v1.StorageService/Count"
+	// StorageServiceUpdateProcedure is the fully-qualified name of the StorageService's Update RPC.
+	StorageServiceUpdateProcedure = "/shoal.v1.StorageService/Update"
+	// StorageServiceInfoProcedure is the fully-qualified name of the StorageService's Info RPC.
+	StorageServiceInfoProcedure = "/shoal.v1.StorageService/Info"
 )
 
 // StorageServiceClient is a client for the shoal.v1.StorageService service.
@@ -57,6 +61,11 @@ type StorageServiceClient interface {
 	Search(context.Context, *connect.Request[v1.SearchRequest]) (*connect.Response[v1.SearchResponse], error)
 	Scroll(context.Context, *connect.Request[v1.ScrollRequest]) (*connect.Response[v1.ScrollResponse], error)
 	Count(context.Context, *connect.Request[v1.CountRequest]) (*connect.Response[v1.CountResponse], error)
+	// Update applies any Operation (the general form of Upsert and
+	// DeletePoints: payload, vector and field-index operations too).
+	Update(context.Context, *connect.Request[v1.UpdateRequest]) (*connect.Response[v1.UpdateResponse], error)
+	// Info describes the replica: counts, segments and payload indexes.
+	Info(context.Context, *connect.Request[v1.InfoRequest]) (*connect.Response[v1.InfoResponse], error)
 }
 
 // NewStorageServiceClient constructs a client for the shoal.v1.StorageService service. By default,
@@ -106,6 +115,18 @@ func NewStorageServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(storageServiceMethods.ByName("Count")),
 			connect.WithClientOptions(opts...),
 		),
+		update: connect.NewClient[v1.UpdateRequest, v1.UpdateResponse](
+			httpClient,
+			baseURL+StorageServiceUpdateProcedure,
+			connect.WithSchema(storageServiceMethods.ByName("Update")),
+			connect.WithClientOptions(opts...),
+		),
+		info: connect.NewClient[v1.InfoRequest, v1.InfoResponse](
+			httpClient,
+			baseURL+StorageServiceInfoProcedure,
+			connect.WithSchema(storageServiceMethods.ByName("Info")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -117,6 +138,8 @@ type storageServiceClient struct {
 	search       *connect.Client[v1.SearchRequest, v1.SearchResponse]
 	scroll       *connect.Client[v1.ScrollRequest, v1.ScrollResponse]
 	count        *connect.Client[v1.CountRequest, v1.CountResponse]
+	update       *connect.Client[v1.UpdateRequest, v1.UpdateResponse]
+	info         *connect.Client[v1.InfoRequest, v1.InfoResponse]
 }
 
 // Upsert calls shoal.v1.StorageService.Upsert.
@@ -149,6 +172,16 @@ func (c *storageServiceClient) Count(ctx context.Context, req *connect.Request[v
 	return c.count.CallUnary(ctx, req)
 }
 
+// Update calls shoal.v1.StorageService.Update.
+func (c *storageServiceClient) Update(ctx context.Context, req *connect.Request[v1.UpdateRequest]) (*connect.Response[v1.UpdateResponse], error) {
+	return c.update.CallUnary(ctx, req)
+}
+
+// Info calls shoal.v1.StorageService.Info.
+func (c *storageServiceClient) Info(ctx context.Context, req *connect.Request[v1.InfoRequest]) (*connect.Response[v1.InfoResponse], error) {
+	return c.info.CallUnary(ctx, req)
+}
+
 // StorageServiceHandler is an implementation of the shoal.v1.StorageService service.
 type StorageServiceHandler interface {
 	Upsert(context.Context, *connect.Request[v1.UpsertRequest]) (*connect.Response[v1.UpdateResponse], error)
@@ -157,6 +190,11 @@ type StorageServiceHandler interface {
 	Search(context.Context, *connect.Request[v1.SearchRequest]) (*connect.Response[v1.SearchResponse], error)
 	Scroll(context.Context, *connect.Request[v1.ScrollRequest]) (*connect.Response[v1.ScrollResponse], error)
 	Count(context.Context, *connect.Request[v1.CountRequest]) (*connect.Response[v1.CountResponse], error)
+	// Update applies any Operation (the general form of Upsert and
+	// DeletePoints: payload, vector and field-index operations too).
+	Update(context.Context, *connect.Request[v1.UpdateRequest]) (*connect.Response[v1.UpdateResponse], error)
+	// Info describes the replica: counts, segments and payload indexes.
+	Info(context.Context, *connect.Request[v1.InfoRequest]) (*connect.Response[v1.InfoResponse], error)
 }
 
 // NewStorageServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -202,6 +240,18 @@ func NewStorageServiceHandler(svc StorageServiceHandler, opts ...connect.Handler
 		connect.WithSchema(storageServiceMethods.ByName("Count")),
 		connect.WithHandlerOptions(opts...),
 	)
+	storageServiceUpdateHandler := connect.NewUnaryHandler(
+		StorageServiceUpdateProcedure,
+		svc.Update,
+		connect.WithSchema(storageServiceMethods.ByName("Update")),
+		connect.WithHandlerOptions(opts...),
+	)
+	storageServiceInfoHandler := connect.NewUnaryHandler(
+		StorageServiceInfoProcedure,
+		svc.Info,
+		connect.WithSchema(storageServiceMethods.ByName("Info")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/shoal.v1.StorageService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case StorageServiceUpsertProcedure:
@@ -216,6 +266,10 @@ func NewStorageServiceHandler(svc StorageServiceHandler, opts ...connect.Handler
 			storageServiceScrollHandler.ServeHTTP(w, r)
 		case StorageServiceCountProcedure:
 			storageServiceCountHandler.ServeHTTP(w, r)
+		case StorageServiceUpdateProcedure:
+			storageServiceUpdateHandler.ServeHTTP(w, r)
+		case StorageServiceInfoProcedure:
+			storageServiceInfoHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -247,4 +301,12 @@ func (UnimplementedStorageServiceHandler) Scroll(context.Context, *connect.Reque
 
 func (UnimplementedStorageServiceHandler) Count(context.Context, *connect.Request[v1.CountRequest]) (*connect.Response[v1.CountResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("shoal.v1.StorageService.Count is not implemented"))
+}
+
+func (UnimplementedStorageServiceHandler) Update(context.Context, *connect.Request[v1.UpdateRequest]) (*connect.Response[v1.UpdateResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("shoal.v1.StorageService.Update is not implemented"))
+}
+
+func (UnimplementedStorageServiceHandler) Info(context.Context, *connect.Request[v1.InfoRequest]) (*connect.Response[v1.InfoResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("shoal.v1.StorageService.Info is not implemented"))
 }
