@@ -2,12 +2,20 @@ package distance
 
 import "math"
 
-// The kernels below are unrolled four ways with independent accumulators,
-// which lets the CPU overlap the floating-point additions. They assume
-// len(b) >= len(a); callers check lengths once, not per call.
+// Kernels are the three distance kernels for vectors of one length (see
+// KernelsFor). Each assumes len(b) >= len(a) == that length.
+type Kernels struct {
+	Dot, L2Squared, L1 func(a, b []float32) float32
+}
 
-// Dot returns the dot product of a and b.
-func Dot(a, b []float32) float32 {
+// The portable kernels below are unrolled four ways with independent
+// accumulators, which lets the CPU overlap the floating-point additions.
+// They assume len(b) >= len(a); callers check lengths once, not per call.
+// Dot, L2Squared and L1 (kernels_generic.go, kernels_simd.go) call them
+// unless a SIMD kernel is compiled in and the CPU supports it.
+
+// dotUnrolled returns the dot product of a and b.
+func dotUnrolled(a, b []float32) float32 {
 	n := len(a)
 	b = b[:n]
 	var s0, s1, s2, s3 float32
@@ -24,8 +32,8 @@ func Dot(a, b []float32) float32 {
 	return (s0 + s1) + (s2 + s3)
 }
 
-// L2Squared returns the squared Euclidean distance between a and b.
-func L2Squared(a, b []float32) float32 {
+// l2Unrolled returns the squared Euclidean distance between a and b.
+func l2Unrolled(a, b []float32) float32 {
 	n := len(a)
 	b = b[:n]
 	var s0, s1, s2, s3 float32
@@ -47,8 +55,8 @@ func L2Squared(a, b []float32) float32 {
 	return (s0 + s1) + (s2 + s3)
 }
 
-// L1 returns the Manhattan distance between a and b.
-func L1(a, b []float32) float32 {
+// l1Unrolled returns the Manhattan distance between a and b.
+func l1Unrolled(a, b []float32) float32 {
 	n := len(a)
 	b = b[:n]
 	var s0, s1, s2, s3 float32

@@ -79,6 +79,14 @@ func (f *Flat) Vector(key string) ([]float32, bool) {
 	return f.slab[slot*f.dim : (slot+1)*f.dim : (slot+1)*f.dim], true
 }
 
+// Each calls fn for every key and its stored vector, in slot order. fn
+// must not modify the index; the vector is valid until the next write.
+func (f *Flat) Each(fn func(key string, vec []float32)) {
+	for slot, key := range f.keys {
+		fn(key, f.slab[slot*f.dim:(slot+1)*f.dim:(slot+1)*f.dim])
+	}
+}
+
 // Search implements VectorIndex.
 func (f *Flat) Search(query []float32, k int, p SearchParams) []Hit {
 	if k <= 0 || len(query) != f.dim {

@@ -24,10 +24,16 @@ type SearchParams struct {
 	// Accept, when set, is asked for every candidate key; false skips it.
 	// Filters plug in here.
 	Accept func(key string) bool
+	// Ef is the approximate search list size (Qdrant's hnsw_ef); 0 uses
+	// the index's default. Exact indexes ignore it.
+	Ef int
+	// Exact forces an exhaustive search (Qdrant's params.exact). Exact
+	// indexes always are.
+	Exact bool
 }
 
-// VectorIndex is a searchable set of vectors. Exact (Flat) today; an HNSW
-// index implements the same interface.
+// VectorIndex is a searchable set of vectors: Flat (exact), hnsw.Graph
+// (approximate) and segment.Set (segments of both) implement it.
 type VectorIndex interface {
 	// Upsert stores or replaces the vector of key. vec is copied.
 	Upsert(key string, vec []float32)

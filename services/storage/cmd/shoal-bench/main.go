@@ -1,0 +1,159 @@
+// Command shoal-bench measures Shoal's HNSW index the way the hnswlib
+// driver in scripts/bench measures hnswlib, on the same files.
+//
+//	shoal-bench prepare -source fashion-mnist|gauss -out DIR [-n N] [-queries Q] [-dim D]
+//	shoal-bench run -data DIR -m 16 -ef-construct 200 -ef 16,32,64 [-json FILE]
+//	shoal-bench report SHOAL.json HNSWLIB.json
+//
+// prepare writes base.fbin, query.fbin and gt.ibin (the exact 100 nearest
+// neighbours of every query by L2); run builds and searches and prints a
+// JSON result; report prints both results side by side with the
+// Shoal/hnswlib ratios. See docs/BENCHMARKS.md.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+	}
+	var err error
+	switch os.Args[1] {
+	case "prepare":
+		err = prepareCmd(os.Args[2:])
+	case "run":
+		err = runCmd(os.Args[2:])
+	case "report":
+		err = reportCmd(os.Args[2:])
+	default:
+		usage()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "shoal-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: shoal-bench prepare|run|report [flags] (see -h of each)")
+	os.Exit(2)
+}
+
+func prepareCmd(args []string) error {
+	fs := flag.NewFlagSet("prepare", flag.ExitOnError)
+	source := fs.String("source", "fashion-mnist", "fashion-mnist (Debian dataset-fashion-mnist) or gauss (seeded Gaussian mixture)")
+	dir := fs.String("mnist-dir", "/usr/share/datasets/fashion-mnist", "directory of the IDX files")
+	out := fs.String("out", "", "output directory")
+	n := fs.Int("n", 0, "base vectors (0: all 60000 for fashion-mnist; required for gauss)")
+	nq := fs.Int("queries", 1000, "queries")
+	dim := fs.Int("dim", 128, "dimension (gauss)")
+	seed := fs.Uint64("seed", 42, "seed (gauss)")
+	fs.Parse(args)
+	if *out == "" {
+		return fmt.Errorf("prepare: -out is required")
+	}
+	var base, queries matrix
+	var err error
+	switch *source {
+	case "fashion-mnist":
+		if base, err = readIDXImages(filepath.Join(*dir, "train-images-idx3-ubyte.gz"), *n); err != nil {
+			return err
+		}
+		if queries, err = readIDXImages(filepath.Join(*dir, "t10k-images-idx3-ubyte.gz"), *nq); err != nil {
+			return err
+		}
+	case "gauss":
+		if *n <= 0 {
+			return fmt.Errorf("prepare: -n is required for gauss")
+		}
+		all := gaussianMixture(*n+*nq, *dim, max(16, *n/1000), *seed)
+		base = matrix{rows: *n, cols: *dim, data: all.data[:*n**dim]}
+		queries = matrix{rows: *nq, cols: *dim, data: all.data[*n**dim:]}
+	default:
+		return fmt.Errorf("prepare: unknown source %q", *source)
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	t0 := time.Now()
+	k := min(100, base.rows)
+	truth := groundTruth(base, queries, k)
+	fmt.Fprintf(os.Stderr, "prepare: %d×%d base, %d queries, ground truth in %.1fs\n", base.rows, base.cols, queries.rows, time.Since(t0).Seconds())
+	if err := writeFloats(filepath.Join(*out, baseFile), base); err != nil {
+		return err
+	}
+	if err := writeFloats(filepath.Join(*out, queryFile), queries); err != nil {
+		return err
+	}
+	return writeMatrix(filepath.Join(*out, truthFile), queries.rows, k, func(i int) uint32 { return uint32(truth[i/k][i%k]) })
+}
+
+func runCmd(args []string) error {
+	fs := flag.NewFlagSet("run", flag.ExitOnError)
+	data := fs.String("data", "", "prepared directory")
+	m := fs.Int("m", 16, "HNSW m")
+	efc := fs.Int("ef-construct", 100, "HNSW ef_construct")
+	efs := fs.String("ef", "10,20,40,80,160", "comma-separated search ef values")
+	k := fs.Int("k", 10, "neighbours per query (recall@k)")
+	threads := fs.Int("threads", runtime.NumCPU(), "build threads")
+	repeat := fs.Int("repeat", 3, "query passes per ef (best is kept)")
+	keepPruned := fs.Bool("keep-pruned", false, "top neighbour lists up with pruned candidates (the paper's keepPrunedConnections)")
+	jsonOut := fs.String("json", "", "also write the result here")
+	cpu := fs.String("cpuprofile", "", "write a CPU profile of the query phase")
+	fs.Parse(args)
+	if *data == "" {
+		return fmt.Errorf("run: -data is required")
+	}
+	opts := runOptions{m: *m, efConstruct: *efc, k: *k, threads: *threads, repeat: *repeat, keepPruned: *keepPruned, cpuProfile: *cpu}
+	for _, f := range strings.Split(*efs, ",") {
+		ef, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || ef <= 0 {
+			return fmt.Errorf("run: bad ef %q", f)
+		}
+		opts.efs = append(opts.efs, ef)
+	}
+	ds, err := loadDataset(*data)
+	if err != nil {
+		return err
+	}
+	if len(ds.truth) > 0 && len(ds.truth[0]) < *k {
+		return fmt.Errorf("run: ground truth has %d neighbours, k is %d", len(ds.truth[0]), *k)
+	}
+	res, err := runShoal(ds, opts)
+	if err != nil {
+		return err
+	}
+	out, _ := json.MarshalIndent(res, "", "  ")
+	fmt.Println(string(out))
+	if *jsonOut != "" {
+		return os.WriteFile(*jsonOut, append(out, '\n'), 0o644)
+	}
+	return nil
+}
+
+// startCPUProfile starts profiling into path ("" does nothing).
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}

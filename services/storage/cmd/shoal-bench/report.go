@@ -1,0 +1,124 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// reportCmd prints Shoal's and hnswlib's results as markdown tables: per
+// ef the recall@k and QPS of each and the QPS ratio, then build time and
+// memory with their ratios, then the QPS each reaches at recall targets.
+// Each argument is a comma-separated list of result files of one engine
+// (one per round of scripts/bench/run); rounds are merged by merge.
+func reportCmd(args []string) error {
+	if len(args) != 2 {
+		return fmt.Errorf("report: want SHOAL.json[,SHOAL2.json...] HNSWLIB.json[,...]")
+	}
+	var rs [2]result
+	for i, list := range args {
+		var rounds []result
+		for _, p := range strings.Split(list, ",") {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			var r result
+			if err := json.Unmarshal(b, &r); err != nil {
+				return fmt.Errorf("%s: %w", p, err)
+			}
+			rounds = append(rounds, r)
+		}
+		rs[i] = merge(rounds)
+	}
+	fmt.Print(formatReport(rs[0], rs[1]))
+	return nil
+}
+
+// merge combines rounds of one engine on the same data: the fastest build,
+// the smallest memory growth, and per ef the mean recall (each round built
+// its own graph) and the best QPS (the machine's noise only slows runs
+// down). One round is returned as it is.
+func merge(rounds []result) result {
+	out := rounds[0]
+	out.Runs = append([]efRun(nil), out.Runs...)
+	for _, r := range rounds[1:] {
+		out.BuildSeconds = min(out.BuildSeconds, r.BuildSeconds)
+		out.IndexMB = min(out.IndexMB, r.IndexMB)
+		out.HeapMB = min(out.HeapMB, r.HeapMB)
+		for i := range out.Runs {
+			for _, x := range r.Runs {
+				if x.Ef == out.Runs[i].Ef {
+					out.Runs[i].Recall += x.Recall
+					out.Runs[i].QPS = max(out.Runs[i].QPS, x.QPS)
+				}
+			}
+		}
+	}
+	for i := range out.Runs {
+		out.Runs[i].Recall /= float64(len(rounds))
+	}
+	return out
+}
+
+func formatReport(s, h result) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "n=%d dim=%d queries=%d k=%d m=%d ef_construct=%d build threads=%d/%d, queries on one thread; Shoal kernel %s, neighbour heuristic %s\n\n",
+		s.N, s.Dim, s.Queries, s.K, s.M, s.EfConstruct, s.Threads, h.Threads, s.Kernel, s.Heuristic)
+	fmt.Fprintf(&b, "| ef | Shoal recall@%d | hnswlib recall@%d | Shoal QPS | hnswlib QPS | QPS Shoal/hnswlib |\n", s.K, h.K)
+	b.WriteString("|---:|---:|---:|---:|---:|---:|\n")
+	byEf := map[int]efRun{}
+	for _, r := range h.Runs {
+		byEf[r.Ef] = r
+	}
+	for _, r := range s.Runs {
+		o, ok := byEf[r.Ef]
+		if !ok {
+			fmt.Fprintf(&b, "| %d | %.4f | – | %.0f | – | – |\n", r.Ef, r.Recall, r.QPS)
+			continue
+		}
+		fmt.Fprintf(&b, "| %d | %.4f | %.4f | %.0f | %.0f | %.2f |\n", r.Ef, r.Recall, o.Recall, r.QPS, o.QPS, r.QPS/o.QPS)
+	}
+	b.WriteString("\n| | Shoal | hnswlib | Shoal/hnswlib |\n|---|---:|---:|---:|\n")
+	fmt.Fprintf(&b, "| build time (s) | %.2f | %.2f | %.2f |\n", s.BuildSeconds, h.BuildSeconds, s.BuildSeconds/h.BuildSeconds)
+	fmt.Fprintf(&b, "| index memory (MiB RSS growth) | %.1f | %.1f | %.2f |\n", s.IndexMB, h.IndexMB, s.IndexMB/h.IndexMB)
+	if s.HeapMB > 0 {
+		fmt.Fprintf(&b, "| Go heap growth (MiB) | %.1f | | |\n", s.HeapMB)
+	}
+	for _, line := range qpsAtRecall(s, h) {
+		b.WriteString(line)
+	}
+	return b.String()
+}
+
+// qpsAtRecall compares the engines at equal recall targets: for each
+// target the QPS of the fastest ef that reaches it.
+func qpsAtRecall(s, h result) []string {
+	best := func(r result, target float64) float64 {
+		q := 0.0
+		for _, x := range r.Runs {
+			if x.Recall >= target && x.QPS > q {
+				q = x.QPS
+			}
+		}
+		return q
+	}
+	out := []string{"\n| recall@k target | Shoal QPS | hnswlib QPS | Shoal/hnswlib |\n|---:|---:|---:|---:|\n"}
+	for _, t := range []float64{0.9, 0.95, 0.99} {
+		a, c := best(s, t), best(h, t)
+		if a == 0 || c == 0 {
+			out = append(out, fmt.Sprintf("| %.2f | %s | %s | – |\n", t, orDash(a), orDash(c)))
+			continue
+		}
+		out = append(out, fmt.Sprintf("| %.2f | %.0f | %.0f | %.2f |\n", t, a, c, a/c))
+	}
+	return out
+}
+
+func orDash(q float64) string {
+	if q == 0 {
+		return "not reached"
+	}
+	return fmt.Sprintf("%.0f", q)
+}

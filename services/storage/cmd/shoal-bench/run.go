@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	shoalv1 "github.com/shoaldb/shoal/proto/gen/shoal/v1"
+	"github.com/shoaldb/shoal/services/storage/internal/distance"
+	"github.com/shoaldb/shoal/services/storage/internal/hnsw"
+	"github.com/shoaldb/shoal/services/storage/internal/index"
+)
+
+// result is what one engine measured; the C++ hnswlib driver writes the
+// same JSON.
+type result struct {
+	Engine       string  `json:"engine"`
+	Kernel       string  `json:"kernel,omitempty"`
+	Heuristic    string  `json:"heuristic,omitempty"`
+	N            int     `json:"n"`
+	Dim          int     `json:"dim"`
+	Queries      int     `json:"queries"`
+	K            int     `json:"k"`
+	M            int     `json:"m"`
+	EfConstruct  int     `json:"ef_construct"`
+	Threads      int     `json:"threads"`
+	BuildSeconds float64 `json:"build_seconds"`
+	// IndexMB is the growth of the process's resident memory from just
+	// before the build (data loaded) to just after it.
+	IndexMB float64 `json:"index_mb"`
+	// HeapMB is the growth of the Go heap in use over the same span.
+	HeapMB float64 `json:"heap_mb,omitempty"`
+	Runs   []efRun `json:"runs"`
+}
+
+type efRun struct {
+	Ef     int     `json:"ef"`
+	Recall float64 `json:"recall"`
+	QPS    float64 `json:"qps"`
+}
+
+type runOptions struct {
+	m, efConstruct, k, threads, repeat int
+	efs                                []int
+	keepPruned                         bool
+	cpuProfile                         string
+}
+
+// runShoal builds Shoal's HNSW over ds and measures it like the hnswlib
+// driver: build time on opts.threads goroutines, resident memory growth,
+// then per ef the recall@k and the single-threaded QPS over every query
+// (best of opts.repeat passes).
+func runShoal(ds dataset, opts runOptions) (result, error) {
+	metric, err := distance.For(shoalv1.Distance_DISTANCE_EUCLID)
+	if err != nil {
+		return result{}, err
+	}
+	keys := make([]string, ds.base.rows)
+	for i := range keys {
+		keys[i] = strconv.Itoa(i)
+	}
+	res := result{
+		Engine: "shoal", Kernel: distance.Kernel(), N: ds.base.rows, Dim: ds.base.cols,
+		Queries: ds.queries.rows, K: opts.k, M: opts.m, EfConstruct: opts.efConstruct, Threads: opts.threads,
+		Heuristic: "plain",
+	}
+	if opts.keepPruned {
+		res.Heuristic = "keep-pruned"
+	}
+	rss0, heap0 := memNow()
+	start := time.Now()
+	cfg := hnsw.Config{M: opts.m, EfConstruct: opts.efConstruct, KeepPruned: opts.keepPruned}
+	g, err := hnsw.Build(context.Background(), cfg, metric, ds.base.cols, keys, hnsw.Slab(ds.base.data, ds.base.cols), opts.threads)
+	if err != nil {
+		return result{}, err
+	}
+	res.BuildSeconds = time.Since(start).Seconds()
+	rss1, heap1 := memNow()
+	res.IndexMB, res.HeapMB = float64(rss1-rss0)/(1<<20), float64(heap1-heap0)/(1<<20)
+
+	stop, err := startCPUProfile(opts.cpuProfile)
+	if err != nil {
+		return result{}, err
+	}
+	defer stop()
+	hits := make([][]index.Hit, ds.queries.rows)
+	for _, ef := range opts.efs {
+		best := time.Duration(1<<63 - 1)
+		for range max(1, opts.repeat) {
+			t0 := time.Now()
+			for i := range ds.queries.rows {
+				hits[i] = g.Search(ds.queries.row(i), opts.k, index.SearchParams{Ef: ef})
+			}
+			best = min(best, time.Since(t0))
+		}
+		var found int
+		for i, hs := range hits {
+			want := map[int32]bool{}
+			for _, id := range ds.truth[i][:opts.k] {
+				want[id] = true
+			}
+			for _, h := range hs {
+				id, _ := strconv.Atoi(h.Key)
+				if want[int32(id)] {
+					found++
+				}
+			}
+		}
+		res.Runs = append(res.Runs, efRun{
+			Ef:     ef,
+			Recall: float64(found) / float64(ds.queries.rows*opts.k),
+			QPS:    float64(ds.queries.rows) / best.Seconds(),
+		})
+	}
+	runtime.KeepAlive(g)
+	return res, nil
+}
+
+// memNow returns resident memory (VmRSS) and Go heap in use after a full
+// collection that returns freed memory to the OS.
+func memNow() (rss, heap uint64) {
+	runtime.GC()
+	debug.FreeOSMemory()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return vmRSS(), ms.HeapInuse
+}
+
+// vmRSS reads the resident set size from /proc/self/status (0 if absent).
+func vmRSS() uint64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			var kb uint64
+			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), &kb)
+			return kb << 10
+		}
+	}
+	return 0
+}

@@ -1,0 +1,151 @@
+package hnsw
+
+import (
+	"sync/atomic"
+	"unsafe"
+)
+
+// searcher is the scratch state of one search or insert, pooled per graph.
+type searcher struct {
+	visited []uint16 // visited[id] == mark: seen in this search
+	mark    uint16
+	cands   minHeap
+	res     maxHeap
+	out     []cand
+	sel     []cand // neighbour selection output
+	pruned  []cand // neighbour selection leftovers
+	tmp     []cand // candidates of a neighbour list being shrunk
+	picks   []pick // the new node's chosen neighbours on every layer
+	batch   []uint32
+}
+
+// getSearcher returns pooled scratch state sized for the current capacity;
+// the caller holds grow shared.
+func (g *Graph) getSearcher() *searcher {
+	s, _ := g.searchers.Get().(*searcher)
+	if s == nil {
+		s = &searcher{}
+	}
+	if len(s.visited) < g.capacity {
+		s.visited = make([]uint16, g.capacity)
+		s.mark = 0
+	}
+	return s
+}
+
+// nextMark starts a new visited set.
+func (s *searcher) nextMark() {
+	s.mark++
+	if s.mark == 0 { // wrapped: old marks could collide
+		clear(s.visited)
+		s.mark = 1
+	}
+}
+
+func (g *Graph) putSearcher(s *searcher) { g.searchers.Put(s) }
+
+// greedy walks layer level from cur towards q, moving to the closest
+// neighbour while that improves, and returns the local minimum.
+func (g *Graph) greedy(q []float32, cur uint32, curD float32, level int) (uint32, float32) {
+	for changed := true; changed; {
+		changed = false
+		lst := g.list(cur, level)
+		n := min(int(atomic.LoadUint32(&lst[0])), len(lst)-1)
+		for j := 1; j <= n; j++ {
+			nb := atomic.LoadUint32(&lst[j])
+			if d := g.sp.dist(q, g.vec(nb)); d < curD {
+				cur, curD, changed = nb, d, true
+			}
+		}
+	}
+	return cur, curD
+}
+
+// searchLayer is the paper's SEARCH-LAYER: a best-first walk of layer
+// level from ep keeping the ef closest acceptable nodes. A node is
+// acceptable when it is not a tombstone (unless withDead) and accept, if
+// set, allows it; every node is walked through either way, so filters and
+// deletes never disconnect the graph. The result, closest first, is
+// appended to s.out[:0] and returned. The caller holds grow shared.
+func (g *Graph) searchLayer(s *searcher, q []float32, ep cand, ef, level int, accept func(uint32) bool, withDead bool) []cand {
+	s.nextMark()
+	vis, mark := s.visited, s.mark
+	cands, res := s.cands[:0], s.res[:0]
+	checkDead := !withDead && g.deleted.Load() > 0
+	filtered := checkDead || accept != nil
+	ok := func(id uint32) bool {
+		return !(checkDead && g.dead.has(id)) && (accept == nil || accept(id))
+	}
+	vis[ep.id] = mark
+	cands.push(ep)
+	if !filtered || ok(ep.id) {
+		res.push(ep)
+	}
+	dim := g.dim
+	vecs := g.vecs
+	dist := g.sp.dist
+	for len(cands) > 0 {
+		c := cands.pop()
+		if len(res) >= ef && c.d > res[0].d {
+			break
+		}
+		// Collect the unvisited neighbours first and prefetch the start
+		// of each one's vector, so that the memory system fetches them
+		// all at once instead of missing the cache once per distance.
+		lst := g.list(c.id, level)
+		n := min(int(atomic.LoadUint32(&lst[0])), len(lst)-1)
+		batch := s.batch[:0]
+		for j := 1; j <= n; j++ {
+			nb := atomic.LoadUint32(&lst[j])
+			if vis[nb] == mark {
+				continue
+			}
+			vis[nb] = mark
+			batch = append(batch, nb)
+			prefetch(unsafe.Pointer(&vecs[int(nb)*dim]))
+		}
+		s.batch = batch
+		for _, nb := range batch {
+			o := int(nb) * dim
+			d := dist(q, vecs[o:o+dim:o+dim])
+			if len(res) < ef || d < res[0].d {
+				cands.push(cand{d, nb})
+				if !filtered || ok(nb) {
+					res.pushBounded(cand{d, nb}, ef)
+				}
+			}
+		}
+		// The next candidate's list is the next thing to miss the cache.
+		if len(cands) > 0 {
+			prefetch(unsafe.Pointer(&g.list(cands[0].id, level)[0]))
+		}
+	}
+	s.cands, s.res = cands, res
+	s.out = s.res.drainSorted(s.out[:0])
+	return s.out
+}
+
+// searchNodes returns up to k acceptable live nodes closest to q, closest
+// first, using a search list of max(ef, k), plus any further nodes that
+// tie with the k-th (so the caller can break ties by key). The caller
+// holds grow shared and must copy the result before releasing s.
+func (g *Graph) searchNodes(s *searcher, q []float32, k, ef int, accept func(uint32) bool) []cand {
+	ep := g.entry.Load()
+	if ep == noEntry || k <= 0 {
+		return nil
+	}
+	cur, top := uint32(ep), int(ep>>32)
+	curD := g.sp.dist(q, g.vec(cur))
+	for l := top; l > 0; l-- {
+		cur, curD = g.greedy(q, cur, curD, l)
+	}
+	res := g.searchLayer(s, q, cand{curD, cur}, max(ef, k), 0, accept, false)
+	if len(res) > k {
+		cut := k
+		for cut < len(res) && res[cut].d == res[k-1].d {
+			cut++
+		}
+		res = res[:cut]
+	}
+	return res
+}

@@ -1,0 +1,32 @@
+package hnsw
+
+import (
+	"math"
+
+	shoalv1 "github.com/shoaldb/shoal/proto/gen/shoal/v1"
+	"github.com/shoaldb/shoal/services/storage/internal/distance"
+)
+
+// space turns a metric into the graph's internal distance, where smaller
+// is always closer: squared L2 for Euclid, L1 for Manhattan and the
+// negated dot product for Dot and Cosine (whose vectors are normalised
+// before they reach the graph). score converts back to the score the
+// metric reports, bit-for-bit equal to distance.Metric.Score.
+type space struct {
+	dist  func(a, b []float32) float32
+	score func(d float32) float32
+}
+
+// spaceFor resolves the kernels for vectors of length dim once.
+func spaceFor(m distance.Metric, dim int) space {
+	k := distance.KernelsFor(dim)
+	switch m.Kind() {
+	case shoalv1.Distance_DISTANCE_EUCLID:
+		return space{dist: k.L2Squared, score: func(d float32) float32 { return float32(math.Sqrt(float64(d))) }}
+	case shoalv1.Distance_DISTANCE_MANHATTAN:
+		return space{dist: k.L1, score: func(d float32) float32 { return d }}
+	default: // Dot, Cosine
+		dot := k.Dot
+		return space{dist: func(a, b []float32) float32 { return -dot(a, b) }, score: func(d float32) float32 { return -d }}
+	}
+}
