@@ -25,8 +25,10 @@ type request struct {
 	state atomic.Int32
 	done  chan result // buffered; receives exactly one result once taken
 
-	seq        uint64 // set by the committer
-	countDelta int64
+	// Set by the committer.
+	seq uint64
+	eff effect
+	err error // the op was rejected (not applied, not logged)
 }
 
 type result struct {
@@ -90,17 +92,25 @@ func (r *Replica) Apply(ctx context.Context, op *shoalv1.Operation, wait bool) (
 func (r *Replica) commitLoop() {
 	defer close(r.stopped)
 	for {
-		var first *request
-		select {
-		case first = <-r.queue:
-		case <-r.closing:
-			// Commit whatever is already queued, then stop.
-			for {
-				batch := r.collect(nil)
-				if len(batch) == 0 {
-					return
+		first := r.carried()
+		if first == nil {
+			select {
+			case first = <-r.queue:
+			case <-r.closing:
+				// Commit whatever is already queued, then stop.
+				for {
+					first := r.carried()
+					if first == nil {
+						select {
+						case first = <-r.queue:
+						default:
+							return
+						}
+					}
+					if batch := r.collect(first); len(batch) > 0 {
+						r.commit(batch)
+					}
 				}
-				r.commit(batch)
 			}
 		}
 		if batch := r.collect(first); len(batch) > 0 {
@@ -109,24 +119,40 @@ func (r *Replica) commitLoop() {
 	}
 }
 
+// carried returns (and clears) the request the last collect held back.
+func (r *Replica) carried() *request {
+	c := r.carry
+	r.carry = nil
+	return c
+}
+
 // collect takes first (if any) and whatever else is queued, up to the
-// batch limits, skipping requests their callers abandoned.
+// batch limits, skipping requests their callers abandoned. A barrier
+// request (one resolving a filter) only ever starts a batch: collect
+// holds it back for the next one.
 func (r *Replica) collect(first *request) []*request {
 	var batch []*request
 	size := 0
-	take := func(req *request) {
+	take := func(req *request) bool {
+		if req.p.barrier() && len(batch) > 0 {
+			r.carry = req
+			return false
+		}
 		if req.state.CompareAndSwap(stateQueued, stateTaken) {
 			batch = append(batch, req)
 			size += len(req.p.encoded)
 		}
+		return true
 	}
-	if first != nil {
-		take(first)
+	if first != nil && !take(first) {
+		return batch
 	}
 	for len(batch) < r.opts.MaxBatch && size < maxBatchBytes {
 		select {
 		case req := <-r.queue:
-			take(req)
+			if !take(req) {
+				return batch
+			}
 		default:
 			return batch
 		}
@@ -134,26 +160,35 @@ func (r *Replica) collect(first *request) []*request {
 	return batch
 }
 
-// commit writes a batch in one transaction, then applies it to memory and
-// answers every caller.
+// commit applies a batch in one transaction, then mirrors it in memory and
+// answers every caller. An operation rejected at apply time (a point that
+// does not exist) gets its error and takes no sequence number; the others
+// commit.
 func (r *Replica) commit(batch []*request) {
 	term := r.term.Load()
 	r.mu.RLock()
 	seq := r.lastSeq
 	r.mu.RUnlock()
 	err := r.db.Update(func(tx *bolt.Tx) error {
-		walB, points, meta := tx.Bucket(wal.Bucket), tx.Bucket(bucketPoints), tx.Bucket(bucketMeta)
+		walB, meta := tx.Bucket(wal.Bucket), tx.Bucket(bucketMeta)
+		start := seq
 		for _, req := range batch {
+			eff, err := r.apply(tx, req.p, seq+1)
+			if err != nil {
+				if rejected(err) {
+					req.err = err
+					continue
+				}
+				return err
+			}
 			seq++
-			req.seq = seq
+			req.seq, req.eff = seq, eff
 			if err := wal.Append(walB, term, seq, req.p.encoded); err != nil {
 				return err
 			}
-			delta, err := writePoints(points, req.p, seq)
-			if err != nil {
-				return err
-			}
-			req.countDelta = delta
+		}
+		if seq == start {
+			return nil
 		}
 		if err := putU64(meta, keyLastSeq, seq); err != nil {
 			return fmt.Errorf("store last seq: %w", err)
@@ -177,66 +212,17 @@ func (r *Replica) commit(batch []*request) {
 	r.commits.Add(1)
 	r.ops.Add(uint64(len(batch)))
 	for _, req := range batch {
-		if !req.wait {
+		switch {
+		case req.err != nil:
+			req.done <- result{err: req.err}
+		case !req.wait:
 			req.done <- result{seq: req.seq}
 		}
 	}
 	r.applyToMemory(batch, term)
 	for _, req := range batch {
-		if req.wait {
+		if req.err == nil && req.wait {
 			req.done <- result{seq: req.seq}
 		}
 	}
-}
-
-// writePoints stores an op's effect on the points bucket and returns the
-// change in the number of points.
-func writePoints(b *bolt.Bucket, p *prepared, seq uint64) (int64, error) {
-	var delta int64
-	for _, pp := range p.upserts {
-		k := []byte(pp.key)
-		if b.Get(k) == nil {
-			delta++
-		}
-		if err := b.Put(k, withVersion(pp.record, seq)); err != nil {
-			return 0, fmt.Errorf("store point %x: %w", k, err)
-		}
-	}
-	for _, key := range p.deletes {
-		k := []byte(key)
-		if b.Get(k) == nil {
-			continue
-		}
-		delta--
-		if err := b.Delete(k); err != nil {
-			return 0, fmt.Errorf("delete point %x: %w", k, err)
-		}
-	}
-	return delta, nil
-}
-
-// applyToMemory mirrors a committed batch in the indexes. An upsert
-// replaces the point's vectors: names it leaves out are removed.
-func (r *Replica) applyToMemory(batch []*request, term uint64) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, req := range batch {
-		for _, pp := range req.p.upserts {
-			for name, idx := range r.indexes {
-				if v, ok := pp.vectors[name]; ok {
-					idx.Upsert(pp.key, v)
-				} else {
-					idx.Delete(pp.key)
-				}
-			}
-		}
-		for _, key := range req.p.deletes {
-			for _, idx := range r.indexes {
-				idx.Delete(key)
-			}
-		}
-		r.count = uint64(int64(r.count) + req.countDelta)
-		r.lastSeq = req.seq
-	}
-	r.lastTerm = term
 }

@@ -26,3 +26,18 @@ func IsInvalid(err error) bool {
 	var v *ValidationError
 	return errors.As(err, &v)
 }
+
+// NotFoundError is an operation naming a point the replica does not hold
+// (set_payload, update_vectors, ... by ids), refused as a whole, like
+// Qdrant's "No point with id X found". Servers map it to NotFound.
+type NotFoundError struct {
+	Msg string
+}
+
+func (e *NotFoundError) Error() string { return e.Msg }
+
+// IsNotFound reports whether err is (or wraps) a NotFoundError.
+func IsNotFound(err error) bool {
+	var v *NotFoundError
+	return errors.As(err, &v)
+}

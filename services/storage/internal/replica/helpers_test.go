@@ -87,3 +87,13 @@ func sameJSON(a, b []byte) bool {
 }
 
 var all = &shoalv1.WithVector{All: true}
+
+// scroll runs a scroll and splits its answer.
+func scroll(t *testing.T, r *Replica, req *shoalv1.ScrollRequest) ([]*shoalv1.Point, *shoalv1.PointID, error) {
+	t.Helper()
+	resp, err := r.Scroll(context.Background(), req)
+	if err != nil {
+		return nil, nil, err
+	}
+	return resp.GetPoints(), resp.GetNextOffset(), nil
+}

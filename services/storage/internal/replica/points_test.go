@@ -72,7 +72,6 @@ func TestUpsertGetDelete(t *testing.T) {
 }
 
 func TestScrollOrderAndPages(t *testing.T) {
-	ctx := context.Background()
 	r, _ := openTest(t, single(1, shoalv1.Distance_DISTANCE_EUCLID), Options{})
 	var want []*shoalv1.PointID
 	var points []*shoalv1.Point
@@ -100,7 +99,7 @@ func TestScrollOrderAndPages(t *testing.T) {
 		var gotIDs []string
 		var offset *shoalv1.PointID
 		for pages := 0; ; pages++ {
-			page, next, err := r.Scroll(ctx, offset, limit, false, nil)
+			page, next, err := scroll(t, r, &shoalv1.ScrollRequest{Offset: offset, Limit: limit})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -123,7 +122,7 @@ func TestScrollOrderAndPages(t *testing.T) {
 	f(100)
 
 	// The offset is inclusive and need not exist.
-	page, next, err := r.Scroll(ctx, pointid.Num(3), 2, true, all)
+	page, next, err := scroll(t, r, &shoalv1.ScrollRequest{Offset: pointid.Num(3), Limit: 2, WithPayload: true, WithVector: all})
 	if err != nil {
 		t.Fatal(err)
 	}

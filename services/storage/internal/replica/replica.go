@@ -20,7 +20,9 @@ import (
 	"github.com/rs/zerolog"
 	shoalv1 "github.com/shoaldb/shoal/proto/gen/shoal/v1"
 	"github.com/shoaldb/shoal/services/storage/internal/distance"
+	"github.com/shoaldb/shoal/services/storage/internal/filter"
 	"github.com/shoaldb/shoal/services/storage/internal/index"
+	"github.com/shoaldb/shoal/services/storage/internal/payloadindex"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -75,13 +77,21 @@ type Replica struct {
 	spaces map[string]space
 	db     *bolt.DB
 
+	// fullScan is, per vector name, the estimated number of matching
+	// points below which a filtered search scores the candidates exactly.
+	fullScan map[string]int
+
 	// mu guards the in-memory state below; the committer holds it for
-	// writing only while applying a committed batch to memory.
+	// writing only while applying a committed batch to memory (and reads
+	// it without the lock: it is the only writer).
 	mu       sync.RWMutex
 	indexes  map[string]index.VectorIndex
+	payload  *payloadindex.Set
 	count    uint64
 	lastTerm uint64
 	lastSeq  uint64
+
+	carry *request // held back by collect for the next batch (committer only)
 
 	term atomic.Uint64 // term given to new WAL records
 
@@ -139,6 +149,8 @@ func newReplica(db *bolt.DB, path string, cfg *shoalv1.CollectionConfig, log zer
 		path: path, log: log, opts: opts, cfg: cfg, db: db,
 		spaces:   map[string]space{},
 		indexes:  map[string]index.VectorIndex{},
+		payload:  payloadindex.New(),
+		fullScan: fullScanThresholds(cfg),
 		lastTerm: term, lastSeq: seq,
 		queue:   make(chan *request, opts.QueueSize),
 		closing: make(chan struct{}),
@@ -162,10 +174,27 @@ func newReplica(db *bolt.DB, path string, cfg *shoalv1.CollectionConfig, log zer
 	return r, nil
 }
 
-// load fills the indexes and the point count from the points bucket.
+// load fills the vector indexes, the payload indexes (defined in the
+// field_indexes bucket) and the point count from the file.
 func (r *Replica) load() error {
 	return r.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketPoints).ForEach(func(k, v []byte) error {
+		var fields []*payloadindex.Field
+		err := tx.Bucket(bucketFieldIndexes).ForEach(func(k, v []byte) error {
+			path, err := filter.ParsePath(string(k))
+			if err != nil {
+				return fmt.Errorf("field index %q: %w", k, err)
+			}
+			schema, err := payloadindex.ParseSchema(v)
+			if err != nil {
+				return fmt.Errorf("field index %q: %w", k, err)
+			}
+			fields = append(fields, payloadindex.NewField(path, schema))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		err = tx.Bucket(bucketPoints).ForEach(func(k, v []byte) error {
 			p, err := decodePoint(v)
 			if err != nil {
 				return fmt.Errorf("point %x: %w", k, err)
@@ -178,8 +207,24 @@ func (r *Replica) load() error {
 				}
 				idx.Upsert(string(k), vec.GetData())
 			}
+			if len(fields) > 0 {
+				payload, err := filter.DecodePayload(p.GetPayload())
+				if err != nil {
+					return fmt.Errorf("point %x: %w", k, err)
+				}
+				for _, f := range fields {
+					f.Set(string(k), payload)
+				}
+			}
 			return nil
 		})
+		if err != nil {
+			return err
+		}
+		for _, f := range fields {
+			r.payload.Install(f)
+		}
+		return nil
 	})
 }
 

@@ -16,9 +16,14 @@ import (
 //	points pointid.Key -> protobuf Point (version = seq of its last write)
 //	meta   "last_seq", "last_term" -> uint64 big endian
 //	       "config" -> protobuf CollectionConfig
+//	field_indexes  payload key (Path.String()) -> schema JSON
+//
+// Payload indexes themselves are not stored: Open rebuilds them from the
+// points while it loads the vectors.
 var (
-	bucketPoints = []byte("points")
-	bucketMeta   = []byte("meta")
+	bucketPoints       = []byte("points")
+	bucketMeta         = []byte("meta")
+	bucketFieldIndexes = []byte("field_indexes")
 
 	keyLastSeq  = []byte("last_seq")
 	keyLastTerm = []byte("last_term")
@@ -44,7 +49,7 @@ func putU64(b *bolt.Bucket, key []byte, v uint64) error {
 func initFile(db *bolt.DB, cfg *shoalv1.CollectionConfig) (*shoalv1.CollectionConfig, uint64, uint64, error) {
 	var term, seq uint64
 	err := db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{wal.Bucket, bucketPoints, bucketMeta} {
+		for _, name := range [][]byte{wal.Bucket, bucketPoints, bucketMeta, bucketFieldIndexes} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}

@@ -7,18 +7,53 @@ import (
 
 	"github.com/shoaldb/shoal/pkg/pointid"
 	shoalv1 "github.com/shoaldb/shoal/proto/gen/shoal/v1"
+	"github.com/shoaldb/shoal/services/storage/internal/filter"
+	"github.com/shoaldb/shoal/services/storage/internal/payloadindex"
 	"github.com/shoaldb/shoal/services/storage/internal/wal"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
 
+// opKind is the kind of a prepared operation.
+type opKind uint8
+
+const (
+	opUpsert opKind = iota
+	opDelete
+	opSetPayload
+	opOverwritePayload
+	opDeletePayload
+	opClearPayload
+	opUpdateVectors
+	opDeleteVectors
+	opCreateIndex
+	opDeleteIndex
+)
+
 // prepared is an operation checked and converted ahead of the commit, in
-// the caller's goroutine, so the single committer only writes bytes.
+// the caller's goroutine, so the single committer only resolves selectors
+// and writes bytes.
 type prepared struct {
+	kind    opKind
 	encoded []byte // the logged op (vectors already normalised)
-	upserts []preparedPoint
-	deletes []string // storage keys
+
+	upserts []preparedPoint // opUpsert
+	sel     *selector       // opDelete and the payload / vector ops
+
+	payload map[string]any // opSetPayload, opOverwritePayload (never mutated)
+	key     *filter.Path   // opSetPayload, opOverwritePayload: nested target
+	paths   []filter.Path  // opDeletePayload
+	vectors []vectorUpdate // opUpdateVectors
+	names   []string       // opDeleteVectors
+
+	field  filter.Path         // opCreateIndex, opDeleteIndex
+	schema payloadindex.Schema // opCreateIndex
 }
+
+// barrier reports whether p resolves a filter at apply time. The
+// committer starts a new batch for it, so that the in-memory payload
+// indexes it plans with match the state it is applied to.
+func (p *prepared) barrier() bool { return p.sel != nil && p.sel.filter != nil }
 
 type preparedPoint struct {
 	key string
@@ -26,16 +61,26 @@ type preparedPoint struct {
 	// appends the version field (protobuf allows a field after the others).
 	record  []byte
 	vectors map[string][]float32 // prepared, per vector name
+	payload []byte
 }
 
-// prepare validates op against the collection's vectors and returns it
-// ready to commit. It never modifies op. An invalid op gives a
-// *ValidationError and nothing else happens.
+// vectorUpdate replaces some named vectors of an existing point.
+type vectorUpdate struct {
+	key     string
+	id      *shoalv1.PointID
+	vectors map[string][]float32 // prepared
+}
+
+// prepare validates op against the collection and returns it ready to
+// commit. It never modifies op. An invalid op gives a *ValidationError and
+// nothing else happens.
 func (r *Replica) prepare(op *shoalv1.Operation) (*prepared, error) {
-	var logged *shoalv1.Operation
+	logged := op
 	p := &prepared{}
+	var err error
 	switch k := op.GetKind().(type) {
 	case *shoalv1.Operation_Upsert:
+		p.kind = opUpsert
 		points := make([]*shoalv1.Point, 0, len(k.Upsert.GetPoints()))
 		for i, pt := range k.Upsert.GetPoints() {
 			norm, pp, err := r.preparePoint(i, pt)
@@ -47,16 +92,37 @@ func (r *Replica) prepare(op *shoalv1.Operation) (*prepared, error) {
 		}
 		logged = &shoalv1.Operation{Kind: &shoalv1.Operation_Upsert{Upsert: &shoalv1.UpsertPoints{Points: points}}}
 	case *shoalv1.Operation_Delete:
-		for _, id := range k.Delete.GetIds() {
-			key, err := keyOf(id)
-			if err != nil {
-				return nil, err
-			}
-			p.deletes = append(p.deletes, key)
-		}
-		logged = op
+		p.kind = opDelete
+		p.sel, err = parseSelector(k.Delete.GetIds(), k.Delete.GetFilter(), true)
+	case *shoalv1.Operation_SetPayload:
+		p.kind = opSetPayload
+		err = p.preparePayload(k.SetPayload)
+	case *shoalv1.Operation_OverwritePayload:
+		p.kind = opOverwritePayload
+		err = p.preparePayload(k.OverwritePayload)
+	case *shoalv1.Operation_DeletePayload:
+		p.kind = opDeletePayload
+		err = p.prepareDeletePayload(k.DeletePayload)
+	case *shoalv1.Operation_ClearPayload:
+		p.kind = opClearPayload
+		p.sel, err = parseSelector(k.ClearPayload.GetIds(), k.ClearPayload.GetFilter(), false)
+	case *shoalv1.Operation_UpdateVectors:
+		p.kind = opUpdateVectors
+		logged, err = r.prepareUpdateVectors(p, k.UpdateVectors)
+	case *shoalv1.Operation_DeleteVectors:
+		p.kind = opDeleteVectors
+		err = r.prepareDeleteVectors(p, k.DeleteVectors)
+	case *shoalv1.Operation_CreateFieldIndex:
+		p.kind = opCreateIndex
+		err = p.prepareCreateIndex(k.CreateFieldIndex)
+	case *shoalv1.Operation_DeleteFieldIndex:
+		p.kind = opDeleteIndex
+		p.field, err = parseKeyPath(k.DeleteFieldIndex.GetField(), "field_name")
 	default:
 		return nil, invalidf("Wrong input: empty operation")
+	}
+	if err != nil {
+		return nil, err
 	}
 	enc, err := wal.EncodeOp(logged)
 	if err != nil {
@@ -87,21 +153,10 @@ func (r *Replica) preparePoint(i int, pt *shoalv1.Point) (*shoalv1.Point, prepar
 	vecs := make(map[string]*shoalv1.Vector, len(pt.GetVectors()))
 	prepVecs := make(map[string][]float32, len(pt.GetVectors()))
 	for vname, v := range pt.GetVectors() {
-		sp, ok := r.spaces[vname]
-		if !ok {
-			if vname == "" {
-				return nil, preparedPoint{}, invalidf("Wrong input: point %s: this collection has only named vectors", name)
-			}
-			return nil, preparedPoint{}, invalidf("Wrong input: Not existing vector name error: %s", vname)
+		data, err := r.prepareVector(name, vname, v.GetData())
+		if err != nil {
+			return nil, preparedPoint{}, err
 		}
-		data := v.GetData()
-		if uint64(len(data)) != sp.params.GetSize() {
-			return nil, preparedPoint{}, invalidf("Wrong input: Vector dimension error: expected dim: %d, got %d", sp.params.GetSize(), len(data))
-		}
-		if !finite(data) {
-			return nil, preparedPoint{}, invalidf("Wrong input: vector %q of point %s contains NaN or infinite values", vname, name)
-		}
-		data = sp.metric.Prepare(data)
 		vecs[vname] = &shoalv1.Vector{Data: data}
 		prepVecs[vname] = data
 	}
@@ -114,7 +169,26 @@ func (r *Replica) preparePoint(i int, pt *shoalv1.Point) (*shoalv1.Point, prepar
 	if err != nil {
 		return nil, preparedPoint{}, invalidf("Wrong input: point %s: %v", name, err)
 	}
-	return norm, preparedPoint{key: key, record: rec, vectors: prepVecs}, nil
+	return norm, preparedPoint{key: key, record: rec, vectors: prepVecs, payload: payload}, nil
+}
+
+// prepareVector checks one named vector of a point and returns it ready
+// to store (normalised for Cosine, as a copy).
+func (r *Replica) prepareVector(point, vname string, data []float32) ([]float32, error) {
+	sp, ok := r.spaces[vname]
+	if !ok {
+		if vname == "" {
+			return nil, invalidf("Wrong input: point %s: this collection has only named vectors", point)
+		}
+		return nil, invalidf("Wrong input: Not existing vector name error: %s", vname)
+	}
+	if uint64(len(data)) != sp.params.GetSize() {
+		return nil, invalidf("Wrong input: Vector dimension error: expected dim: %d, got %d", sp.params.GetSize(), len(data))
+	}
+	if !finite(data) {
+		return nil, invalidf("Wrong input: vector %q of point %s contains NaN or infinite values", vname, point)
+	}
+	return sp.metric.Prepare(data), nil
 }
 
 // withVersion appends the version field to an encoded Point.

@@ -25,10 +25,6 @@ const maxMessageBytes = 256 << 20
 
 // Server implements shoalv1connect.StorageServiceHandler.
 type Server struct {
-	// Unimplemented answers RPCs this node does not serve yet with
-	// CodeUnimplemented.
-	shoalv1connect.UnimplementedStorageServiceHandler
-
 	replicas Replicas
 	log      zerolog.Logger
 }
@@ -120,36 +116,81 @@ func (s *Server) Search(ctx context.Context, req *connect.Request[shoalv1.Search
 	return connect.NewResponse(&shoalv1.SearchResponse{Points: points}), nil
 }
 
-// Scroll returns a page of points in id order.
+// Scroll returns a page of the points matching the filter, in id order or
+// in the order of an indexed payload key (order_by).
 func (s *Server) Scroll(ctx context.Context, req *connect.Request[shoalv1.ScrollRequest]) (*connect.Response[shoalv1.ScrollResponse], error) {
 	r, err := s.replica(ctx, req.Msg.GetShard())
 	if err != nil {
 		return nil, err
 	}
-	points, next, err := r.Scroll(ctx, req.Msg.GetOffset(), req.Msg.GetLimit(), req.Msg.GetWithPayload(), req.Msg.GetWithVector())
+	resp, err := r.Scroll(ctx, req.Msg)
 	if err != nil {
 		return nil, s.toConnect(err)
 	}
-	return connect.NewResponse(&shoalv1.ScrollResponse{Points: points, NextOffset: next}), nil
+	return connect.NewResponse(resp), nil
 }
 
-// Count returns the replica's number of points (always exact).
+// Count returns the number of points matching the filter (always exact).
 func (s *Server) Count(ctx context.Context, req *connect.Request[shoalv1.CountRequest]) (*connect.Response[shoalv1.CountResponse], error) {
 	r, err := s.replica(ctx, req.Msg.GetShard())
 	if err != nil {
 		return nil, err
 	}
-	n, err := r.Count(ctx)
+	n, err := r.CountFilter(ctx, req.Msg.GetFilter())
 	if err != nil {
 		return nil, s.toConnect(err)
 	}
 	return connect.NewResponse(&shoalv1.CountResponse{Count: n}), nil
 }
 
-// toConnect maps an error to its Connect code: validation errors to
-// InvalidArgument, a replica not held here to NotFound, a closed replica
-// or stopping node to Unavailable, context errors to theirs, anything
-// else to Internal.
+// Update logs and applies any operation (upsert, delete by ids or filter,
+// payload, vector and field-index operations). Like Upsert, it answers
+// once the operation is durable; completed echoes wait. An operation
+// naming a point the replica does not hold is refused as a whole with
+// NotFound (see toConnect).
+func (s *Server) Update(ctx context.Context, req *connect.Request[shoalv1.UpdateRequest]) (*connect.Response[shoalv1.UpdateResponse], error) {
+	r, err := s.replica(ctx, req.Msg.GetShard())
+	if err != nil {
+		return nil, err
+	}
+	if req.Msg.GetOp() == nil {
+		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("Wrong input: op is required"))
+	}
+	seq, err := r.Apply(ctx, req.Msg.GetOp(), req.Msg.GetWait())
+	if err != nil {
+		return nil, s.toConnect(err)
+	}
+	return connect.NewResponse(&shoalv1.UpdateResponse{Seq: seq, Completed: req.Msg.GetWait()}), nil
+}
+
+// Info describes the replica: points, vectors, segments and Qdrant's
+// payload_schema.
+func (s *Server) Info(ctx context.Context, req *connect.Request[shoalv1.InfoRequest]) (*connect.Response[shoalv1.InfoResponse], error) {
+	r, err := s.replica(ctx, req.Msg.GetShard())
+	if err != nil {
+		return nil, err
+	}
+	info, err := r.Info(ctx)
+	if err != nil {
+		return nil, s.toConnect(err)
+	}
+	return connect.NewResponse(info), nil
+}
+
+// ErrorKindHeader is set (in the error's metadata) on a NotFound that
+// means "the operation names a point this replica does not hold"
+// (PointNotFound), as opposed to a NotFound for a replica the node does
+// not hold. The message is Qdrant's: "No point with id X found".
+const (
+	ErrorKindHeader = "Shoal-Error-Kind"
+	PointNotFound   = "point-not-found"
+)
+
+// toConnect maps an error to its Connect code: validation errors
+// (including bad filters and field schemas) to InvalidArgument, an
+// operation on a missing point to NotFound with ErrorKindHeader set, a
+// replica not held here to NotFound, a closed replica or stopping node to
+// Unavailable, context errors to theirs, anything else to Internal.
 func (s *Server) toConnect(err error) error {
 	var ce *connect.Error
 	switch {
@@ -157,6 +198,10 @@ func (s *Server) toConnect(err error) error {
 		return err
 	case replica.IsInvalid(err):
 		return connect.NewError(connect.CodeInvalidArgument, err)
+	case replica.IsNotFound(err):
+		e := connect.NewError(connect.CodeNotFound, err)
+		e.Meta().Set(ErrorKindHeader, PointNotFound)
+		return e
 	case errors.Is(err, node.ErrNotFound):
 		return connect.NewError(connect.CodeNotFound, err)
 	case errors.Is(err, replica.ErrClosed):
