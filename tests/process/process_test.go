@@ -115,8 +115,9 @@ func (p *proc) stop() {
 func waitHTTP(t *testing.T, url string, p *proc) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
+	client := &http.Client{Timeout: 2 * time.Second}
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(url)
+		resp, err := client.Get(url)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
