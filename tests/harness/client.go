@@ -11,9 +11,15 @@ import (
 
 var httpClient = &http.Client{Timeout: 30 * time.Second}
 
+// CheckResponse, when set, checks every response Cluster.Do receives from
+// the router; an error fails the test. The e2e tests set it to the
+// OpenAPI contract check (tests/openapi).
+var CheckResponse func(req *http.Request, status int, header http.Header, body []byte) error
+
 // Response is a decoded REST answer.
 type Response struct {
 	Status int
+	Header http.Header
 	// Body is the decoded JSON envelope (nil if the body was not JSON).
 	Body map[string]any
 	Raw  []byte
@@ -35,11 +41,23 @@ func (r Response) Error() string {
 // []byte (sent as is), or any value (sent as JSON).
 func (c *Cluster) Do(method, path string, body any) Response {
 	c.t.Helper()
-	return Do(c.t, method, c.URL+path, body)
+	r, req := send(c.t, method, c.URL+path, body)
+	if CheckResponse != nil {
+		if err := CheckResponse(req, r.Status, r.Header, r.Raw); err != nil {
+			c.t.Errorf("%v", err)
+		}
+	}
+	return r
 }
 
 // Do sends a REST request to url; see Cluster.Do.
 func Do(t testing.TB, method, url string, body any) Response {
+	t.Helper()
+	r, _ := send(t, method, url, body)
+	return r
+}
+
+func send(t testing.TB, method, url string, body any) (Response, *http.Request) {
 	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -71,9 +89,9 @@ func Do(t testing.TB, method, url string, body any) Response {
 	if err != nil {
 		t.Fatalf("%s %s: read body: %v", method, url, err)
 	}
-	out := Response{Status: resp.StatusCode, Raw: raw}
+	out := Response{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
 	_ = json.Unmarshal(raw, &out.Body)
-	return out
+	return out, req
 }
 
 // MustOK sends a request and fails the test unless the status is 200.

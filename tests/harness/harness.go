@@ -41,6 +41,8 @@ type Cluster struct {
 	Dir string
 	// URL is the router's REST base URL, e.g. http://127.0.0.1:41234.
 	URL string
+	// GRPCAddr is the router's gRPC host:port (gRPC, gRPC-Web, Connect).
+	GRPCAddr string
 
 	Meta    []*metaapp.App
 	Storage []*storageapp.App
@@ -173,6 +175,7 @@ func (c *Cluster) StartRouter() {
 	}
 	c.Router = app
 	c.URL = "http://" + app.HTTPAddr()
+	c.GRPCAddr = app.GRPCAddr()
 	c.WaitReady()
 }
 

@@ -1,6 +1,7 @@
 // Package app assembles the router: the etcd client to the meta tier, the
-// watched cluster state, the node registration, the storage and meta
-// clients, the service and the REST server. The cmd binary and the
+// watched cluster state and alias table, the node registration, the
+// storage and meta clients, the service, the REST server and the gRPC
+// server. The cmd binary and the
 // in-process test harness both use it.
 package app
 
@@ -23,7 +24,11 @@ import (
 	"github.com/shoaldb/shoal/pkg/config"
 	"github.com/shoaldb/shoal/pkg/version"
 	shoalv1 "github.com/shoaldb/shoal/proto/gen/shoal/v1"
+	"github.com/shoaldb/shoal/services/router/internal/aliases"
+	"github.com/shoaldb/shoal/services/router/internal/apikey"
 	"github.com/shoaldb/shoal/services/router/internal/clients"
+	"github.com/shoaldb/shoal/services/router/internal/grpcapi"
+	"github.com/shoaldb/shoal/services/router/internal/metrics"
 	"github.com/shoaldb/shoal/services/router/internal/rest"
 	"github.com/shoaldb/shoal/services/router/internal/routing"
 	"github.com/shoaldb/shoal/services/router/internal/service"
@@ -36,22 +41,29 @@ type App struct {
 	nodeID uint64
 	etcd   *clientv3.Client
 	state  *cluster.State
+	alias  *aliases.Table
 	reg    *cluster.Registration
 	pool   *clients.Pool
 	srv    *http.Server
 	ln     net.Listener
 	served chan struct{}
 
+	grpcSrv    *http.Server
+	grpcLn     net.Listener
+	grpcServed chan struct{}
+
 	closeOnce sync.Once
 	closeErr  error
 }
 
-// Start connects to the meta tier, loads the cluster state, starts the
-// REST server on cfg.Service.Host:HTTPPort (port 0 picks a free one) and
-// registers the router. It returns once the server is serving. On error
-// everything started so far is stopped.
+// Start connects to the meta tier, loads the cluster state and aliases,
+// starts the REST server on cfg.Service.Host:HTTPPort and the gRPC server
+// (gRPC, gRPC-Web and Connect over h2c and HTTP/1.1) on
+// cfg.Service.Host:GRPCPort (port 0 picks a free one) and registers the
+// router. It returns once both serve. On error everything started so far
+// is stopped.
 func Start(ctx context.Context, cfg config.Config, log zerolog.Logger) (_ *App, err error) {
-	a := &App{log: log, served: make(chan struct{})}
+	a := &App{log: log, served: make(chan struct{}), grpcServed: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			_ = a.Close()
@@ -67,17 +79,24 @@ func Start(ctx context.Context, cfg config.Config, log zerolog.Logger) (_ *App, 
 	if a.state, err = cluster.WatchState(ctx, a.etcd, a.log); err != nil {
 		return nil, fmt.Errorf("watch cluster state: %w", err)
 	}
+	if a.alias, err = aliases.Watch(ctx, a.etcd, a.log); err != nil {
+		return nil, fmt.Errorf("watch aliases: %w", err)
+	}
 	a.pool = clients.NewPool()
 	svc := service.New(service.Options{
 		NodeID:    a.nodeID,
 		State:     a.state,
+		Aliases:   a.alias,
 		Router:    routing.New(a.state, a.pool, nil),
 		Meta:      a.pool,
 		Consensus: service.EtcdConsensus{Client: a.etcd},
 		Defaults:  service.Defaults{OnDiskPayload: cfg.Storage.OnDiskPayload},
 		Log:       a.log,
 	})
+	reg := metrics.New()
 	handler := rest.New(svc, rest.Options{
+		Metrics:        reg,
+		StartedAt:      time.Now(),
 		MaxBodyBytes:   int64(max(cfg.Service.MaxRequestSizeMB, 1)) << 20,
 		CORS:           cfg.Service.EnableCORS,
 		APIKey:         cfg.Service.APIKey,
@@ -97,6 +116,31 @@ func Start(ctx context.Context, cfg config.Config, log zerolog.Logger) (_ *App, 
 		}
 	}()
 
+	grpcAddr := net.JoinHostPort(cfg.Service.Host, strconv.Itoa(cfg.Service.GRPCPort))
+	if a.grpcLn, err = net.Listen("tcp", grpcAddr); err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", grpcAddr, err)
+	}
+	protocols := new(http.Protocols)
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	a.grpcSrv = &http.Server{
+		Handler: grpcapi.New(svc, grpcapi.Options{
+			Keys:            apikey.Keys{Full: cfg.Service.APIKey, ReadOnly: cfg.Service.ReadOnlyAPIKey},
+			MaxMessageBytes: max(cfg.Service.MaxRequestSizeMB, 1) << 20,
+			Metrics:         reg,
+			Log:             a.log,
+		}),
+		Protocols:         protocols,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	go func() {
+		defer close(a.grpcServed)
+		if err := a.grpcSrv.Serve(a.grpcLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error().Err(err).Msg("gRPC server stopped")
+		}
+	}()
+
 	uri := cfg.Node.URI
 	if uri == "" {
 		host, _ := os.Hostname()
@@ -112,7 +156,7 @@ func Start(ctx context.Context, cfg config.Config, log zerolog.Logger) (_ *App, 
 	if a.reg, err = cluster.Register(ctx, a.etcd, node, cluster.LeaseTTL(cfg.Cluster.Consensus.TickPeriodMs), a.log); err != nil {
 		return nil, err
 	}
-	a.log.Info().Str("http", a.HTTPAddr()).Str("uri", uri).Strs("meta", cfg.Meta.Endpoints).Msg("router started")
+	a.log.Info().Str("http", a.HTTPAddr()).Str("grpc", a.GRPCAddr()).Str("uri", uri).Strs("meta", cfg.Meta.Endpoints).Msg("router started")
 	return a, nil
 }
 
@@ -147,12 +191,20 @@ func (a *App) HTTPAddr() string {
 	return a.ln.Addr().String()
 }
 
+// GRPCAddr is the gRPC server's bound host:port.
+func (a *App) GRPCAddr() string {
+	if a.grpcLn == nil {
+		return ""
+	}
+	return a.grpcLn.Addr().String()
+}
+
 // NodeID is the router's node id.
 func (a *App) NodeID() uint64 { return a.nodeID }
 
-// Close deregisters the router, stops the REST server (letting requests in
-// flight finish for up to 10 s), the state watch and the meta connection.
-// It is idempotent.
+// Close deregisters the router, stops the REST and gRPC servers (letting
+// requests in flight finish for up to 10 s), the state and alias watches
+// and the meta connection. It is idempotent.
 func (a *App) Close() error {
 	a.closeOnce.Do(func() {
 		var errs []error
@@ -170,8 +222,22 @@ func (a *App) Close() error {
 		} else if a.ln != nil {
 			_ = a.ln.Close()
 		}
+		if a.grpcSrv != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if err := a.grpcSrv.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("stop gRPC server: %w", err))
+				_ = a.grpcSrv.Close()
+			}
+			cancel()
+			<-a.grpcServed
+		} else if a.grpcLn != nil {
+			_ = a.grpcLn.Close()
+		}
 		if a.pool != nil {
 			a.pool.Close()
+		}
+		if a.alias != nil {
+			a.alias.Close()
 		}
 		if a.state != nil {
 			a.state.Close()

@@ -221,6 +221,480 @@ func (x *DeleteCollectionResponse) GetDeleted() bool {
 	return false
 }
 
+type UpdateCollectionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// extra_patch_json is a JSON merge patch (RFC 7386) applied to the
+	// collection's extra_json (hnsw_config, optimizers_config, ...).
+	ExtraPatchJson         []byte  `protobuf:"bytes,2,opt,name=extra_patch_json,json=extraPatchJson,proto3" json:"extra_patch_json,omitempty"`
+	ReplicationFactor      *uint32 `protobuf:"varint,3,opt,name=replication_factor,json=replicationFactor,proto3,oneof" json:"replication_factor,omitempty"`
+	WriteConsistencyFactor *uint32 `protobuf:"varint,4,opt,name=write_consistency_factor,json=writeConsistencyFactor,proto3,oneof" json:"write_consistency_factor,omitempty"`
+	OnDiskPayload          *bool   `protobuf:"varint,5,opt,name=on_disk_payload,json=onDiskPayload,proto3,oneof" json:"on_disk_payload,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
+}
+
+func (x *UpdateCollectionRequest) Reset() {
+	*x = UpdateCollectionRequest{}
+	mi := &file_shoal_v1_meta_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateCollectionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateCollectionRequest) ProtoMessage() {}
+
+func (x *UpdateCollectionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_meta_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateCollectionRequest.ProtoReflect.Descriptor instead.
+func (*UpdateCollectionRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *UpdateCollectionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *UpdateCollectionRequest) GetExtraPatchJson() []byte {
+	if x != nil {
+		return x.ExtraPatchJson
+	}
+	return nil
+}
+
+func (x *UpdateCollectionRequest) GetReplicationFactor() uint32 {
+	if x != nil && x.ReplicationFactor != nil {
+		return *x.ReplicationFactor
+	}
+	return 0
+}
+
+func (x *UpdateCollectionRequest) GetWriteConsistencyFactor() uint32 {
+	if x != nil && x.WriteConsistencyFactor != nil {
+		return *x.WriteConsistencyFactor
+	}
+	return 0
+}
+
+func (x *UpdateCollectionRequest) GetOnDiskPayload() bool {
+	if x != nil && x.OnDiskPayload != nil {
+		return *x.OnDiskPayload
+	}
+	return false
+}
+
+type UpdateCollectionResponse struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Collection *Collection            `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	// revision is the etcd revision of the change, so that a caller watching
+	// the cluster state can wait until it sees it.
+	Revision      int64 `protobuf:"varint,2,opt,name=revision,proto3" json:"revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateCollectionResponse) Reset() {
+	*x = UpdateCollectionResponse{}
+	mi := &file_shoal_v1_meta_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateCollectionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateCollectionResponse) ProtoMessage() {}
+
+func (x *UpdateCollectionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_meta_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateCollectionResponse.ProtoReflect.Descriptor instead.
+func (*UpdateCollectionResponse) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *UpdateCollectionResponse) GetCollection() *Collection {
+	if x != nil {
+		return x.Collection
+	}
+	return nil
+}
+
+func (x *UpdateCollectionResponse) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+// AliasAction is one step of an alias update.
+type AliasAction struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Action:
+	//
+	//	*AliasAction_CreateAlias
+	//	*AliasAction_DeleteAlias
+	//	*AliasAction_RenameAlias
+	Action        isAliasAction_Action `protobuf_oneof:"action"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AliasAction) Reset() {
+	*x = AliasAction{}
+	mi := &file_shoal_v1_meta_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AliasAction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AliasAction) ProtoMessage() {}
+
+func (x *AliasAction) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_meta_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AliasAction.ProtoReflect.Descriptor instead.
+func (*AliasAction) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *AliasAction) GetAction() isAliasAction_Action {
+	if x != nil {
+		return x.Action
+	}
+	return nil
+}
+
+func (x *AliasAction) GetCreateAlias() *CreateAlias {
+	if x != nil {
+		if x, ok := x.Action.(*AliasAction_CreateAlias); ok {
+			return x.CreateAlias
+		}
+	}
+	return nil
+}
+
+func (x *AliasAction) GetDeleteAlias() *DeleteAlias {
+	if x != nil {
+		if x, ok := x.Action.(*AliasAction_DeleteAlias); ok {
+			return x.DeleteAlias
+		}
+	}
+	return nil
+}
+
+func (x *AliasAction) GetRenameAlias() *RenameAlias {
+	if x != nil {
+		if x, ok := x.Action.(*AliasAction_RenameAlias); ok {
+			return x.RenameAlias
+		}
+	}
+	return nil
+}
+
+type isAliasAction_Action interface {
+	isAliasAction_Action()
+}
+
+type AliasAction_CreateAlias struct {
+	CreateAlias *CreateAlias `protobuf:"bytes,1,opt,name=create_alias,json=createAlias,proto3,oneof"`
+}
+
+type AliasAction_DeleteAlias struct {
+	DeleteAlias *DeleteAlias `protobuf:"bytes,2,opt,name=delete_alias,json=deleteAlias,proto3,oneof"`
+}
+
+type AliasAction_RenameAlias struct {
+	RenameAlias *RenameAlias `protobuf:"bytes,3,opt,name=rename_alias,json=renameAlias,proto3,oneof"`
+}
+
+func (*AliasAction_CreateAlias) isAliasAction_Action() {}
+
+func (*AliasAction_DeleteAlias) isAliasAction_Action() {}
+
+func (*AliasAction_RenameAlias) isAliasAction_Action() {}
+
+// CreateAlias points alias_name at collection_name (replacing what the
+// alias named before). The collection must exist and no collection may be
+// called alias_name.
+type CreateAlias struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	AliasName      string                 `protobuf:"bytes,1,opt,name=alias_name,json=aliasName,proto3" json:"alias_name,omitempty"`
+	CollectionName string                 `protobuf:"bytes,2,opt,name=collection_name,json=collectionName,proto3" json:"collection_name,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *CreateAlias) Reset() {
+	*x = CreateAlias{}
+	mi := &file_shoal_v1_meta_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateAlias) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateAlias) ProtoMessage() {}
+
+func (x *CreateAlias) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_meta_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateAlias.ProtoReflect.Descriptor instead.
+func (*CreateAlias) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *CreateAlias) GetAliasName() string {
+	if x != nil {
+		return x.AliasName
+	}
+	return ""
+}
+
+func (x *CreateAlias) GetCollectionName() string {
+	if x != nil {
+		return x.CollectionName
+	}
+	return ""
+}
+
+// DeleteAlias removes an alias; NotFound when it does not exist.
+type DeleteAlias struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AliasName     string                 `protobuf:"bytes,1,opt,name=alias_name,json=aliasName,proto3" json:"alias_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteAlias) Reset() {
+	*x = DeleteAlias{}
+	mi := &file_shoal_v1_meta_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteAlias) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteAlias) ProtoMessage() {}
+
+func (x *DeleteAlias) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_meta_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteAlias.ProtoReflect.Descriptor instead.
+func (*DeleteAlias) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *DeleteAlias) GetAliasName() string {
+	if x != nil {
+		return x.AliasName
+	}
+	return ""
+}
+
+// RenameAlias moves an alias to a new name; NotFound when the old one does
+// not exist.
+type RenameAlias struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	OldAliasName  string                 `protobuf:"bytes,1,opt,name=old_alias_name,json=oldAliasName,proto3" json:"old_alias_name,omitempty"`
+	NewAliasName  string                 `protobuf:"bytes,2,opt,name=new_alias_name,json=newAliasName,proto3" json:"new_alias_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RenameAlias) Reset() {
+	*x = RenameAlias{}
+	mi := &file_shoal_v1_meta_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RenameAlias) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RenameAlias) ProtoMessage() {}
+
+func (x *RenameAlias) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_meta_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RenameAlias.ProtoReflect.Descriptor instead.
+func (*RenameAlias) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *RenameAlias) GetOldAliasName() string {
+	if x != nil {
+		return x.OldAliasName
+	}
+	return ""
+}
+
+func (x *RenameAlias) GetNewAliasName() string {
+	if x != nil {
+		return x.NewAliasName
+	}
+	return ""
+}
+
+type UpdateAliasesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Actions       []*AliasAction         `protobuf:"bytes,1,rep,name=actions,proto3" json:"actions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateAliasesRequest) Reset() {
+	*x = UpdateAliasesRequest{}
+	mi := &file_shoal_v1_meta_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateAliasesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateAliasesRequest) ProtoMessage() {}
+
+func (x *UpdateAliasesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_meta_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateAliasesRequest.ProtoReflect.Descriptor instead.
+func (*UpdateAliasesRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *UpdateAliasesRequest) GetActions() []*AliasAction {
+	if x != nil {
+		return x.Actions
+	}
+	return nil
+}
+
+type UpdateAliasesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// revision is the etcd revision of the change (0 when nothing changed).
+	Revision      int64 `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateAliasesResponse) Reset() {
+	*x = UpdateAliasesResponse{}
+	mi := &file_shoal_v1_meta_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateAliasesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateAliasesResponse) ProtoMessage() {}
+
+func (x *UpdateAliasesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_meta_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateAliasesResponse.ProtoReflect.Descriptor instead.
+func (*UpdateAliasesResponse) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *UpdateAliasesResponse) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
 var File_shoal_v1_meta_proto protoreflect.FileDescriptor
 
 const file_shoal_v1_meta_proto_rawDesc = "" +
@@ -238,10 +712,45 @@ const file_shoal_v1_meta_proto_rawDesc = "" +
 	"\x17DeleteCollectionRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"4\n" +
 	"\x18DeleteCollectionResponse\x12\x18\n" +
-	"\adeleted\x18\x01 \x01(\bR\adeleted2\xc3\x01\n" +
+	"\adeleted\x18\x01 \x01(\bR\adeleted\"\xbf\x02\n" +
+	"\x17UpdateCollectionRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12(\n" +
+	"\x10extra_patch_json\x18\x02 \x01(\fR\x0eextraPatchJson\x122\n" +
+	"\x12replication_factor\x18\x03 \x01(\rH\x00R\x11replicationFactor\x88\x01\x01\x12=\n" +
+	"\x18write_consistency_factor\x18\x04 \x01(\rH\x01R\x16writeConsistencyFactor\x88\x01\x01\x12+\n" +
+	"\x0fon_disk_payload\x18\x05 \x01(\bH\x02R\ronDiskPayload\x88\x01\x01B\x15\n" +
+	"\x13_replication_factorB\x1b\n" +
+	"\x19_write_consistency_factorB\x12\n" +
+	"\x10_on_disk_payload\"l\n" +
+	"\x18UpdateCollectionResponse\x124\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\v2\x14.shoal.v1.CollectionR\n" +
+	"collection\x12\x1a\n" +
+	"\brevision\x18\x02 \x01(\x03R\brevision\"\xcb\x01\n" +
+	"\vAliasAction\x12:\n" +
+	"\fcreate_alias\x18\x01 \x01(\v2\x15.shoal.v1.CreateAliasH\x00R\vcreateAlias\x12:\n" +
+	"\fdelete_alias\x18\x02 \x01(\v2\x15.shoal.v1.DeleteAliasH\x00R\vdeleteAlias\x12:\n" +
+	"\frename_alias\x18\x03 \x01(\v2\x15.shoal.v1.RenameAliasH\x00R\vrenameAliasB\b\n" +
+	"\x06action\"U\n" +
+	"\vCreateAlias\x12\x1d\n" +
+	"\n" +
+	"alias_name\x18\x01 \x01(\tR\taliasName\x12'\n" +
+	"\x0fcollection_name\x18\x02 \x01(\tR\x0ecollectionName\",\n" +
+	"\vDeleteAlias\x12\x1d\n" +
+	"\n" +
+	"alias_name\x18\x01 \x01(\tR\taliasName\"Y\n" +
+	"\vRenameAlias\x12$\n" +
+	"\x0eold_alias_name\x18\x01 \x01(\tR\foldAliasName\x12$\n" +
+	"\x0enew_alias_name\x18\x02 \x01(\tR\fnewAliasName\"G\n" +
+	"\x14UpdateAliasesRequest\x12/\n" +
+	"\aactions\x18\x01 \x03(\v2\x15.shoal.v1.AliasActionR\aactions\"3\n" +
+	"\x15UpdateAliasesResponse\x12\x1a\n" +
+	"\brevision\x18\x01 \x01(\x03R\brevision2\xf0\x02\n" +
 	"\vMetaService\x12Y\n" +
 	"\x10CreateCollection\x12!.shoal.v1.CreateCollectionRequest\x1a\".shoal.v1.CreateCollectionResponse\x12Y\n" +
-	"\x10DeleteCollection\x12!.shoal.v1.DeleteCollectionRequest\x1a\".shoal.v1.DeleteCollectionResponseB5Z3github.com/shoaldb/shoal/proto/gen/shoal/v1;shoalv1b\x06proto3"
+	"\x10DeleteCollection\x12!.shoal.v1.DeleteCollectionRequest\x1a\".shoal.v1.DeleteCollectionResponse\x12Y\n" +
+	"\x10UpdateCollection\x12!.shoal.v1.UpdateCollectionRequest\x1a\".shoal.v1.UpdateCollectionResponse\x12P\n" +
+	"\rUpdateAliases\x12\x1e.shoal.v1.UpdateAliasesRequest\x1a\x1f.shoal.v1.UpdateAliasesResponseB5Z3github.com/shoaldb/shoal/proto/gen/shoal/v1;shoalv1b\x06proto3"
 
 var (
 	file_shoal_v1_meta_proto_rawDescOnce sync.Once
@@ -255,29 +764,46 @@ func file_shoal_v1_meta_proto_rawDescGZIP() []byte {
 	return file_shoal_v1_meta_proto_rawDescData
 }
 
-var file_shoal_v1_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_shoal_v1_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_shoal_v1_meta_proto_goTypes = []any{
 	(*CreateCollectionRequest)(nil),  // 0: shoal.v1.CreateCollectionRequest
 	(*CreateCollectionResponse)(nil), // 1: shoal.v1.CreateCollectionResponse
 	(*DeleteCollectionRequest)(nil),  // 2: shoal.v1.DeleteCollectionRequest
 	(*DeleteCollectionResponse)(nil), // 3: shoal.v1.DeleteCollectionResponse
-	(*CollectionConfig)(nil),         // 4: shoal.v1.CollectionConfig
-	(*Collection)(nil),               // 5: shoal.v1.Collection
-	(*ShardMap)(nil),                 // 6: shoal.v1.ShardMap
+	(*UpdateCollectionRequest)(nil),  // 4: shoal.v1.UpdateCollectionRequest
+	(*UpdateCollectionResponse)(nil), // 5: shoal.v1.UpdateCollectionResponse
+	(*AliasAction)(nil),              // 6: shoal.v1.AliasAction
+	(*CreateAlias)(nil),              // 7: shoal.v1.CreateAlias
+	(*DeleteAlias)(nil),              // 8: shoal.v1.DeleteAlias
+	(*RenameAlias)(nil),              // 9: shoal.v1.RenameAlias
+	(*UpdateAliasesRequest)(nil),     // 10: shoal.v1.UpdateAliasesRequest
+	(*UpdateAliasesResponse)(nil),    // 11: shoal.v1.UpdateAliasesResponse
+	(*CollectionConfig)(nil),         // 12: shoal.v1.CollectionConfig
+	(*Collection)(nil),               // 13: shoal.v1.Collection
+	(*ShardMap)(nil),                 // 14: shoal.v1.ShardMap
 }
 var file_shoal_v1_meta_proto_depIdxs = []int32{
-	4, // 0: shoal.v1.CreateCollectionRequest.config:type_name -> shoal.v1.CollectionConfig
-	5, // 1: shoal.v1.CreateCollectionResponse.collection:type_name -> shoal.v1.Collection
-	6, // 2: shoal.v1.CreateCollectionResponse.shard_map:type_name -> shoal.v1.ShardMap
-	0, // 3: shoal.v1.MetaService.CreateCollection:input_type -> shoal.v1.CreateCollectionRequest
-	2, // 4: shoal.v1.MetaService.DeleteCollection:input_type -> shoal.v1.DeleteCollectionRequest
-	1, // 5: shoal.v1.MetaService.CreateCollection:output_type -> shoal.v1.CreateCollectionResponse
-	3, // 6: shoal.v1.MetaService.DeleteCollection:output_type -> shoal.v1.DeleteCollectionResponse
-	5, // [5:7] is the sub-list for method output_type
-	3, // [3:5] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	12, // 0: shoal.v1.CreateCollectionRequest.config:type_name -> shoal.v1.CollectionConfig
+	13, // 1: shoal.v1.CreateCollectionResponse.collection:type_name -> shoal.v1.Collection
+	14, // 2: shoal.v1.CreateCollectionResponse.shard_map:type_name -> shoal.v1.ShardMap
+	13, // 3: shoal.v1.UpdateCollectionResponse.collection:type_name -> shoal.v1.Collection
+	7,  // 4: shoal.v1.AliasAction.create_alias:type_name -> shoal.v1.CreateAlias
+	8,  // 5: shoal.v1.AliasAction.delete_alias:type_name -> shoal.v1.DeleteAlias
+	9,  // 6: shoal.v1.AliasAction.rename_alias:type_name -> shoal.v1.RenameAlias
+	6,  // 7: shoal.v1.UpdateAliasesRequest.actions:type_name -> shoal.v1.AliasAction
+	0,  // 8: shoal.v1.MetaService.CreateCollection:input_type -> shoal.v1.CreateCollectionRequest
+	2,  // 9: shoal.v1.MetaService.DeleteCollection:input_type -> shoal.v1.DeleteCollectionRequest
+	4,  // 10: shoal.v1.MetaService.UpdateCollection:input_type -> shoal.v1.UpdateCollectionRequest
+	10, // 11: shoal.v1.MetaService.UpdateAliases:input_type -> shoal.v1.UpdateAliasesRequest
+	1,  // 12: shoal.v1.MetaService.CreateCollection:output_type -> shoal.v1.CreateCollectionResponse
+	3,  // 13: shoal.v1.MetaService.DeleteCollection:output_type -> shoal.v1.DeleteCollectionResponse
+	5,  // 14: shoal.v1.MetaService.UpdateCollection:output_type -> shoal.v1.UpdateCollectionResponse
+	11, // 15: shoal.v1.MetaService.UpdateAliases:output_type -> shoal.v1.UpdateAliasesResponse
+	12, // [12:16] is the sub-list for method output_type
+	8,  // [8:12] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_shoal_v1_meta_proto_init() }
@@ -286,13 +812,19 @@ func file_shoal_v1_meta_proto_init() {
 		return
 	}
 	file_shoal_v1_types_proto_init()
+	file_shoal_v1_meta_proto_msgTypes[4].OneofWrappers = []any{}
+	file_shoal_v1_meta_proto_msgTypes[6].OneofWrappers = []any{
+		(*AliasAction_CreateAlias)(nil),
+		(*AliasAction_DeleteAlias)(nil),
+		(*AliasAction_RenameAlias)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_shoal_v1_meta_proto_rawDesc), len(file_shoal_v1_meta_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1,5 +1,6 @@
 // Package catalog implements the MetaService: creating collections (with
-// shard placement and activation of the new replicas) and deleting them.
+// shard placement and activation of the new replicas), updating their
+// parameters, deleting them, and collection aliases.
 // Every write goes through etcd transactions, so any meta node can serve
 // any request and concurrent requests for one name resolve to one winner.
 package catalog
@@ -83,12 +84,24 @@ func (s *Service) DeleteCollection(ctx context.Context, req *connect.Request[sho
 	if err := ValidateName(name); err != nil {
 		return nil, connect.NewError(connect.CodeInvalidArgument, err)
 	}
-	resp, err := s.cli.Txn(ctx).Then(
-		clientv3.OpDelete(cluster.CollectionKey(name)),
-		clientv3.OpDelete(cluster.ShardMapKey(name)),
-	).Commit()
-	if err != nil {
-		return nil, storeError(ctx, "delete collection "+name, err)
+	var resp *clientv3.TxnResponse
+	for {
+		// The collection's aliases go with it, as in Qdrant.
+		aliases, guards, err := s.aliasesOf(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		ops := []clientv3.Op{clientv3.OpDelete(cluster.CollectionKey(name)), clientv3.OpDelete(cluster.ShardMapKey(name))}
+		for _, k := range aliases {
+			ops = append(ops, clientv3.OpDelete(k))
+		}
+		resp, err = s.cli.Txn(ctx).If(guards...).Then(ops...).Commit()
+		if err != nil {
+			return nil, storeError(ctx, "delete collection "+name, err)
+		}
+		if resp.Succeeded {
+			break
+		}
 	}
 	deleted := resp.Responses[0].GetResponseDeleteRange().GetDeleted() > 0
 	if deleted {
@@ -106,6 +119,7 @@ func (s *Service) store(ctx context.Context, name string, want *shoalv1.Collecti
 			clientv3.OpGet(cluster.CollectionKey(name)),
 			clientv3.OpGet(cluster.NodesPrefix, clientv3.WithPrefix()),
 			clientv3.OpGet(cluster.ShardMapsPrefix, clientv3.WithPrefix()),
+			clientv3.OpGet(AliasKey(name)),
 		).Commit()
 		if err != nil {
 			return nil, false, storeError(ctx, "read catalog", err)
@@ -116,6 +130,10 @@ func (s *Service) store(ctx context.Context, name string, want *shoalv1.Collecti
 				return nil, false, connect.NewError(connect.CodeInternal, fmt.Errorf("decode collection %s: %w", name, err))
 			}
 			return existing, false, sameConfig(name, want, existing.GetConfig())
+		}
+		if len(snap.Responses[3].GetResponseRange().GetKvs()) > 0 {
+			return nil, false, connect.NewError(connect.CodeInvalidArgument,
+				fmt.Errorf("Wrong input: Can't create collection with name %s. Alias with the same name already exists", name))
 		}
 
 		var nodes []*shoalv1.Node
@@ -149,7 +167,8 @@ func (s *Service) store(ctx context.Context, name string, want *shoalv1.Collecti
 			return nil, false, connect.NewError(connect.CodeInternal, fmt.Errorf("encode shard map: %w", err))
 		}
 		resp, err := s.cli.Txn(ctx).
-			If(clientv3.Compare(clientv3.CreateRevision(cluster.CollectionKey(name)), "=", 0)).
+			If(clientv3.Compare(clientv3.CreateRevision(cluster.CollectionKey(name)), "=", 0),
+				clientv3.Compare(clientv3.CreateRevision(AliasKey(name)), "=", 0)).
 			Then(
 				clientv3.OpPut(cluster.CollectionKey(name), string(collVal)),
 				clientv3.OpPut(cluster.ShardMapKey(name), string(mapVal)),

@@ -70,3 +70,23 @@ func TestAs(t *testing.T) {
 		t.Errorf("As(raw) = %+v", e)
 	}
 }
+
+func TestToConnect(t *testing.T) {
+	f := func(in error, code connect.Code) {
+		t.Helper()
+		got := ToConnect(in)
+		if got.Code() != code || got.Message() != As(in).Msg {
+			t.Errorf("ToConnect(%v) = %v %q, want %v", in, got.Code(), got.Message(), code)
+		}
+	}
+	f(BadInput("x"), connect.CodeInvalidArgument)
+	f(Invalid("limit", "too small"), connect.CodeInvalidArgument)
+	f(CollectionNotFound("c"), connect.CodeNotFound)
+	f(Exists("c"), connect.CodeAlreadyExists)
+	f(NoService("x"), connect.CodeUnavailable)
+	f(TimedOut("x"), connect.CodeDeadlineExceeded)
+	f(New(TooLarge, "big"), connect.CodeResourceExhausted)
+	f(New(Unauthorized, "key"), connect.CodeUnauthenticated)
+	f(New(Forbidden, "ro"), connect.CodePermissionDenied)
+	f(errors.New("boom"), connect.CodeInternal)
+}

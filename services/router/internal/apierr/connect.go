@@ -80,3 +80,30 @@ func prefixed(p, msg string) string {
 	}
 	return p + msg
 }
+
+// ToConnect maps an error for the public gRPC API: the kind becomes the
+// status code a Qdrant server answers with and the message is kept as is.
+// An untyped error is Internal.
+func ToConnect(err error) *connect.Error {
+	e := As(err)
+	code := connect.CodeInternal
+	switch e.Kind {
+	case BadRequest, Validation:
+		code = connect.CodeInvalidArgument
+	case NotFound:
+		code = connect.CodeNotFound
+	case Conflict:
+		code = connect.CodeAlreadyExists
+	case Unavailable:
+		code = connect.CodeUnavailable
+	case Timeout:
+		code = connect.CodeDeadlineExceeded
+	case TooLarge:
+		code = connect.CodeResourceExhausted
+	case Unauthorized:
+		code = connect.CodeUnauthenticated
+	case Forbidden:
+		code = connect.CodePermissionDenied
+	}
+	return connect.NewError(code, errors.New(e.Msg))
+}

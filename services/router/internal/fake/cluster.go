@@ -19,6 +19,7 @@ import (
 type Cluster struct {
 	State   *State
 	Storage []*Storage
+	Aliases *Aliases
 
 	mu  sync.Mutex
 	uid int
@@ -27,7 +28,7 @@ type Cluster struct {
 // NewCluster returns a cluster with n storage nodes (ids 1..n) and one
 // meta node (id 100).
 func NewCluster(n int) *Cluster {
-	c := &Cluster{State: NewState()}
+	c := &Cluster{State: NewState(), Aliases: &Aliases{}}
 	for i := 1; i <= n; i++ {
 		c.Storage = append(c.Storage, NewStorage(uint64(i), c.State))
 		c.State.PutNode(&shoalv1.Node{Id: uint64(i), Uri: "fake://storage-" + strconv.Itoa(i), Tier: shoalv1.NodeTier_NODE_TIER_STORAGE})
@@ -109,5 +110,13 @@ func (m metaAPI) CreateCollection(_ context.Context, req *connect.Request[shoalv
 
 // DeleteCollection removes the collection.
 func (m metaAPI) DeleteCollection(_ context.Context, req *connect.Request[shoalv1.DeleteCollectionRequest]) (*connect.Response[shoalv1.DeleteCollectionResponse], error) {
-	return connect.NewResponse(&shoalv1.DeleteCollectionResponse{Deleted: m.c.State.DeleteCollection(req.Msg.Name)}), nil
+	deleted := m.c.State.DeleteCollection(req.Msg.Name)
+	m.c.Aliases.mu.Lock()
+	for a, c := range m.c.Aliases.m {
+		if c == req.Msg.Name {
+			delete(m.c.Aliases.m, a)
+		}
+	}
+	m.c.Aliases.mu.Unlock()
+	return connect.NewResponse(&shoalv1.DeleteCollectionResponse{Deleted: deleted}), nil
 }

@@ -24,13 +24,17 @@ type Storage struct {
 	mu       sync.Mutex
 	down     bool
 	replicas map[string]map[string]*shoalv1.Point // "uid/shard" → key → point
+	indexes  map[string]map[string]string         // "uid/shard" → field → schema JSON
 	seq      uint64
 	calls    map[string]int
+	// noUpdate makes Update and Info answer Unimplemented, as a storage
+	// node of an older version does.
+	noUpdate bool
 }
 
 // NewStorage returns an empty node.
 func NewStorage(id uint64, st *State) *Storage {
-	return &Storage{NodeID: id, State: st, replicas: map[string]map[string]*shoalv1.Point{}, calls: map[string]int{}}
+	return &Storage{NodeID: id, State: st, replicas: map[string]map[string]*shoalv1.Point{}, indexes: map[string]map[string]string{}, calls: map[string]int{}}
 }
 
 // SetDown stops or restarts the node.
@@ -162,9 +166,13 @@ func (s *Storage) Search(_ context.Context, req *connect.Request[shoalv1.SearchR
 	}
 	higher := params.Distance != shoalv1.Distance_DISTANCE_EUCLID && params.Distance != shoalv1.Distance_DISTANCE_MANHATTAN
 	var hits []*shoalv1.ScoredPoint
+	match, err := compileFilter(req.Msg.Filter)
+	if err != nil {
+		return nil, err
+	}
 	for _, p := range r {
 		v, ok := p.Vectors[req.Msg.Using]
-		if !ok {
+		if !ok || !match(p) {
 			continue
 		}
 		score := Score(params.Distance, req.Msg.Vector.GetData(), v.Data)
@@ -218,8 +226,18 @@ func (s *Storage) Scroll(_ context.Context, req *connect.Request[shoalv1.ScrollR
 	if err != nil {
 		return nil, err
 	}
+	match, err := compileFilter(req.Msg.Filter)
+	if err != nil {
+		return nil, err
+	}
+	if req.Msg.OrderBy != nil {
+		return scrollOrdered(r, req.Msg, match), nil
+	}
 	var all []*shoalv1.Point
 	for _, p := range r {
+		if !match(p) {
+			continue
+		}
 		if req.Msg.Offset == nil || pointid.Compare(p.Id, req.Msg.Offset) >= 0 {
 			all = append(all, p)
 		}
@@ -244,15 +262,15 @@ func (s *Storage) Count(_ context.Context, req *connect.Request[shoalv1.CountReq
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&shoalv1.CountResponse{Count: uint64(len(r))}), nil
-}
-
-// Update is not served by the fake.
-func (s *Storage) Update(context.Context, *connect.Request[shoalv1.UpdateRequest]) (*connect.Response[shoalv1.UpdateResponse], error) {
-	return nil, connect.NewError(connect.CodeUnimplemented, nil)
-}
-
-// Info is not served by the fake.
-func (s *Storage) Info(context.Context, *connect.Request[shoalv1.InfoRequest]) (*connect.Response[shoalv1.InfoResponse], error) {
-	return nil, connect.NewError(connect.CodeUnimplemented, nil)
+	match, err := compileFilter(req.Msg.Filter)
+	if err != nil {
+		return nil, err
+	}
+	var n uint64
+	for _, p := range r {
+		if match(p) {
+			n++
+		}
+	}
+	return connect.NewResponse(&shoalv1.CountResponse{Count: n}), nil
 }

@@ -2,6 +2,7 @@ package rest
 
 import (
 	"encoding/json"
+	"math"
 	"time"
 
 	"github.com/shoaldb/shoal/pkg/pointid"
@@ -14,18 +15,32 @@ import (
 
 // recordJSON is Record.
 type recordJSON struct {
-	ID      any             `json:"id"`
-	Payload json.RawMessage `json:"payload"`
-	Vector  any             `json:"vector"`
+	ID         any             `json:"id"`
+	Payload    json.RawMessage `json:"payload"`
+	Vector     any             `json:"vector"`
+	OrderValue any             `json:"order_value,omitempty"`
 }
 
 // scoredJSON is ScoredPoint.
 type scoredJSON struct {
-	ID      any             `json:"id"`
-	Version uint64          `json:"version"`
-	Score   float32         `json:"score"`
-	Payload json.RawMessage `json:"payload"`
-	Vector  any             `json:"vector"`
+	ID         any             `json:"id"`
+	Version    uint64          `json:"version"`
+	Score      float32         `json:"score"`
+	Payload    json.RawMessage `json:"payload"`
+	Vector     any             `json:"vector"`
+	OrderValue any             `json:"order_value,omitempty"`
+}
+
+// orderValueJSON is OrderValue: an integer when the value is integral
+// (integer and datetime fields), a float otherwise; nil when unset.
+func orderValueJSON(v *float64) any {
+	if v == nil {
+		return nil
+	}
+	if *v == math.Trunc(*v) && math.Abs(*v) < 1<<53 {
+		return int64(*v)
+	}
+	return *v
 }
 
 // vectorJSON is VectorStructOutput: nil (null) when not requested, a
@@ -58,7 +73,7 @@ func idJSON(id *shoalv1.PointID) any {
 func recordsJSON(recs []service.Record) []recordJSON {
 	out := make([]recordJSON, len(recs))
 	for i, r := range recs {
-		out[i] = recordJSON{ID: idJSON(r.ID), Payload: payloadJSON(r.Payload), Vector: vectorJSON(r.Vectors)}
+		out[i] = recordJSON{ID: idJSON(r.ID), Payload: payloadJSON(r.Payload), Vector: vectorJSON(r.Vectors), OrderValue: orderValueJSON(r.OrderValue)}
 	}
 	return out
 }
@@ -66,7 +81,7 @@ func recordsJSON(recs []service.Record) []recordJSON {
 func scoredPointsJSON(pts []service.ScoredPoint) []scoredJSON {
 	out := make([]scoredJSON, len(pts))
 	for i, p := range pts {
-		out[i] = scoredJSON{ID: idJSON(p.ID), Version: p.Version, Score: p.Score, Payload: payloadJSON(p.Payload), Vector: vectorJSON(p.Vectors)}
+		out[i] = scoredJSON{ID: idJSON(p.ID), Version: p.Version, Score: p.Score, Payload: payloadJSON(p.Payload), Vector: vectorJSON(p.Vectors), OrderValue: orderValueJSON(p.OrderValue)}
 	}
 	return out
 }
@@ -150,12 +165,25 @@ func collectionInfoJSON(info service.CollectionInfo) map[string]any {
 	return map[string]any{
 		"status":                info.Status,
 		"optimizer_status":      "ok",
-		"indexed_vectors_count": 0,
+		"indexed_vectors_count": info.IndexedVectorsCount,
 		"points_count":          info.PointsCount,
 		"segments_count":        info.SegmentsCount,
 		"config":                config,
-		"payload_schema":        map[string]any{},
+		"payload_schema":        payloadSchemaJSON(info.PayloadSchema),
 	}
+}
+
+// payloadSchemaJSON is payload_schema: PayloadIndexInfo by field.
+func payloadSchemaJSON(schema map[string]service.PayloadIndexInfo) map[string]any {
+	out := make(map[string]any, len(schema))
+	for field, ix := range schema {
+		m := map[string]any{"data_type": ix.DataType, "points": ix.Points}
+		if ix.Params != nil {
+			m["params"] = ix.Params
+		}
+		out[field] = m
+	}
+	return out
 }
 
 // clusterStatusJSON is ClusterStatus (the "enabled" form).
@@ -175,18 +203,23 @@ func clusterStatusJSON(st service.ClusterStatus) map[string]any {
 	if st.Raft.Leader != 0 {
 		raft["leader"] = st.Raft.Leader
 	}
-	thread := map[string]any{"consensus_thread_status": "working", "last_update": st.LastUpdate.Format(time.RFC3339Nano)}
-	if st.ConsensusErr != nil {
-		thread = map[string]any{"consensus_thread_status": "stopped_with_err", "err": st.ConsensusErr.Error()}
-	}
 	return map[string]any{
 		"status":                  "enabled",
 		"peer_id":                 st.PeerID,
 		"peers":                   peers,
 		"raft_info":               raft,
-		"consensus_thread_status": thread,
+		"consensus_thread_status": consensusThreadJSON(st),
 		"message_send_failures":   map[string]any{},
 	}
+}
+
+// consensusThreadJSON is ConsensusThreadStatus: working, or stopped with
+// the error when no meta member answered.
+func consensusThreadJSON(st service.ClusterStatus) map[string]any {
+	if st.ConsensusErr != nil {
+		return map[string]any{"consensus_thread_status": "stopped_with_err", "err": st.ConsensusErr.Error()}
+	}
+	return map[string]any{"consensus_thread_status": "working", "last_update": st.LastUpdate.Format(time.RFC3339Nano)}
 }
 
 // collectionClusterJSON is CollectionClusterInfo.

@@ -22,6 +22,15 @@ func FuzzDecode(f *testing.F) {
 		`{"query":{"nearest":[1,2]},"using":"a","limit":3}`, `{"query":5}`, `{"query":{"fusion":"rrf"}}`,
 		`{"offset":"00000000-0000-0000-0000-000000000001","limit":3,"with_payload":false}`,
 		`{"exact":true}`,
+		`{"prefetch":[{"query":[1],"limit":2,"prefetch":{"query":3}}],"query":{"rrf":{"k":3,"weights":[1]}}}`,
+		`{"query":{"recommend":{"positive":[1,[1,2]],"negative":[2],"strategy":"best_score"}},"filter":{"must":[]}}`,
+		`{"searches":[{"query":[1]},{"vector":[1],"limit":1},{"positive":[1],"limit":2}]}`,
+		`{"group_by":"a","group_size":2,"limit":3,"vector":[1],"positive":[1]}`,
+		`{"key":"a","limit":2,"sample":3,"using":"v"}`,
+		`{"operations":[{"upsert":{"points":[]}},{"set_payload":{"payload":{},"points":[1]}},{"delete_vectors":{"filter":{},"vector":["a"]}}]}`,
+		`{"actions":[{"create_alias":{"collection_name":"a","alias_name":"b"}},{"rename_alias":{"old_alias_name":"b","new_alias_name":"c"}}]}`,
+		`{"optimizers_config":{"indexing_threshold":1},"params":{"replication_factor":2},"vectors":{"":{"on_disk":true}}}`,
+		`{"field_name":"a","field_schema":{"type":"keyword"}}`, `{"keys":["a"],"points":[1]}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -40,7 +49,41 @@ func FuzzDecode(f *testing.F) {
 		check(err)
 		_, _, err = decodeRetrieve(body)
 		check(err)
-		_, err = decodeDelete(body)
+		_, err = decodePointsSelector(body)
+		check(err)
+		_, err = decodeSetPayload(body)
+		check(err)
+		_, err = decodeDeletePayload(body)
+		check(err)
+		_, err = decodeUpdateVectors(body)
+		check(err)
+		_, err = decodeDeleteVectors(body)
+		check(err)
+		_, err = decodeBatch(body)
+		check(err)
+		_, _, err = decodeCreateIndex(body)
+		check(err)
+		_, err = decodeAliases(body)
+		check(err)
+		_, err = decodeUpdateCollection("c", body)
+		check(err)
+		_, err = decodeQueryBatch(body)
+		check(err)
+		_, err = decodeSearchBatch(body)
+		check(err)
+		_, err = decodeRecommend(body)
+		check(err)
+		_, err = decodeRecommendBatch(body)
+		check(err)
+		_, err = decodeQueryGroups(body)
+		check(err)
+		_, err = decodeSearchGroups(body)
+		check(err)
+		_, err = decodeRecommendGroups(body)
+		check(err)
+		_, err = decodeFacet(body)
+		check(err)
+		_, err = decodeMatrix(body)
 		check(err)
 		_, err = decodeSearch(body)
 		check(err)
@@ -48,6 +91,7 @@ func FuzzDecode(f *testing.F) {
 		check(err)
 		_, err = decodeScroll(body)
 		check(err)
-		check(decodeCount(body))
+		_, err = decodeCount(body)
+		check(err)
 	})
 }

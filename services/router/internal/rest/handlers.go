@@ -96,11 +96,11 @@ func (s *Server) deletePoints(r *http.Request, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	ids, err := decodeDelete(body)
+	sel, err := decodePointsSelector(body)
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.svc.DeletePoints(r.Context(), r.PathValue("name"), ids, wait)
+	res, err := s.svc.DeletePoints(r.Context(), r.PathValue("name"), sel, wait)
 	if err != nil {
 		return nil, err
 	}
@@ -144,10 +144,11 @@ func (s *Server) scrollPoints(r *http.Request, body []byte) (any, error) {
 }
 
 func (s *Server) countPoints(r *http.Request, body []byte) (any, error) {
-	if err := decodeCount(body); err != nil {
+	req, err := decodeCount(body)
+	if err != nil {
 		return nil, err
 	}
-	n, err := s.svc.Count(r.Context(), r.PathValue("name"))
+	n, err := s.svc.Count(r.Context(), r.PathValue("name"), req)
 	if err != nil {
 		return nil, err
 	}

@@ -47,25 +47,6 @@ func readOptions(f fields, payloadDefault, vectorDefault bool) (service.ReadOpti
 	return opt, err
 }
 
-// decodeDelete decodes PointsSelector: {"points": [ids]}; the filter form
-// is rejected until filters are supported.
-func decodeDelete(body []byte) ([]*shoalv1.PointID, error) {
-	f, err := object(body, false, "points", "filter", "shard_key")
-	if err != nil {
-		return nil, err
-	}
-	if err := checkShardKey(f); err != nil {
-		return nil, err
-	}
-	if f.present("filter") {
-		return nil, apierr.NoFilters()
-	}
-	if _, ok := f["points"]; !ok {
-		return nil, apierr.Format("missing field `points` or `filter`")
-	}
-	return pointIDs(f["points"], "points")
-}
-
 // searchParams decodes SearchParams: exact and hnsw_ef are passed on; the
 // other members are accepted and have no effect yet.
 func searchParams(raw json.RawMessage) (exact bool, hnswEf uint32, err error) {
@@ -103,7 +84,7 @@ func decodeSearch(body []byte) (service.SearchRequest, error) {
 	if err := checkShardKey(f); err != nil {
 		return req, err
 	}
-	if err := f.mustBeNull("filter", apierr.NoFilters()); err != nil {
+	if req.Filter, err = filterField(f); err != nil {
 		return req, err
 	}
 	if req.Using, req.Vector, err = namedVectorStruct(f["vector"]); err != nil {
@@ -176,113 +157,6 @@ func namedVectorStruct(raw json.RawMessage) (string, []float32, error) {
 	return "", nil, apierr.Format("vector: expected a vector or a named vector, got %s", kindOf(t))
 }
 
-// queryKinds are the Query variants other than nearest, by their tag.
-var queryKinds = []string{"recommend", "discover", "context", "order_by", "fusion", "rrf", "formula", "sample", "relevance_feedback"}
-
-// decodeQuery decodes QueryRequest. query may be a vector, a point id or
-// {"nearest": …}; limit defaults to 10, with_payload and with_vector to
-// false. A request without query lists points by id.
-func decodeQuery(body []byte) (service.QueryRequest, error) {
-	var req service.QueryRequest
-	f, err := object(body, true, "shard_key", "prefetch", "query", "using", "filter", "params", "score_threshold", "limit", "offset", "with_vector", "with_payload", "lookup_from")
-	if err != nil {
-		return req, err
-	}
-	if err := checkShardKey(f); err != nil {
-		return req, err
-	}
-	if err := f.mustBeNull("filter", apierr.NoFilters()); err != nil {
-		return req, err
-	}
-	if err := f.mustBeNull("prefetch", apierr.Unsupported("prefetch")); err != nil {
-		return req, err
-	}
-	if err := f.mustBeNull("lookup_from", apierr.Unsupported("lookup_from")); err != nil {
-		return req, err
-	}
-	if using, err := f.stringField("using"); err != nil {
-		return req, err
-	} else if using != nil {
-		req.Using = *using
-	}
-	if f.present("query") {
-		if req.Vector, req.ByID, err = queryInput(f["query"]); err != nil {
-			return req, err
-		}
-	}
-	if req.Limit, err = f.intField("limit", defaultQueryLimit); err != nil {
-		return req, err
-	}
-	if req.Offset, err = f.intField("offset", 0); err != nil {
-		return req, err
-	}
-	if req.ScoreThreshold, err = f.float32Field("score_threshold"); err != nil {
-		return req, err
-	}
-	if req.Exact, req.HnswEf, err = searchParams(f["params"]); err != nil {
-		return req, err
-	}
-	req.Read, err = readOptions(f, false, false)
-	return req, err
-}
-
-// queryInput decodes QueryInterface: a VectorInput (dense vector or point
-// id) or a Query object, of which only nearest is supported.
-func queryInput(raw json.RawMessage) ([]float32, *shoalv1.PointID, error) {
-	t := bytes.TrimSpace(raw)
-	if t[0] == '{' {
-		f, err := members(t, "query")
-		if err != nil {
-			return nil, nil, err
-		}
-		if nearest, ok := f["nearest"]; ok {
-			for k := range f {
-				if k != "nearest" && k != "mmr" {
-					return nil, nil, apierr.Format("query: unknown field `%s`, expected `nearest`, `mmr`", k)
-				}
-			}
-			if err := f.mustBeNull("mmr", apierr.Unsupported("mmr")); err != nil {
-				return nil, nil, err
-			}
-			if isNull(nearest) {
-				return nil, nil, apierr.Format("query.nearest: expected a vector or a point id, got null")
-			}
-			return vectorInput(nearest)
-		}
-		for _, k := range queryKinds {
-			if _, ok := f[k]; ok {
-				return nil, nil, apierr.Unsupported("query `" + k + "`")
-			}
-		}
-	}
-	return vectorInput(t)
-}
-
-// vectorInput decodes VectorInput: a dense vector or a point id.
-func vectorInput(raw json.RawMessage) ([]float32, *shoalv1.PointID, error) {
-	t := bytes.TrimSpace(raw)
-	switch {
-	case t[0] == '[':
-		if isArrayOfArrays(t) {
-			return nil, nil, apierr.Unsupported("multivectors")
-		}
-		v, err := floats(t, "query")
-		return v, nil, err
-	case t[0] == '"' || (t[0] >= '0' && t[0] <= '9') || t[0] == '-':
-		id, err := pointID(t, "query")
-		return nil, id, err
-	case t[0] == '{':
-		f, _ := members(t, "query")
-		if isInference(f) {
-			return nil, nil, apierr.Unsupported("inference (Document, Image and Object queries)")
-		}
-		if _, ok := f["indices"]; ok {
-			return nil, nil, apierr.Unsupported("sparse vectors")
-		}
-	}
-	return nil, nil, apierr.Format("query: expected a vector, a point id or a query object, got %s", kindOf(t))
-}
-
 // decodeScroll decodes ScrollRequest: limit defaults to 10, with_payload
 // to true, with_vector to false.
 func decodeScroll(body []byte) (service.ScrollRequest, error) {
@@ -294,11 +168,13 @@ func decodeScroll(body []byte) (service.ScrollRequest, error) {
 	if err := checkShardKey(f); err != nil {
 		return req, err
 	}
-	if err := f.mustBeNull("filter", apierr.NoFilters()); err != nil {
+	if req.Filter, err = filterField(f); err != nil {
 		return req, err
 	}
-	if err := f.mustBeNull("order_by", apierr.Unsupported("order_by")); err != nil {
-		return req, err
+	if f.present("order_by") {
+		if req.OrderBy, err = orderBy(f["order_by"]); err != nil {
+			return req, err
+		}
 	}
 	if f.present("offset") {
 		if req.Offset, err = pointID(f["offset"], "offset"); err != nil {
@@ -314,17 +190,83 @@ func decodeScroll(body []byte) (service.ScrollRequest, error) {
 
 // decodeCount decodes CountRequest; exact is accepted (counts are always
 // exact).
-func decodeCount(body []byte) error {
+func decodeCount(body []byte) (service.CountRequest, error) {
+	var req service.CountRequest
 	f, err := object(body, true, "shard_key", "filter", "exact")
 	if err != nil {
-		return err
+		return req, err
 	}
 	if err := checkShardKey(f); err != nil {
-		return err
+		return req, err
 	}
-	if err := f.mustBeNull("filter", apierr.NoFilters()); err != nil {
-		return err
+	if req.Filter, err = filterField(f); err != nil {
+		return req, err
 	}
 	_, err = f.boolField("exact")
-	return err
+	return req, err
+}
+
+// filterField decodes an optional Filter member: an object (its
+// conditions are checked where the filter is evaluated) or null.
+func filterField(f fields) (json.RawMessage, error) {
+	if !f.present("filter") {
+		return nil, nil
+	}
+	if t := bytes.TrimSpace(f["filter"]); t[0] != '{' {
+		return nil, apierr.Format("filter: invalid type: %s, expected struct Filter", kindOf(t))
+	}
+	return f["filter"], nil
+}
+
+// orderBy decodes OrderByInterface: a key, or {"key", "direction",
+// "start_from"} where start_from is a number or an RFC 3339 datetime.
+func orderBy(raw json.RawMessage) (*service.OrderBy, error) {
+	t := bytes.TrimSpace(raw)
+	if t[0] == '"' {
+		var key string
+		if err := json.Unmarshal(t, &key); err != nil {
+			return nil, apierr.Format("order_by: %v", err)
+		}
+		return &service.OrderBy{Key: key}, nil
+	}
+	f, err := members(t, "order_by", "key", "direction", "start_from")
+	if err != nil {
+		return nil, err
+	}
+	key, err := f.stringField("key")
+	if err != nil {
+		return nil, err
+	}
+	if key == nil {
+		return nil, apierr.Format("order_by: missing field `key`")
+	}
+	ob := &service.OrderBy{Key: *key}
+	if dir, err := f.stringField("direction"); err != nil {
+		return nil, err
+	} else if dir != nil {
+		switch *dir {
+		case "asc":
+		case "desc":
+			ob.Descending = true
+		default:
+			return nil, apierr.Format("order_by.direction: unknown variant `%s`, expected `asc` or `desc`", *dir)
+		}
+	}
+	if f.present("start_from") {
+		sf := bytes.TrimSpace(f["start_from"])
+		var v float64
+		if sf[0] == '"' {
+			var s string
+			_ = json.Unmarshal(sf, &s)
+			ts, err := service.ParseDatetime(s)
+			if err != nil {
+				return nil, apierr.Format("order_by.start_from: %v", err)
+			}
+			v = float64(ts.UnixNano()) / 1e9
+		} else if err := json.Unmarshal(sf, &v); err != nil {
+			return nil, apierr.Format("order_by.start_from: expected a number or a datetime, got %s", kindOf(sf))
+		}
+		ob.StartFrom = &v
+	}
+	return ob, nil
 }

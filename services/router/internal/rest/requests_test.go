@@ -217,17 +217,19 @@ func TestDecodeRetrieveAndDelete(t *testing.T) {
 
 	g := func(body, wantIDs, errWant string) {
 		t.Helper()
-		ids, err := decodeDelete([]byte(body))
+		sel, err := decodePointsSelector([]byte(body))
 		if !checkErr(t, body, err, apierr.BadRequest, errWant) {
 			return
 		}
-		if got := idList(ids); got != wantIDs {
+		if got := idList(sel.IDs) + string(sel.Filter); got != wantIDs {
 			t.Errorf("%s: got %s, want %s", body, got, wantIDs)
 		}
 	}
 	g(`{"points":[1,2]}`, "1 2", "")
 	g(`{"points":[1],"filter":null}`, "1", "")
-	g(`{"filter":{"must":[{"key":"a","match":{"value":1}}]}}`, "", "Wrong input: filters are not supported yet")
+	g(`{"filter":{"must":[{"key":"a","match":{"value":1}}]}}`, `{"must":[{"key":"a","match":{"value":1}}]}`, "")
+	g(`{"filter":[1]}`, "", "expected struct Filter")
+	g(`{"points":[1],"filter":{}}`, "", "not both")
 	g(`{}`, "", "missing field `points` or `filter`")
 	g(`{"points":[-5]}`, "", "not a valid point ID")
 }
@@ -267,7 +269,7 @@ func TestDecodeSearch(t *testing.T) {
 	f(`{"limit":2}`, service.SearchRequest{}, "missing field `vector`")
 	f(`{"vector":[1],"limit":-1}`, service.SearchRequest{}, "limit: invalid value -1")
 	f(`{"vector":[1],"limit":1,"offset":"2"}`, service.SearchRequest{}, "offset: invalid value")
-	f(`{"vector":[1],"limit":1,"filter":{"must":[]}}`, service.SearchRequest{}, "filters are not supported yet")
+	f(`{"vector":[1],"limit":1,"filter":5}`, service.SearchRequest{}, "expected struct Filter")
 	f(`{"vector":{"vector":[1]},"limit":1}`, service.SearchRequest{}, "missing field `name`")
 	f(`{"vector":{"name":"a"},"limit":1}`, service.SearchRequest{}, "vector: missing field `vector`")
 	f(`{"vector":{"name":"a","vector":{"indices":[1],"values":[1]}},"limit":1}`, service.SearchRequest{}, "sparse vectors is not supported yet")
@@ -290,21 +292,36 @@ func TestDecodeQuery(t *testing.T) {
 			t.Errorf("%s:\n got %+v\nwant %+v", body, got, want)
 		}
 	}
-	f(`{"query":[1,2]}`, service.QueryRequest{Vector: vec(1, 2), Limit: 10}, "")
+	q := func(st service.Stage, offset int, read service.ReadOptions) service.QueryRequest {
+		return service.QueryRequest{Stage: st, Offset: offset, Read: read}
+	}
+	none := service.ReadOptions{}
+	f(`{"query":[1,2]}`, q(service.Stage{Query: service.Query{Vector: vec(1, 2)}, Limit: 10}, 0, none), "")
 	f(`{"query":{"nearest":[1,2]},"using":"image","limit":3,"offset":1,"with_payload":true,"with_vector":true,"score_threshold":0.1}`,
-		service.QueryRequest{Using: "image", Vector: vec(1, 2), Limit: 3, Offset: 1, ScoreThreshold: f32(0.1),
-			Read: service.ReadOptions{Payload: service.AllPayload, Vector: service.VectorSelector{All: true}}}, "")
-	f(`{"query":42}`, service.QueryRequest{ByID: pointid.Num(42), Limit: 10}, "")
-	f(`{"query":{"nearest":"00000000-0000-0000-0000-00000000000a"}}`, service.QueryRequest{ByID: func() *shoalv1.PointID {
-		id, _ := pointid.ParseString("00000000-0000-0000-0000-00000000000a")
-		return id
-	}(), Limit: 10}, "")
-	f(``, service.QueryRequest{Limit: 10}, "")
-	f(`{"query":null,"limit":5}`, service.QueryRequest{Limit: 5}, "")
-	f(`{"query":[1],"params":{"exact":true}}`, service.QueryRequest{Vector: vec(1), Limit: 10, Exact: true}, "")
+		q(service.Stage{Using: "image", Query: service.Query{Vector: vec(1, 2)}, Limit: 3, ScoreThreshold: f32(0.1)}, 1,
+			service.ReadOptions{Payload: service.AllPayload, Vector: service.VectorSelector{All: true}}), "")
+	f(`{"query":42}`, q(service.Stage{Query: service.Query{ByID: pointid.Num(42)}, Limit: 10}, 0, none), "")
+	uuidA, _ := pointid.ParseString("00000000-0000-0000-0000-00000000000a")
+	f(`{"query":{"nearest":"00000000-0000-0000-0000-00000000000a"}}`, q(service.Stage{Query: service.Query{ByID: uuidA}, Limit: 10}, 0, none), "")
+	f(``, q(service.Stage{Limit: 10}, 0, none), "")
+	f(`{"query":null,"limit":5}`, q(service.Stage{Limit: 5}, 0, none), "")
+	f(`{"query":[1],"params":{"exact":true}}`, q(service.Stage{Query: service.Query{Vector: vec(1)}, Limit: 10, Exact: true}, 0, none), "")
+	f(`{"query":{"recommend":{"positive":[1,[1,2]],"negative":[3],"strategy":"best_score"}}}`, q(service.Stage{Query: service.Query{Recommend: &service.Recommend{
+		Positive: []service.VectorInput{{ID: pointid.Num(1)}, {Vector: vec(1, 2)}}, Negative: []service.VectorInput{{ID: pointid.Num(3)}}, Strategy: "best_score"}}, Limit: 10}, 0, none), "")
+	f(`{"prefetch":[{"query":[1,2],"limit":5,"using":"a"},{"query":7,"filter":{"must":[]},"prefetch":{"query":[3]}}],"query":{"fusion":"rrf"},"limit":3}`,
+		q(service.Stage{Query: service.Query{Fusion: &service.Fusion{Kind: "rrf"}}, Limit: 3, Prefetch: []service.Stage{
+			{Query: service.Query{Vector: vec(1, 2)}, Limit: 5, Using: "a"},
+			{Query: service.Query{ByID: pointid.Num(7)}, Limit: 10, Filter: json.RawMessage(`{"must":[]}`), Prefetch: []service.Stage{{Query: service.Query{Vector: vec(3)}, Limit: 10}}},
+		}}, 0, none), "")
+	f(`{"prefetch":[{"query":[1]}],"query":{"rrf":{"k":60,"weights":[2]}}}`, q(service.Stage{Query: service.Query{Fusion: &service.Fusion{Kind: "rrf", K: 60, Weights: vec(2)}}, Limit: 10,
+		Prefetch: []service.Stage{{Query: service.Query{Vector: vec(1)}, Limit: 10}}}, 0, none), "")
+	f(`{"query":{"order_by":{"key":"n","direction":"desc"}}}`, q(service.Stage{Query: service.Query{OrderBy: &service.OrderBy{Key: "n", Descending: true}}, Limit: 10}, 0, none), "")
+	f(`{"query":{"sample":"random"},"limit":2}`, q(service.Stage{Query: service.Query{Sample: true}, Limit: 2}, 0, none), "")
 
-	f(`{"query":{"recommend":{"positive":[1]}}}`, service.QueryRequest{}, "query `recommend` is not supported yet")
-	f(`{"query":{"fusion":"rrf"}}`, service.QueryRequest{}, "query `fusion` is not supported yet")
+	f(`{"query":{"fusion":"max"}}`, service.QueryRequest{}, "unknown variant")
+	f(`{"query":{"sample":"first"}}`, service.QueryRequest{}, "unknown variant")
+	f(`{"query":{"discover":{"target":1}}}`, service.QueryRequest{}, "query `discover` is not supported yet")
+	f(`{"prefetch":[{"offset":1}]}`, service.QueryRequest{}, "unknown field `offset`")
 	f(`{"query":{"nearest":[1],"mmr":{"diversity":0.5}}}`, service.QueryRequest{}, "mmr is not supported yet")
 	f(`{"query":{"nearest":[1],"other":1}}`, service.QueryRequest{}, "unknown field `other`")
 	f(`{"query":{"text":"hi","model":"m"}}`, service.QueryRequest{}, "inference")
@@ -312,8 +329,8 @@ func TestDecodeQuery(t *testing.T) {
 	f(`{"query":[[1],[2]]}`, service.QueryRequest{}, "multivectors")
 	f(`{"query":-3}`, service.QueryRequest{}, "not a valid point ID")
 	f(`{"query":true}`, service.QueryRequest{}, "query: expected a vector, a point id or a query object")
-	f(`{"query":[1],"prefetch":{"query":[1]}}`, service.QueryRequest{}, "prefetch is not supported yet")
-	f(`{"query":[1],"filter":{"must":[]}}`, service.QueryRequest{}, "filters are not supported yet")
+	f(`{"query":[1],"prefetch":5}`, service.QueryRequest{}, "prefetch")
+	f(`{"query":[1],"filter":[]}`, service.QueryRequest{}, "expected struct Filter")
 	f(`{"query":[1],"lookup_from":{"collection":"x"}}`, service.QueryRequest{}, "lookup_from is not supported yet")
 	f(`{"query":[1],"using":5}`, service.QueryRequest{}, "using: invalid type")
 	f(`{"query":[1],"top":5}`, service.QueryRequest{}, "unknown field `top`")
@@ -335,19 +352,25 @@ func TestDecodeScrollAndCount(t *testing.T) {
 	f(`{"offset":5,"limit":2,"with_payload":false,"with_vector":true}`, service.ScrollRequest{Offset: pointid.Num(5), Limit: 2, Read: service.ReadOptions{Vector: service.VectorSelector{All: true}}}, "")
 	f(`{"offset":null}`, service.ScrollRequest{Limit: 10, Read: service.ReadOptions{Payload: service.AllPayload}}, "")
 	f(`{"offset":"x"}`, service.ScrollRequest{}, "unable to parse UUID: x")
-	f(`{"filter":{"must":[]}}`, service.ScrollRequest{}, "filters are not supported yet")
-	f(`{"order_by":"price"}`, service.ScrollRequest{}, "order_by is not supported yet")
+	f(`{"filter":{"must":[]}}`, service.ScrollRequest{Limit: 10, Read: service.ReadOptions{Payload: service.AllPayload}, Filter: json.RawMessage(`{"must":[]}`)}, "")
+	f(`{"order_by":"price"}`, service.ScrollRequest{Limit: 10, Read: service.ReadOptions{Payload: service.AllPayload}, OrderBy: &service.OrderBy{Key: "price"}}, "")
+	ts := 1704067200.0
+	f(`{"order_by":{"key":"t","direction":"desc","start_from":"2024-01-01T00:00:00Z"}}`, service.ScrollRequest{Limit: 10, Read: service.ReadOptions{Payload: service.AllPayload}, OrderBy: &service.OrderBy{Key: "t", Descending: true, StartFrom: &ts}}, "")
+	f(`{"order_by":{"key":"t","direction":"up"}}`, service.ScrollRequest{}, "unknown variant `up`")
+	f(`{"order_by":{"direction":"asc"}}`, service.ScrollRequest{}, "missing field `key`")
 	f(`{"limit":1.5}`, service.ScrollRequest{}, "limit: invalid value")
 
 	g := func(body, errWant string) {
 		t.Helper()
-		checkErr(t, body, decodeCount([]byte(body)), apierr.BadRequest, errWant)
+		_, err := decodeCount([]byte(body))
+		checkErr(t, body, err, apierr.BadRequest, errWant)
 	}
 	g(``, "")
 	g(`{"exact":true}`, "")
 	g(`{"exact":false,"filter":null}`, "")
 	g(`{"exact":1}`, "exact: invalid type")
-	g(`{"filter":{"must":[]}}`, "filters are not supported yet")
+	g(`{"filter":{"must":[]}}`, "")
+	g(`{"filter":"x"}`, "expected struct Filter")
 	g(`{"limit":1}`, "unknown field `limit`")
 }
 

@@ -6,7 +6,6 @@ package rest
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"io"
@@ -17,6 +16,8 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/shoaldb/shoal/services/router/internal/apierr"
+	"github.com/shoaldb/shoal/services/router/internal/apikey"
+	"github.com/shoaldb/shoal/services/router/internal/metrics"
 	"github.com/shoaldb/shoal/services/router/internal/service"
 )
 
@@ -42,7 +43,12 @@ type Options struct {
 	// ReadOnlyAPIKey, when set, is accepted for requests that do not
 	// change anything.
 	ReadOnlyAPIKey string
-	Log            zerolog.Logger
+	// Metrics, if set, counts every request and serves /metrics and
+	// /telemetry.
+	Metrics *metrics.Registry
+	// StartedAt is when the router started (telemetry's app.startup).
+	StartedAt time.Time
+	Log       zerolog.Logger
 }
 
 // Server is the REST API's HTTP handler.
@@ -59,8 +65,37 @@ func New(svc *service.Service, opt Options) *Server {
 	return s
 }
 
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler. Every request is counted in Metrics
+// under its route pattern.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.opt.Metrics == nil {
+		s.serve(w, r)
+		return
+	}
+	start := time.Now()
+	_, pattern := s.mux.Handler(r)
+	sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+	s.serve(sw, r)
+	endpoint := pattern
+	if _, p, ok := strings.Cut(pattern, " "); ok {
+		endpoint = p
+	}
+	endpoint = strings.TrimSuffix(endpoint, "{$}")
+	s.opt.Metrics.Observe(metrics.Key{API: metrics.REST, Method: r.Method, Endpoint: endpoint, Status: strconv.Itoa(sw.code)}, sw.code >= 400, time.Since(start))
+}
+
+// statusWriter remembers the status code written.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if s.opt.CORS {
 		h := w.Header()
 		h.Set("Access-Control-Allow-Origin", "*")
@@ -80,41 +115,36 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // readOnlyRoutes are the POST paths (by their last element) that only read.
-var readOnlyRoutes = []string{"/points", "/points/search", "/points/query", "/points/scroll", "/points/count"}
+var readOnlyRoutes = []string{
+	"/points", "/points/search", "/points/query", "/points/scroll", "/points/count",
+	"/points/query/batch", "/points/search/batch", "/points/recommend", "/points/recommend/batch",
+	"/points/query/groups", "/points/search/groups", "/points/recommend/groups", "/facet",
+	"/points/search/matrix/pairs", "/points/search/matrix/offsets",
+}
 
-// authorize checks the API key, when one is configured.
+// authorize checks the API key, when one is configured. Health checks
+// need none; GET and the read-only POSTs accept the read-only key.
 func (s *Server) authorize(r *http.Request) error {
-	if s.opt.APIKey == "" && s.opt.ReadOnlyAPIKey == "" {
+	keys := apikey.Keys{Full: s.opt.APIKey, ReadOnly: s.opt.ReadOnlyAPIKey}
+	if !keys.Enabled() {
 		return nil
 	}
 	switch r.URL.Path {
 	case "/healthz", "/livez", "/readyz":
 		return nil
 	}
-	key := r.Header.Get("api-key")
-	if key == "" {
-		if b, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-			key = strings.TrimSpace(b)
-		}
-	}
-	equal := func(a, b string) bool { return b != "" && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
-	if equal(key, s.opt.APIKey) {
-		return nil
-	}
-	if equal(key, s.opt.ReadOnlyAPIKey) {
-		if r.Method == http.MethodGet || r.Method == http.MethodHead {
-			return nil
-		}
-		if r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/collections/") {
-			for _, suffix := range readOnlyRoutes {
-				if strings.HasSuffix(r.URL.Path, suffix) {
-					return nil
-				}
+	write := true
+	switch {
+	case r.Method == http.MethodGet || r.Method == http.MethodHead:
+		write = false
+	case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/collections/"):
+		for _, suffix := range readOnlyRoutes {
+			if strings.HasSuffix(r.URL.Path, suffix) {
+				write = false
 			}
 		}
-		return apierr.New(apierr.Forbidden, "Forbidden: read-only API key used for a write request")
 	}
-	return apierr.New(apierr.Unauthorized, "Must provide an API key or an Authorization bearer token")
+	return keys.Check(r.Header, write)
 }
 
 // apiHandler is an endpoint: it returns the result to wrap in the envelope.

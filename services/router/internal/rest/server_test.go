@@ -38,7 +38,7 @@ func newEnv(t *testing.T, opt rest.Options) *env {
 	fc := fake.NewCluster(3)
 	cons := &consensus{}
 	svc := service.New(service.Options{
-		NodeID: 555, State: fc.State, Router: routing.New(fc.State, fc.Dialer(), nil), Meta: fc, Consensus: cons,
+		NodeID: 555, State: fc.State, Aliases: fc.Aliases, Router: routing.New(fc.State, fc.Dialer(), nil), Meta: fc, Consensus: cons,
 		Defaults: service.Defaults{OnDiskPayload: true}, Log: zerolog.Nop(),
 	})
 	if opt.MaxBodyBytes == 0 {
@@ -260,7 +260,7 @@ func TestPointErrors(t *testing.T) {
 	e.fails("PUT", "/collections/c/points?wait=maybe", `{"points":[]}`, 400, "wait")
 	e.fails("PUT", "/collections/c/points?ordering=fast", `{"points":[]}`, 400, "ordering")
 	e.fails("PUT", "/collections/none/points", `{"points":[]}`, 404, "Not found: Collection `none` doesn't exist!")
-	e.fails("POST", "/collections/c/points/delete", `{"filter":{"must":[]}}`, 400, "filters are not supported yet")
+	e.fails("POST", "/collections/c/points/delete", `{"filter":"city"}`, 400, "expected struct Filter")
 	e.fails("POST", "/collections/c/points", `{"ids":[1],"with_vector":["nope"]}`, 400, "Not existing vector name error: nope")
 	// A bad point fails the whole request: nothing was written.
 	e.fails("PUT", "/collections/c/points", `{"points":[{"id":1,"vector":[1,2,3,4]},{"id":2,"vector":[1]}]}`, 400, "expected dim: 4, got 1")
@@ -298,7 +298,7 @@ func TestSearchQueryScroll(t *testing.T) {
 	e.fails("POST", "/collections/c/points/search", `{"vector":[1,2,3],"limit":1}`, 400, "Vector dimension error: expected dim: 2, got 3")
 	e.fails("POST", "/collections/c/points/search", `{"vector":{"name":"x","vector":[1,2]},"limit":1}`, 400, "Not existing vector name error: x")
 	e.fails("POST", "/collections/c/points/search", `{"vector":[1,2],"limit":0}`, 422, "limit")
-	e.fails("POST", "/collections/c/points/search", `{"vector":[1,2],"limit":1,"filter":{"must":[]}}`, 400, "filters are not supported yet")
+	e.fails("POST", "/collections/c/points/search", `{"vector":[1,2],"limit":1,"filter":{"must":[{"key":"i","near":1}]}}`, 400, "unsupported condition")
 
 	got = e.ok("POST", "/collections/c/points/query", `{"query":{"nearest":[3.2,0]},"limit":1,"with_payload":true}`)
 	if got != `{"points":[{"id":3,"payload":{"i":3},"score":0.20000005,"vector":null,"version":1}]}` {

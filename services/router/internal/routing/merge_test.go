@@ -128,3 +128,26 @@ func TestMergeByID(t *testing.T) {
 	f("dedupe", [][]*shoalv1.Point{{pt(pointid.Num(1)), pt(pointid.Num(2))}, {pt(pointid.Num(1))}}, 1, "1", "2")
 	f("empty", [][]*shoalv1.Point{{}, nil}, 10, "", "<nil>")
 }
+
+func TestMergeOrdered(t *testing.T) {
+	op := func(id uint64, v float64) OrderedPoint { return OrderedPoint{Point: pt(pointid.Num(id)), Value: v} }
+	f := func(name string, lists [][]OrderedPoint, desc bool, limit int, want string) {
+		t.Helper()
+		got := ""
+		for i, p := range MergeOrdered(lists, desc, limit) {
+			if i > 0 {
+				got += " "
+			}
+			got += fmt.Sprintf("%s:%g", pointid.String(p.Point.GetId()), p.Value)
+		}
+		if got != want {
+			t.Errorf("%s: got %q, want %q", name, got, want)
+		}
+	}
+	lists := [][]OrderedPoint{{op(1, 1), op(4, 3), op(7, 5)}, {op(2, 2), op(5, 3)}, nil}
+	f("ascending", lists, false, 10, "1:1 2:2 4:3 5:3 7:5")
+	f("limit", lists, false, 3, "1:1 2:2 4:3")
+	desc := [][]OrderedPoint{{op(7, 5), op(4, 3), op(1, 1)}, {op(5, 3), op(2, 2)}}
+	f("descending, ties by id", desc, true, 4, "7:5 4:3 5:3 2:2")
+	f("empty", nil, false, 3, "")
+}

@@ -106,6 +106,8 @@ type SearchParams struct {
 	Exact          bool
 	HnswEf         uint32
 	Read           ReadOptions
+	// Filter is Qdrant filter JSON; nil for none.
+	Filter []byte
 	// Exclude drops these ids from the result (query by a point's id
 	// leaves the point itself out).
 	Exclude []*shoalv1.PointID
@@ -124,7 +126,7 @@ func (r *Router) Search(ctx context.Context, c *Collection, p SearchParams) ([]*
 			resp, err := cl.Search(ctx, connect.NewRequest(&shoalv1.SearchRequest{
 				Shard: ref, Using: p.Using, Vector: &shoalv1.Vector{Data: p.Vector}, Limit: perShard,
 				ScoreThreshold: p.ScoreThreshold, WithPayload: p.Read.WithPayload, WithVector: p.Read.WithVector,
-				Exact: p.Exact, HnswEf: p.HnswEf,
+				Exact: p.Exact, HnswEf: p.HnswEf, Filter: p.Filter,
 			}))
 			if err != nil {
 				return err
@@ -154,16 +156,26 @@ func (r *Router) Search(ctx context.Context, c *Collection, p SearchParams) ([]*
 	return MergeScored(lists, order, p.Offset, p.Limit, exclude), nil
 }
 
+// ScrollParams is a page of a collection in id order.
+type ScrollParams struct {
+	// Offset is the first id of the page; nil starts at the lowest.
+	Offset *shoalv1.PointID
+	Limit  int
+	Read   ReadOptions
+	// Filter is Qdrant filter JSON; nil for none.
+	Filter []byte
+}
+
 // Scroll returns up to limit points in id order starting at offset (nil:
 // from the lowest id), and the id to continue from (nil at the end). Every
 // shard is asked for limit+1 points from the offset, in parallel.
-func (r *Router) Scroll(ctx context.Context, c *Collection, offset *shoalv1.PointID, limit int, opt ReadOptions) ([]*shoalv1.Point, *shoalv1.PointID, error) {
+func (r *Router) Scroll(ctx context.Context, c *Collection, p ScrollParams) ([]*shoalv1.Point, *shoalv1.PointID, error) {
 	shards := c.Map.GetShards()
 	lists := make([][]*shoalv1.Point, len(shards))
 	errs := parallel(len(shards), func(i int) error {
 		return r.Read(ctx, c, shards[i].GetId(), "scroll", func(ctx context.Context, cl shoalv1connect.StorageServiceClient, ref *shoalv1.ShardRef) error {
 			resp, err := cl.Scroll(ctx, connect.NewRequest(&shoalv1.ScrollRequest{
-				Shard: ref, Offset: offset, Limit: uint32(limit + 1), WithPayload: opt.WithPayload, WithVector: opt.WithVector,
+				Shard: ref, Offset: p.Offset, Limit: uint32(p.Limit + 1), WithPayload: p.Read.WithPayload, WithVector: p.Read.WithVector, Filter: p.Filter,
 			}))
 			if err != nil {
 				return err
@@ -175,7 +187,7 @@ func (r *Router) Scroll(ctx context.Context, c *Collection, offset *shoalv1.Poin
 	if err := firstErr(errs); err != nil {
 		return nil, nil, err
 	}
-	page, next := MergeByID(lists, limit)
+	page, next := MergeByID(lists, p.Limit)
 	return page, next, nil
 }
 
@@ -186,15 +198,16 @@ type ShardCount struct {
 	Err   error
 }
 
-// CountEach counts every shard in parallel and reports each shard's
-// outcome, so that a caller can show partial counts.
-func (r *Router) CountEach(ctx context.Context, c *Collection) []ShardCount {
+// CountEach counts every shard in parallel (the points matching filter,
+// Qdrant filter JSON, or all for nil) and reports each shard's outcome, so
+// that a caller can show partial counts.
+func (r *Router) CountEach(ctx context.Context, c *Collection, filter []byte) []ShardCount {
 	shards := c.Map.GetShards()
 	out := make([]ShardCount, len(shards))
 	parallel(len(shards), func(i int) error {
 		out[i].Shard = shards[i].GetId()
 		out[i].Err = r.Read(ctx, c, shards[i].GetId(), "count", func(ctx context.Context, cl shoalv1connect.StorageServiceClient, ref *shoalv1.ShardRef) error {
-			resp, err := cl.Count(ctx, connect.NewRequest(&shoalv1.CountRequest{Shard: ref}))
+			resp, err := cl.Count(ctx, connect.NewRequest(&shoalv1.CountRequest{Shard: ref, Filter: filter}))
 			if err != nil {
 				return err
 			}
@@ -206,11 +219,12 @@ func (r *Router) CountEach(ctx context.Context, c *Collection) []ShardCount {
 	return out
 }
 
-// Count is the number of points in the collection: the sum of the shard
-// counts. It fails if any shard cannot be counted.
-func (r *Router) Count(ctx context.Context, c *Collection) (uint64, error) {
+// Count is the number of points in the collection that match filter (all
+// for nil): the sum of the shard counts. It fails if any shard cannot be
+// counted.
+func (r *Router) Count(ctx context.Context, c *Collection, filter []byte) (uint64, error) {
 	var total uint64
-	for _, sc := range r.CountEach(ctx, c) {
+	for _, sc := range r.CountEach(ctx, c, filter) {
 		if sc.Err != nil {
 			return 0, sc.Err
 		}

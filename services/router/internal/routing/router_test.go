@@ -116,7 +116,7 @@ func TestReadRetriesAnotherReplica(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 4; i++ {
-		if n, err := r.Count(ctx, c); err != nil || n != 5 {
+		if n, err := r.Count(ctx, c, nil); err != nil || n != 5 {
 			t.Fatalf("count: %d, %v", n, err)
 		}
 	}
@@ -126,12 +126,12 @@ func TestReadRetriesAnotherReplica(t *testing.T) {
 
 	fc.Storage[0].SetDown(true)
 	for i := 0; i < 4; i++ {
-		if n, err := r.Count(ctx, c); err != nil || n != 5 {
+		if n, err := r.Count(ctx, c, nil); err != nil || n != 5 {
 			t.Fatalf("count with one replica down: %d, %v", n, err)
 		}
 	}
 	fc.State.DeleteNode(2) // lease expired: not registered, yet still ACTIVE in the map
-	_, err := r.Count(ctx, c)
+	_, err := r.Count(ctx, c, nil)
 	if apierr.KindOf(err) != apierr.Unavailable || !strings.Contains(err.Error(), "shard 0") {
 		t.Fatalf("count with no replica reachable: %v", err)
 	}
@@ -143,7 +143,7 @@ func TestReadNeedsAnActiveReplica(t *testing.T) {
 		fc.State.SetReplicaState("c", 1, 1, st)
 		fc.State.SetReplicaState("c", 1, 2, shoalv1.ReplicaState_REPLICA_STATE_DEAD)
 		c, _ := r.Resolve("c")
-		_, err := r.Count(context.Background(), c)
+		_, err := r.Count(context.Background(), c, nil)
 		if apierr.KindOf(err) != apierr.Unavailable || err.Error() != "Service unavailable: No active replica for shard 1" {
 			t.Fatalf("%v: got %v", st, err)
 		}
@@ -239,7 +239,7 @@ func TestScrollPagesThroughEveryPoint(t *testing.T) {
 		if pages > 10 {
 			t.Fatal("scroll does not end")
 		}
-		page, next, err := r.Scroll(ctx, c, offset, 7, routing.ReadOptions{})
+		page, next, err := r.Scroll(ctx, c, routing.ScrollParams{Offset: offset, Limit: 7})
 		if err != nil {
 			t.Fatal(err)
 		}

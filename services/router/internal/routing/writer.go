@@ -10,11 +10,14 @@ import (
 	"github.com/shoaldb/shoal/services/router/internal/apierr"
 )
 
-// WriteOp is one shard's part of a write: exactly one of Upsert and Delete
-// is set.
+// WriteOp is one shard's part of a write: exactly one of Upsert, Delete
+// and Op is set. Upsert and Delete use the storage's Upsert and
+// DeletePoints calls; Op (any other operation: payload, vectors, deletion
+// by filter, field indexes) uses its general Update call.
 type WriteOp struct {
 	Upsert []*shoalv1.Point
 	Delete []*shoalv1.PointID
+	Op     *shoalv1.Operation
 	// Wait asks for the write to be applied and durable before the answer.
 	Wait bool
 }
@@ -67,9 +70,12 @@ func (w *BroadcastWriter) Write(ctx context.Context, c *Collection, shard *shoal
 		what := fmt.Sprintf("write to shard %d of `%s` on node %d", shard.GetId(), c.Name(), targets[i])
 		ref := c.Ref(shard.GetId())
 		var resp *connect.Response[shoalv1.UpdateResponse]
-		if op.Delete != nil {
+		switch {
+		case op.Op != nil:
+			resp, err = cl.Update(ctx, connect.NewRequest(&shoalv1.UpdateRequest{Shard: ref, Op: op.Op, Wait: op.Wait}))
+		case op.Delete != nil:
 			resp, err = cl.DeletePoints(ctx, connect.NewRequest(&shoalv1.DeletePointsRequest{Shard: ref, Ids: op.Delete, Wait: op.Wait}))
-		} else {
+		default:
 			resp, err = cl.Upsert(ctx, connect.NewRequest(&shoalv1.UpsertRequest{Shard: ref, Points: op.Upsert, Wait: op.Wait}))
 		}
 		if err != nil {

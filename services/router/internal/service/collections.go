@@ -216,6 +216,11 @@ func (s *Service) DeleteCollection(ctx context.Context, name string) (bool, erro
 			c, _, ok := s.opt.State.Collection(name)
 			return !ok || (before != nil && c.GetUid() != before.GetUid())
 		})
+		// The collection's aliases went in the same transaction: wait until
+		// the alias table no longer names it.
+		if s.opt.Aliases != nil {
+			s.settleAliases(ctx, name)
+		}
 	}
 	return deleted, nil
 }
@@ -230,36 +235,51 @@ func (s *Service) ListCollections() []string {
 	return out
 }
 
-// CollectionExists reports whether a collection exists.
+// CollectionExists reports whether a collection (or an alias of one)
+// exists.
 func (s *Service) CollectionExists(name string) bool {
-	_, _, ok := s.opt.State.Collection(name)
+	_, _, ok := s.opt.State.Collection(s.resolveName(name))
 	return ok
 }
 
 // CollectionInfo describes a collection as GET /collections/{name} does.
 type CollectionInfo struct {
 	// Status is "green" when every replica is ACTIVE (or a LISTENER) and
-	// every shard was counted, "yellow" when some replica is in another
-	// state (Dead, Partial, Recovery, Initializing) but every shard could
-	// be counted, "red" when some shard could not be counted (no ACTIVE
-	// replica answered).
+	// every shard answered, "yellow" when some replica is in another state
+	// (Dead, Partial, Recovery, Initializing) but every shard answered,
+	// "red" when some shard could not be read (no ACTIVE replica answered).
 	Status string
 	// PointsCount is the sum of the shard counts that could be read
 	// (partial when Status is "red").
-	PointsCount   uint64
-	SegmentsCount int
-	Config        ConfigView
+	PointsCount         uint64
+	IndexedVectorsCount uint64
+	SegmentsCount       int
+	Config              ConfigView
+	// PayloadSchema describes the payload indexes by field, merged over
+	// the shards (points summed).
+	PayloadSchema map[string]PayloadIndexInfo
 }
 
-// GetCollection returns a collection's description. Its point count asks
-// every shard; an unavailable shard shows in Status rather than failing
-// the call.
+// PayloadIndexInfo is one payload index as collection info shows it.
+type PayloadIndexInfo struct {
+	// DataType is Qdrant's PayloadSchemaType (keyword, integer, …).
+	DataType string
+	// Params are the index parameters (a JSON object), or nil.
+	Params json.RawMessage
+	// Points is how many points the index holds.
+	Points uint64
+}
+
+// GetCollection returns a collection's description. Counts and the payload
+// schema come from every shard's Info; an unavailable shard shows in
+// Status rather than failing the call. Storage nodes that do not serve
+// Info yet (Unimplemented) are counted with Count instead.
 func (s *Service) GetCollection(ctx context.Context, name string) (CollectionInfo, error) {
 	c, err := s.resolve(name)
 	if err != nil {
 		return CollectionInfo{}, err
 	}
-	info := CollectionInfo{Status: "green", SegmentsCount: len(c.Map.GetShards()), Config: View(c.Meta.GetConfig())}
+	info := CollectionInfo{Status: "green", Config: View(c.Meta.GetConfig()), PayloadSchema: map[string]PayloadIndexInfo{}}
 	for _, sh := range c.Map.GetShards() {
 		for _, rep := range sh.GetReplicas() {
 			st := rep.GetState()
@@ -268,13 +288,81 @@ func (s *Service) GetCollection(ctx context.Context, name string) (CollectionInf
 			}
 		}
 	}
-	for _, sc := range s.opt.Router.CountEach(ctx, c) {
-		if sc.Err != nil {
+	legacy := false
+	for _, si := range s.opt.Router.InfoEach(ctx, c) {
+		switch {
+		case connect.CodeOf(si.Err) == connect.CodeUnimplemented:
+			legacy = true
+		case si.Err != nil:
 			info.Status = "red"
-			s.opt.Log.Debug().Err(sc.Err).Str("collection", name).Uint32("shard", sc.Shard).Msg("count shard for collection info")
-			continue
+			s.opt.Log.Debug().Err(si.Err).Str("collection", name).Uint32("shard", si.Shard).Msg("shard info for collection info")
+		default:
+			info.PointsCount += si.Info.GetPoints()
+			info.IndexedVectorsCount += si.Info.GetIndexedVectors()
+			info.SegmentsCount += int(si.Info.GetSegments())
+			mergeSchema(info.PayloadSchema, si.Info.GetPayloadSchemaJson())
 		}
-		info.PointsCount += sc.Count
+	}
+	if legacy {
+		info.PointsCount, info.IndexedVectorsCount, info.SegmentsCount = 0, 0, len(c.Map.GetShards())
+		for _, sc := range s.opt.Router.CountEach(ctx, c, nil) {
+			if sc.Err != nil {
+				info.Status = "red"
+				continue
+			}
+			info.PointsCount += sc.Count
+		}
 	}
 	return info, nil
+}
+
+// mergeSchema adds one shard's payload_schema JSON to the merged schema.
+// A shard's schema that does not decode is skipped: the collection info
+// stays readable.
+func mergeSchema(into map[string]PayloadIndexInfo, raw []byte) {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return
+	}
+	var shard map[string]struct {
+		DataType string          `json:"data_type"`
+		Params   json.RawMessage `json:"params"`
+		Points   uint64          `json:"points"`
+	}
+	if json.Unmarshal(raw, &shard) != nil {
+		return
+	}
+	for field, ix := range shard {
+		cur, ok := into[field]
+		if !ok {
+			cur = PayloadIndexInfo{DataType: ix.DataType}
+			if !isNull(ix.Params) {
+				cur.Params = ix.Params
+			}
+		}
+		cur.Points += ix.Points
+		into[field] = cur
+	}
+}
+
+// settleAliases waits (at most SettleTimeout) until no alias names
+// collection in the alias table.
+func (s *Service) settleAliases(ctx context.Context, collection string) {
+	wctx, cancel := context.WithTimeout(ctx, s.opt.SettleTimeout)
+	defer cancel()
+	for {
+		ch := s.opt.Aliases.Changed()
+		named := false
+		for _, c := range s.opt.Aliases.All() {
+			named = named || c == collection
+		}
+		if !named {
+			return
+		}
+		select {
+		case <-wctx.Done():
+			s.opt.Log.Warn().Str("collection", collection).Msg("alias table still names a deleted collection; answering anyway")
+			return
+		case <-ch:
+		}
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/shoaldb/shoal/pkg/pointid"
 	shoalv1 "github.com/shoaldb/shoal/proto/gen/shoal/v1"
 	"github.com/shoaldb/shoal/services/router/internal/apierr"
+	"github.com/shoaldb/shoal/services/router/internal/routing"
 )
 
 // Upsert validates and writes points. Every point is checked before
@@ -15,20 +16,21 @@ import (
 // wins, as if the points were applied in order. An empty list succeeds
 // without a write.
 func (s *Service) Upsert(ctx context.Context, collection string, points []PointInput, wait bool) (UpdateResult, error) {
-	c, err := s.resolve(collection)
-	if err != nil {
-		return UpdateResult{}, err
-	}
+	return s.updateOne(ctx, collection, UpdateOperation{Upsert: points}, wait)
+}
+
+// planUpsert validates points and keeps the last occurrence of each id.
+func planUpsert(c *routing.Collection, points []PointInput) ([]*shoalv1.Point, error) {
 	last := map[string]int{}
 	for i, p := range points {
-		if p.ID == nil {
-			return UpdateResult{}, apierr.Format("point %d: missing field `id`", i)
+		if p.ID == nil || p.ID.GetKind() == nil {
+			return nil, apierr.Format("point %d: missing field `id`", i)
 		}
 		if err := checkPointVectors(c, p.Vectors); err != nil {
-			return UpdateResult{}, err
+			return nil, err
 		}
 		if t := bytes.TrimSpace(p.Payload); len(t) > 0 && string(t) != "null" && t[0] != '{' {
-			return UpdateResult{}, apierr.Format("payload of point %s must be an object", pointid.String(p.ID))
+			return nil, apierr.Format("payload of point %s must be an object", pointid.String(p.ID))
 		}
 		last[string(pointid.Key(p.ID))] = i
 	}
@@ -46,23 +48,7 @@ func (s *Service) Upsert(ctx context.Context, collection string, points []PointI
 		}
 		out = append(out, sp)
 	}
-	if len(out) == 0 {
-		return UpdateResult{Completed: true}, nil
-	}
-	return s.opt.Router.Upsert(ctx, c, out, wait)
-}
-
-// DeletePoints deletes points by id; ids that do not exist are ignored.
-func (s *Service) DeletePoints(ctx context.Context, collection string, ids []*shoalv1.PointID, wait bool) (UpdateResult, error) {
-	c, err := s.resolve(collection)
-	if err != nil {
-		return UpdateResult{}, err
-	}
-	ids = dedupeIDs(ids)
-	if len(ids) == 0 {
-		return UpdateResult{Completed: true}, nil
-	}
-	return s.opt.Router.Delete(ctx, c, ids, wait)
+	return out, nil
 }
 
 // Retrieve returns the points with the given ids that exist, in request

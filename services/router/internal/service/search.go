@@ -4,7 +4,6 @@ import (
 	"context"
 	"math"
 
-	"github.com/shoaldb/shoal/pkg/pointid"
 	shoalv1 "github.com/shoaldb/shoal/proto/gen/shoal/v1"
 	"github.com/shoaldb/shoal/services/router/internal/apierr"
 	"github.com/shoaldb/shoal/services/router/internal/routing"
@@ -53,9 +52,14 @@ func (s *Service) search(ctx context.Context, c *routing.Collection, req SearchR
 	if err != nil {
 		return nil, err
 	}
+	filter, err := checkFilter(req.Filter)
+	if err != nil {
+		return nil, err
+	}
 	hits, err := s.opt.Router.Search(ctx, c, routing.SearchParams{
 		Using: req.Using, Vector: req.Vector, Limit: req.Limit, Offset: req.Offset,
 		ScoreThreshold: req.ScoreThreshold, Exact: req.Exact, HnswEf: req.HnswEf, Read: ro, Exclude: exclude,
+		Filter: filter,
 	})
 	if err != nil {
 		return nil, err
@@ -67,56 +71,9 @@ func (s *Service) search(ctx context.Context, c *routing.Collection, req SearchR
 	return out, nil
 }
 
-// Query serves the query API: a nearest query by vector, a nearest query
-// by a point's id (that point's vector named Using, the point itself left
-// out of the result), or, with neither, the points in id order (score 0)
-// after skipping Offset of them.
-func (s *Service) Query(ctx context.Context, collection string, req QueryRequest) ([]ScoredPoint, error) {
-	c, err := s.resolve(collection)
-	if err != nil {
-		return nil, err
-	}
-	search := SearchRequest{
-		Using: req.Using, Vector: req.Vector, Limit: req.Limit, Offset: req.Offset,
-		ScoreThreshold: req.ScoreThreshold, Exact: req.Exact, HnswEf: req.HnswEf, Read: req.Read,
-	}
-	switch {
-	case req.Vector != nil:
-		return s.search(ctx, c, search, nil)
-	case req.ByID != nil:
-		if _, ok := c.Meta.GetConfig().GetVectors()[req.Using]; !ok {
-			return nil, apierr.BadInput("Not existing vector name error: %s", req.Using)
-		}
-		ps, err := s.opt.Router.Get(ctx, c, []*shoalv1.PointID{req.ByID}, routing.ReadOptions{WithVector: &shoalv1.WithVector{Names: []string{req.Using}}})
-		if err != nil {
-			return nil, err
-		}
-		if len(ps) == 0 {
-			return nil, apierr.Missing("Point with id %s does not exists!", pointid.String(req.ByID))
-		}
-		v, ok := ps[0].GetVectors()[req.Using]
-		if !ok {
-			return nil, apierr.BadInput("Point %s has no vector `%s`", pointid.String(req.ByID), req.Using)
-		}
-		search.Vector = v.GetData()
-		return s.search(ctx, c, search, []*shoalv1.PointID{req.ByID})
-	}
-	if err := checkPage(req.Limit, req.Offset); err != nil {
-		return nil, err
-	}
-	page, err := s.scroll(ctx, c, ScrollRequest{Limit: req.Offset + req.Limit, Read: req.Read})
-	if err != nil {
-		return nil, err
-	}
-	recs := page.Points[min(req.Offset, len(page.Points)):]
-	out := make([]ScoredPoint, len(recs))
-	for i, r := range recs {
-		out[i] = ScoredPoint{Record: r}
-	}
-	return out, nil
-}
-
-// Scroll returns a page of points in id order (integers, then UUIDs).
+// Scroll returns a page of points in id order (integers, then UUIDs), or
+// ordered by a payload field (OrderBy: every point once per value it has
+// for the field, no next page offset).
 func (s *Service) Scroll(ctx context.Context, collection string, req ScrollRequest) (ScrollResult, error) {
 	c, err := s.resolve(collection)
 	if err != nil {
@@ -133,7 +90,14 @@ func (s *Service) scroll(ctx context.Context, c *routing.Collection, req ScrollR
 	if err != nil {
 		return ScrollResult{}, err
 	}
-	points, next, err := s.opt.Router.Scroll(ctx, c, req.Offset, req.Limit, ro)
+	filter, err := checkFilter(req.Filter)
+	if err != nil {
+		return ScrollResult{}, err
+	}
+	if req.OrderBy != nil {
+		return s.scrollOrdered(ctx, c, req, ro, filter)
+	}
+	points, next, err := s.opt.Router.Scroll(ctx, c, routing.ScrollParams{Offset: req.Offset, Limit: req.Limit, Read: ro, Filter: filter})
 	if err != nil {
 		return ScrollResult{}, err
 	}
@@ -144,12 +108,58 @@ func (s *Service) scroll(ctx context.Context, c *routing.Collection, req ScrollR
 	return out, nil
 }
 
-// Count returns the number of points in a collection. Counts are always
-// exact (the sum of the shards' exact counts); exact=false is accepted.
-func (s *Service) Count(ctx context.Context, collection string) (uint64, error) {
+func (s *Service) scrollOrdered(ctx context.Context, c *routing.Collection, req ScrollRequest, ro routing.ReadOptions, filter []byte) (ScrollResult, error) {
+	ob := req.OrderBy
+	switch {
+	case req.Offset != nil:
+		return ScrollResult{}, apierr.New(apierr.BadRequest, "Bad request: Cannot use an `offset` when using `order_by`. The alternative for paging is to use `order_by.start_from` and a filter to exclude the IDs that you've already seen for the `order_by.start_from` value")
+	case ob.Key == "":
+		return ScrollResult{}, apierr.Invalid("order_by.key", "must not be empty")
+	case ob.StartFrom != nil && (math.IsNaN(*ob.StartFrom) || math.IsInf(*ob.StartFrom, 0)):
+		return ScrollResult{}, apierr.BadInput("order_by.start_from must be a finite number")
+	}
+	pts, err := s.opt.Router.ScrollOrdered(ctx, c, routing.OrderedScrollParams{
+		OrderBy: &shoalv1.OrderBy{Key: ob.Key, Descending: ob.Descending, StartFrom: ob.StartFrom},
+		Limit:   req.Limit, Read: ro, Filter: filter,
+	})
+	if err != nil {
+		return ScrollResult{}, err
+	}
+	out := ScrollResult{Points: make([]Record, len(pts))}
+	for i, p := range pts {
+		out.Points[i] = toRecord(p.Point, req.Read)
+		v := p.Value
+		out.Points[i].OrderValue = &v
+	}
+	return out, nil
+}
+
+// Count returns the number of points in a collection that match the
+// request's filter. Counts are always exact (the sum of the shards' exact
+// counts); exact=false is accepted.
+func (s *Service) Count(ctx context.Context, collection string, req CountRequest) (uint64, error) {
 	c, err := s.resolve(collection)
 	if err != nil {
 		return 0, err
 	}
-	return s.opt.Router.Count(ctx, c)
+	filter, err := checkFilter(req.Filter)
+	if err != nil {
+		return 0, err
+	}
+	return s.opt.Router.Count(ctx, c, filter)
+}
+
+// SearchBatch runs several searches on one collection, in order.
+func (s *Service) SearchBatch(ctx context.Context, collection string, reqs []SearchRequest) ([][]ScoredPoint, error) {
+	c, err := s.resolve(collection)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]ScoredPoint, len(reqs))
+	for i, req := range reqs {
+		if out[i], err = s.search(ctx, c, req, nil); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }

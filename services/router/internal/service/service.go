@@ -25,6 +25,21 @@ type State interface {
 	Collections() []*shoalv1.Collection
 	Nodes(tier shoalv1.NodeTier) []*shoalv1.Node
 	Changed() <-chan struct{}
+	// WaitRevision blocks until the state reflects etcd revision rev.
+	WaitRevision(ctx context.Context, rev int64) error
+}
+
+// Aliases is the watched alias table; *aliases.Table implements it.
+type Aliases interface {
+	// Resolve returns the collection an alias names.
+	Resolve(alias string) (string, bool)
+	// All returns alias → collection.
+	All() map[string]string
+	// WaitRevision blocks until the table reflects etcd revision rev (a
+	// revision that changed aliases: the table only sees those).
+	WaitRevision(ctx context.Context, rev int64) error
+	// Changed returns a channel closed at the next change.
+	Changed() <-chan struct{}
 }
 
 // MetaDialer returns the MetaService client of a meta node's API URI;
@@ -46,6 +61,7 @@ type Options struct {
 	// NodeID is this router's node id (its peer_id in cluster answers).
 	NodeID    uint64
 	State     State
+	Aliases   Aliases
 	Router    *routing.Router
 	Meta      MetaDialer
 	Consensus Consensus
@@ -73,9 +89,21 @@ func New(opt Options) *Service {
 // NodeID is this router's node id.
 func (s *Service) NodeID() uint64 { return s.opt.NodeID }
 
-// resolve snapshots a collection or returns Qdrant's not-found error.
+// resolve snapshots a collection, named directly or through an alias (an
+// alias wins over a collection of the same name, as in Qdrant, though meta
+// never lets both exist), or returns Qdrant's not-found error.
 func (s *Service) resolve(name string) (*routing.Collection, error) {
-	return s.opt.Router.Resolve(name)
+	return s.opt.Router.Resolve(s.resolveName(name))
+}
+
+// resolveName returns the collection name behind an alias, or name.
+func (s *Service) resolveName(name string) string {
+	if s.opt.Aliases != nil {
+		if c, ok := s.opt.Aliases.Resolve(name); ok {
+			return c
+		}
+	}
+	return name
 }
 
 // waitFor blocks until cond holds on the local state, or ctx ends.

@@ -191,7 +191,7 @@ func TestUpsertLastOccurrenceWins(t *testing.T) {
 	if string(rec.Payload) != `{"v":2}` || rec.Vectors[""][0] != 2 {
 		t.Fatalf("got %s %v", rec.Payload, rec.Vectors)
 	}
-	if n, _ := svc.Count(ctx, "c"); n != 1 {
+	if n, _ := svc.Count(ctx, "c", service.CountRequest{}); n != 1 {
 		t.Fatalf("count %d", n)
 	}
 }

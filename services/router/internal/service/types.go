@@ -52,6 +52,9 @@ type ReadOptions struct {
 type Record struct {
 	ID      *shoalv1.PointID
 	Version uint64
+	// OrderValue is the value that placed the point in an order_by scroll
+	// or query; nil otherwise.
+	OrderValue *float64
 	// Payload is nil when not requested, the (selected) JSON object
 	// otherwise: "{}" for a point without payload.
 	Payload json.RawMessage
@@ -80,34 +83,113 @@ type SearchRequest struct {
 	Exact          bool
 	HnswEf         uint32
 	Read           ReadOptions
+	// Filter is Qdrant filter JSON (an object); nil for none.
+	Filter json.RawMessage
 }
 
-// QueryRequest is a query API request. With Vector set it is a nearest
-// query; with ByID set it searches with that point's vector (Using) and
-// leaves the point out; with neither it lists points by id.
+// QueryRequest is a query API request: a stage (its query, filter,
+// prefetches) plus the page and the read options of the final result.
 type QueryRequest struct {
-	Using          string
-	Vector         []float32
-	ByID           *shoalv1.PointID
-	Limit          int
-	Offset         int
-	ScoreThreshold *float32
-	Exact          bool
-	HnswEf         uint32
-	Read           ReadOptions
-}
-
-// ScrollRequest pages through a collection by id.
-type ScrollRequest struct {
-	// Offset is the first id of the page; nil starts at the lowest.
-	Offset *shoalv1.PointID
-	Limit  int
+	Stage
+	Offset int
 	Read   ReadOptions
 }
 
+// Stage is a query or one of its prefetches. Its Prefetch stages run
+// first; the Query then fuses their results (Fusion), rescores them
+// (nearest, recommend), orders (OrderBy) or samples them. Without
+// prefetches the Query runs over the collection. Filter applies to this
+// stage and every stage below it.
+type Stage struct {
+	Prefetch []Stage
+	Query
+	Using          string
+	Filter         json.RawMessage
+	ScoreThreshold *float32
+	Limit          int
+	Exact          bool
+	HnswEf         uint32
+}
+
+// Query is a stage's scoring: at most one kind is set. With Vector (or
+// ByID: that point's vector named Using, the point itself left out of the
+// result) it is a nearest query; with none it lists points by id.
+type Query struct {
+	Vector    []float32
+	ByID      *shoalv1.PointID
+	Recommend *Recommend
+	Fusion    *Fusion
+	OrderBy   *OrderBy
+	// Sample draws random points (Qdrant's sample: random).
+	Sample bool
+}
+
+// Recommend scores points by positive and negative examples.
+type Recommend struct {
+	Positive []VectorInput
+	Negative []VectorInput
+	// Strategy is "average_vector" (the default), "best_score" or
+	// "sum_scores".
+	Strategy string
+}
+
+// VectorInput is an example: a vector, or a point whose vector (named by
+// the stage's Using) is the example.
+type VectorInput struct {
+	Vector []float32
+	ID     *shoalv1.PointID
+}
+
+// Fusion combines the results of a stage's prefetches.
+type Fusion struct {
+	// Kind is "rrf" (reciprocal rank fusion) or "dbsf"
+	// (distribution-based score fusion).
+	Kind string
+	// K is RRF's constant (0: Qdrant's default, 2).
+	K int
+	// Weights weigh the prefetches for RRF; nil weighs them equally.
+	Weights []float32
+}
+
+// ScrollRequest pages through a collection by id, or by a payload field
+// with OrderBy.
+type ScrollRequest struct {
+	// Offset is the first id of the page; nil starts at the lowest. It
+	// cannot be combined with OrderBy.
+	Offset *shoalv1.PointID
+	Limit  int
+	Read   ReadOptions
+	// Filter is Qdrant filter JSON (an object); nil for none.
+	Filter json.RawMessage
+	// OrderBy orders the page by a payload field instead of by id.
+	OrderBy *OrderBy
+}
+
+// OrderBy orders a scroll by a numeric or datetime payload field.
+type OrderBy struct {
+	Key        string
+	Descending bool
+	// StartFrom is the first value to return (inclusive); datetimes are
+	// Unix seconds. Nil starts at the lowest (highest when descending).
+	StartFrom *float64
+}
+
 // ScrollResult is one page and the id the next page starts at (nil at
-// the end).
+// the end, and always nil for an order_by scroll).
 type ScrollResult struct {
 	Points     []Record
 	NextOffset *shoalv1.PointID
+}
+
+// PointSelector picks the points of an update: by ids, or (when Filter is
+// set) every point matching a Qdrant filter.
+type PointSelector struct {
+	IDs []*shoalv1.PointID
+	// Filter is Qdrant filter JSON (an object); nil selects by IDs.
+	Filter json.RawMessage
+}
+
+// CountRequest counts the points matching a filter (all for nil).
+type CountRequest struct {
+	Filter json.RawMessage
 }

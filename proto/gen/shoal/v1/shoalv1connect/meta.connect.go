@@ -39,6 +39,12 @@ const (
 	// MetaServiceDeleteCollectionProcedure is the fully-qualified name of the MetaService's
 	// DeleteCollection RPC.
 	MetaServiceDeleteCollectionProcedure = "/shoal.v1.MetaService/DeleteCollection"
+	// MetaServiceUpdateCollectionProcedure is the fully-qualified name of the MetaService's
+	// UpdateCollection RPC.
+	MetaServiceUpdateCollectionProcedure = "/shoal.v1.MetaService/UpdateCollection"
+	// MetaServiceUpdateAliasesProcedure is the fully-qualified name of the MetaService's UpdateAliases
+	// RPC.
+	MetaServiceUpdateAliasesProcedure = "/shoal.v1.MetaService/UpdateAliases"
 )
 
 // MetaServiceClient is a client for the shoal.v1.MetaService service.
@@ -51,6 +57,12 @@ type MetaServiceClient interface {
 	// DeleteCollection removes the collection and its shard map; storage
 	// nodes drop the replicas when they see it gone.
 	DeleteCollection(context.Context, *connect.Request[v1.DeleteCollectionRequest]) (*connect.Response[v1.DeleteCollectionResponse], error)
+	// UpdateCollection changes a collection's mutable parameters (Qdrant's
+	// PATCH /collections/{name}). NotFound when there is no such collection.
+	UpdateCollection(context.Context, *connect.Request[v1.UpdateCollectionRequest]) (*connect.Response[v1.UpdateCollectionResponse], error)
+	// UpdateAliases applies alias actions in order, all or nothing, in one
+	// etcd transaction.
+	UpdateAliases(context.Context, *connect.Request[v1.UpdateAliasesRequest]) (*connect.Response[v1.UpdateAliasesResponse], error)
 }
 
 // NewMetaServiceClient constructs a client for the shoal.v1.MetaService service. By default, it
@@ -76,6 +88,18 @@ func NewMetaServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(metaServiceMethods.ByName("DeleteCollection")),
 			connect.WithClientOptions(opts...),
 		),
+		updateCollection: connect.NewClient[v1.UpdateCollectionRequest, v1.UpdateCollectionResponse](
+			httpClient,
+			baseURL+MetaServiceUpdateCollectionProcedure,
+			connect.WithSchema(metaServiceMethods.ByName("UpdateCollection")),
+			connect.WithClientOptions(opts...),
+		),
+		updateAliases: connect.NewClient[v1.UpdateAliasesRequest, v1.UpdateAliasesResponse](
+			httpClient,
+			baseURL+MetaServiceUpdateAliasesProcedure,
+			connect.WithSchema(metaServiceMethods.ByName("UpdateAliases")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -83,6 +107,8 @@ func NewMetaServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 type metaServiceClient struct {
 	createCollection *connect.Client[v1.CreateCollectionRequest, v1.CreateCollectionResponse]
 	deleteCollection *connect.Client[v1.DeleteCollectionRequest, v1.DeleteCollectionResponse]
+	updateCollection *connect.Client[v1.UpdateCollectionRequest, v1.UpdateCollectionResponse]
+	updateAliases    *connect.Client[v1.UpdateAliasesRequest, v1.UpdateAliasesResponse]
 }
 
 // CreateCollection calls shoal.v1.MetaService.CreateCollection.
@@ -95,6 +121,16 @@ func (c *metaServiceClient) DeleteCollection(ctx context.Context, req *connect.R
 	return c.deleteCollection.CallUnary(ctx, req)
 }
 
+// UpdateCollection calls shoal.v1.MetaService.UpdateCollection.
+func (c *metaServiceClient) UpdateCollection(ctx context.Context, req *connect.Request[v1.UpdateCollectionRequest]) (*connect.Response[v1.UpdateCollectionResponse], error) {
+	return c.updateCollection.CallUnary(ctx, req)
+}
+
+// UpdateAliases calls shoal.v1.MetaService.UpdateAliases.
+func (c *metaServiceClient) UpdateAliases(ctx context.Context, req *connect.Request[v1.UpdateAliasesRequest]) (*connect.Response[v1.UpdateAliasesResponse], error) {
+	return c.updateAliases.CallUnary(ctx, req)
+}
+
 // MetaServiceHandler is an implementation of the shoal.v1.MetaService service.
 type MetaServiceHandler interface {
 	// CreateCollection places the shards and stores the collection. It fails
@@ -105,6 +141,12 @@ type MetaServiceHandler interface {
 	// DeleteCollection removes the collection and its shard map; storage
 	// nodes drop the replicas when they see it gone.
 	DeleteCollection(context.Context, *connect.Request[v1.DeleteCollectionRequest]) (*connect.Response[v1.DeleteCollectionResponse], error)
+	// UpdateCollection changes a collection's mutable parameters (Qdrant's
+	// PATCH /collections/{name}). NotFound when there is no such collection.
+	UpdateCollection(context.Context, *connect.Request[v1.UpdateCollectionRequest]) (*connect.Response[v1.UpdateCollectionResponse], error)
+	// UpdateAliases applies alias actions in order, all or nothing, in one
+	// etcd transaction.
+	UpdateAliases(context.Context, *connect.Request[v1.UpdateAliasesRequest]) (*connect.Response[v1.UpdateAliasesResponse], error)
 }
 
 // NewMetaServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -126,12 +168,28 @@ func NewMetaServiceHandler(svc MetaServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(metaServiceMethods.ByName("DeleteCollection")),
 		connect.WithHandlerOptions(opts...),
 	)
+	metaServiceUpdateCollectionHandler := connect.NewUnaryHandler(
+		MetaServiceUpdateCollectionProcedure,
+		svc.UpdateCollection,
+		connect.WithSchema(metaServiceMethods.ByName("UpdateCollection")),
+		connect.WithHandlerOptions(opts...),
+	)
+	metaServiceUpdateAliasesHandler := connect.NewUnaryHandler(
+		MetaServiceUpdateAliasesProcedure,
+		svc.UpdateAliases,
+		connect.WithSchema(metaServiceMethods.ByName("UpdateAliases")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/shoal.v1.MetaService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case MetaServiceCreateCollectionProcedure:
 			metaServiceCreateCollectionHandler.ServeHTTP(w, r)
 		case MetaServiceDeleteCollectionProcedure:
 			metaServiceDeleteCollectionHandler.ServeHTTP(w, r)
+		case MetaServiceUpdateCollectionProcedure:
+			metaServiceUpdateCollectionHandler.ServeHTTP(w, r)
+		case MetaServiceUpdateAliasesProcedure:
+			metaServiceUpdateAliasesHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -147,4 +205,12 @@ func (UnimplementedMetaServiceHandler) CreateCollection(context.Context, *connec
 
 func (UnimplementedMetaServiceHandler) DeleteCollection(context.Context, *connect.Request[v1.DeleteCollectionRequest]) (*connect.Response[v1.DeleteCollectionResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("shoal.v1.MetaService.DeleteCollection is not implemented"))
+}
+
+func (UnimplementedMetaServiceHandler) UpdateCollection(context.Context, *connect.Request[v1.UpdateCollectionRequest]) (*connect.Response[v1.UpdateCollectionResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("shoal.v1.MetaService.UpdateCollection is not implemented"))
+}
+
+func (UnimplementedMetaServiceHandler) UpdateAliases(context.Context, *connect.Request[v1.UpdateAliasesRequest]) (*connect.Response[v1.UpdateAliasesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("shoal.v1.MetaService.UpdateAliases is not implemented"))
 }

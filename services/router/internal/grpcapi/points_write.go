@@ -1,0 +1,277 @@
+package grpcapi
+
+import (
+	"context"
+
+	"github.com/qdrant/go-client/qdrant"
+	"github.com/shoaldb/shoal/services/router/internal/apierr"
+	"github.com/shoaldb/shoal/services/router/internal/service"
+)
+
+// The point-changing RPCs of qdrant.Points.
+func (s *Server) registerPoints() {
+	unary(s, "/qdrant.Points/Upsert", true, func(ctx context.Context, req *qdrant.UpsertPoints) (*qdrant.PointsOperationResponse, error) {
+		if err := noShardKey(req.GetShardKeySelector()); err != nil {
+			return nil, err
+		}
+		points, err := upsertPoints(req)
+		if err != nil {
+			return nil, err
+		}
+		return operation(s.svc.Upsert(ctx, req.GetCollectionName(), points, req.GetWait()))
+	})
+	unary(s, "/qdrant.Points/Delete", true, func(ctx context.Context, req *qdrant.DeletePoints) (*qdrant.PointsOperationResponse, error) {
+		if err := noShardKey(req.GetShardKeySelector()); err != nil {
+			return nil, err
+		}
+		sel, err := selector(req.GetPoints())
+		if err != nil {
+			return nil, err
+		}
+		return operation(s.svc.DeletePoints(ctx, req.GetCollectionName(), sel, req.GetWait()))
+	})
+	unary(s, "/qdrant.Points/SetPayload", true, func(ctx context.Context, req *qdrant.SetPayloadPoints) (*qdrant.PointsOperationResponse, error) {
+		sp, err := setPayload(req)
+		if err != nil {
+			return nil, err
+		}
+		return operation(s.svc.SetPayload(ctx, req.GetCollectionName(), sp, req.GetWait()))
+	})
+	unary(s, "/qdrant.Points/OverwritePayload", true, func(ctx context.Context, req *qdrant.SetPayloadPoints) (*qdrant.PointsOperationResponse, error) {
+		sp, err := setPayload(req)
+		if err != nil {
+			return nil, err
+		}
+		return operation(s.svc.OverwritePayload(ctx, req.GetCollectionName(), sp, req.GetWait()))
+	})
+	unary(s, "/qdrant.Points/DeletePayload", true, func(ctx context.Context, req *qdrant.DeletePayloadPoints) (*qdrant.PointsOperationResponse, error) {
+		dp, err := deletePayload(req)
+		if err != nil {
+			return nil, err
+		}
+		return operation(s.svc.DeletePayload(ctx, req.GetCollectionName(), dp, req.GetWait()))
+	})
+	unary(s, "/qdrant.Points/ClearPayload", true, func(ctx context.Context, req *qdrant.ClearPayloadPoints) (*qdrant.PointsOperationResponse, error) {
+		if err := noShardKey(req.GetShardKeySelector()); err != nil {
+			return nil, err
+		}
+		sel, err := selector(req.GetPoints())
+		if err != nil {
+			return nil, err
+		}
+		return operation(s.svc.ClearPayload(ctx, req.GetCollectionName(), sel, req.GetWait()))
+	})
+	unary(s, "/qdrant.Points/UpdateVectors", true, func(ctx context.Context, req *qdrant.UpdatePointVectors) (*qdrant.PointsOperationResponse, error) {
+		pts, err := updateVectors(req)
+		if err != nil {
+			return nil, err
+		}
+		return operation(s.svc.UpdateVectors(ctx, req.GetCollectionName(), pts, req.GetWait()))
+	})
+	unary(s, "/qdrant.Points/DeleteVectors", true, func(ctx context.Context, req *qdrant.DeletePointVectors) (*qdrant.PointsOperationResponse, error) {
+		dv, err := deleteVectors(req)
+		if err != nil {
+			return nil, err
+		}
+		return operation(s.svc.DeleteVectors(ctx, req.GetCollectionName(), dv, req.GetWait()))
+	})
+	unary(s, "/qdrant.Points/CreateFieldIndex", true, func(ctx context.Context, req *qdrant.CreateFieldIndexCollection) (*qdrant.PointsOperationResponse, error) {
+		schema, err := fieldSchema(req.GetFieldType(), req.GetFieldIndexParams(), req.FieldType != nil)
+		if err != nil {
+			return nil, err
+		}
+		return operation(s.svc.CreateFieldIndex(ctx, req.GetCollectionName(), req.GetFieldName(), schema, req.GetWait()))
+	})
+	unary(s, "/qdrant.Points/DeleteFieldIndex", true, func(ctx context.Context, req *qdrant.DeleteFieldIndexCollection) (*qdrant.PointsOperationResponse, error) {
+		return operation(s.svc.DeleteFieldIndex(ctx, req.GetCollectionName(), req.GetFieldName(), req.GetWait()))
+	})
+	unary(s, "/qdrant.Points/UpdateBatch", true, func(ctx context.Context, req *qdrant.UpdateBatchPoints) (*qdrant.UpdateBatchResponse, error) {
+		ops := make([]service.UpdateOperation, len(req.GetOperations()))
+		for i, op := range req.GetOperations() {
+			var err error
+			if ops[i], err = batchOperation(op); err != nil {
+				return nil, err
+			}
+		}
+		results, err := s.svc.BatchUpdate(ctx, req.GetCollectionName(), ops, req.GetWait())
+		if err != nil {
+			return nil, err
+		}
+		out := &qdrant.UpdateBatchResponse{Result: make([]*qdrant.UpdateResult, len(results))}
+		for i, r := range results {
+			out.Result[i] = updateResult(r)
+		}
+		return out, nil
+	})
+}
+
+func operation(r service.UpdateResult, err error) (*qdrant.PointsOperationResponse, error) {
+	if err != nil {
+		return nil, err
+	}
+	return &qdrant.PointsOperationResponse{Result: updateResult(r)}, nil
+}
+
+func upsertPoints(req *qdrant.UpsertPoints) ([]service.PointInput, error) {
+	if req.UpdateFilter != nil {
+		return nil, apierr.Unsupported("update_filter")
+	}
+	if req.UpdateMode != nil && req.GetUpdateMode() != qdrant.UpdateMode_Upsert {
+		return nil, apierr.Unsupported("update_mode " + req.GetUpdateMode().String())
+	}
+	return pointStructs(req.GetPoints())
+}
+
+func pointStructs(in []*qdrant.PointStruct) ([]service.PointInput, error) {
+	out := make([]service.PointInput, len(in))
+	for i, p := range in {
+		var err error
+		if out[i].ID, err = pointID(p.GetId()); err != nil {
+			return nil, err
+		}
+		if out[i].Vectors, err = vectors(p.GetVectors()); err != nil {
+			return nil, err
+		}
+		if out[i].Payload, err = payloadToJSON(p.GetPayload()); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func setPayload(req *qdrant.SetPayloadPoints) (service.SetPayloadRequest, error) {
+	var sp service.SetPayloadRequest
+	if err := noShardKey(req.GetShardKeySelector()); err != nil {
+		return sp, err
+	}
+	var err error
+	if sp.Selector, err = selector(req.GetPointsSelector()); err != nil {
+		return sp, err
+	}
+	if sp.Payload, err = payloadToJSON(req.GetPayload()); err != nil {
+		return sp, err
+	}
+	sp.Key = req.GetKey()
+	return sp, nil
+}
+
+func deletePayload(req *qdrant.DeletePayloadPoints) (service.DeletePayloadRequest, error) {
+	var dp service.DeletePayloadRequest
+	if err := noShardKey(req.GetShardKeySelector()); err != nil {
+		return dp, err
+	}
+	var err error
+	dp.Keys = req.GetKeys()
+	dp.Selector, err = selector(req.GetPointsSelector())
+	return dp, err
+}
+
+func updateVectors(req *qdrant.UpdatePointVectors) ([]service.PointVectors, error) {
+	if err := noShardKey(req.GetShardKeySelector()); err != nil {
+		return nil, err
+	}
+	if req.UpdateFilter != nil {
+		return nil, apierr.Unsupported("update_filter")
+	}
+	return pointVectors(req.GetPoints())
+}
+
+func pointVectors(in []*qdrant.PointVectors) ([]service.PointVectors, error) {
+	out := make([]service.PointVectors, len(in))
+	for i, p := range in {
+		var err error
+		if out[i].ID, err = pointID(p.GetId()); err != nil {
+			return nil, err
+		}
+		if out[i].Vectors, err = vectors(p.GetVectors()); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func deleteVectors(req *qdrant.DeletePointVectors) (service.DeleteVectorsRequest, error) {
+	var dv service.DeleteVectorsRequest
+	if err := noShardKey(req.GetShardKeySelector()); err != nil {
+		return dv, err
+	}
+	var err error
+	dv.Names = req.GetVectors().GetNames()
+	dv.Selector, err = selector(req.GetPointsSelector())
+	return dv, err
+}
+
+// batchOperation converts one operation of UpdateBatch.
+func batchOperation(op *qdrant.PointsUpdateOperation) (service.UpdateOperation, error) {
+	var out service.UpdateOperation
+	var err error
+	switch k := op.GetOperation().(type) {
+	case *qdrant.PointsUpdateOperation_Upsert:
+		if err = noShardKey(k.Upsert.GetShardKeySelector()); err != nil {
+			return out, err
+		}
+		if k.Upsert.UpdateFilter != nil {
+			return out, apierr.Unsupported("update_filter")
+		}
+		out.Upsert, err = pointStructs(k.Upsert.GetPoints())
+		if out.Upsert == nil && err == nil {
+			out.Upsert = []service.PointInput{}
+		}
+	case *qdrant.PointsUpdateOperation_DeleteDeprecated:
+		var sel service.PointSelector
+		sel, err = selector(k.DeleteDeprecated)
+		out.Delete = &sel
+	case *qdrant.PointsUpdateOperation_DeletePoints_:
+		var sel service.PointSelector
+		sel, err = selector(k.DeletePoints.GetPoints())
+		out.Delete = &sel
+	case *qdrant.PointsUpdateOperation_SetPayload_:
+		out.SetPayload, err = batchSetPayload(k.SetPayload)
+	case *qdrant.PointsUpdateOperation_OverwritePayload_:
+		out.OverwritePayload, err = batchSetPayload(k.OverwritePayload)
+	case *qdrant.PointsUpdateOperation_DeletePayload_:
+		var sel service.PointSelector
+		sel, err = selector(k.DeletePayload.GetPointsSelector())
+		out.DeletePayload = &service.DeletePayloadRequest{Keys: k.DeletePayload.GetKeys(), Selector: sel}
+	case *qdrant.PointsUpdateOperation_ClearPayloadDeprecated:
+		var sel service.PointSelector
+		sel, err = selector(k.ClearPayloadDeprecated)
+		out.ClearPayload = &sel
+	case *qdrant.PointsUpdateOperation_ClearPayload_:
+		var sel service.PointSelector
+		sel, err = selector(k.ClearPayload.GetPoints())
+		out.ClearPayload = &sel
+	case *qdrant.PointsUpdateOperation_UpdateVectors_:
+		out.UpdateVectors, err = pointVectors(k.UpdateVectors.GetPoints())
+	case *qdrant.PointsUpdateOperation_DeleteVectors_:
+		var sel service.PointSelector
+		sel, err = selector(k.DeleteVectors.GetPointsSelector())
+		out.DeleteVectors = &service.DeleteVectorsRequest{Selector: sel, Names: k.DeleteVectors.GetVectors().GetNames()}
+	default:
+		return out, apierr.Format("empty update operation")
+	}
+	return out, err
+}
+
+// setPayloader is the shape of the batch set and overwrite operations.
+type setPayloader interface {
+	GetShardKeySelector() *qdrant.ShardKeySelector
+	GetPointsSelector() *qdrant.PointsSelector
+	GetPayload() map[string]*qdrant.Value
+	GetKey() string
+}
+
+func batchSetPayload(sp setPayloader) (*service.SetPayloadRequest, error) {
+	if err := noShardKey(sp.GetShardKeySelector()); err != nil {
+		return nil, err
+	}
+	sel, err := selector(sp.GetPointsSelector())
+	if err != nil {
+		return nil, err
+	}
+	payload, err := payloadToJSON(sp.GetPayload())
+	if err != nil {
+		return nil, err
+	}
+	return &service.SetPayloadRequest{Payload: payload, Selector: sel, Key: sp.GetKey()}, nil
+}

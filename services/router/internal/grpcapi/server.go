@@ -1,0 +1,180 @@
+// Package grpcapi serves Qdrant's gRPC API (qdrant.Qdrant,
+// qdrant.Collections, qdrant.Points) through Connect handlers, so that one
+// port speaks gRPC, gRPC-Web and the Connect protocol. The messages are
+// the official Go client's (github.com/qdrant/go-client/qdrant); every RPC
+// converts its request to the service package's Go types, calls the same
+// service the REST API calls, and converts the result back. The
+// conversions live in the convert_*.go files; no behaviour lives here.
+//
+// The server also answers grpc.health.v1 and server reflection (v1 and
+// v1alpha) for the three Qdrant services.
+package grpcapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"connectrpc.com/connect"
+	"connectrpc.com/grpchealth"
+	"connectrpc.com/grpcreflect"
+	"github.com/rs/zerolog"
+	"github.com/shoaldb/shoal/services/router/internal/apierr"
+	"github.com/shoaldb/shoal/services/router/internal/apikey"
+	"github.com/shoaldb/shoal/services/router/internal/metrics"
+	"github.com/shoaldb/shoal/services/router/internal/service"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/known/emptypb"
+
+	// The Qdrant messages and their file descriptors (for reflection).
+	_ "github.com/qdrant/go-client/qdrant"
+)
+
+// Services are the Qdrant gRPC services served.
+var Services = []string{"qdrant.Qdrant", "qdrant.Collections", "qdrant.Points"}
+
+// DefaultTimeout bounds a call that sets neither a gRPC deadline nor the
+// request's own timeout field.
+const DefaultTimeout = 60 * time.Second
+
+// Options configure the gRPC server.
+type Options struct {
+	// Keys are the API keys; the health checks and reflection need none.
+	Keys apikey.Keys
+	// MaxMessageBytes limits request messages (ResourceExhausted beyond).
+	MaxMessageBytes int
+	// Metrics, if set, counts every call by procedure and status code.
+	Metrics *metrics.Registry
+	Log     zerolog.Logger
+}
+
+// Server is the gRPC API's HTTP handler. Serve it over h2c (and HTTP/1.1
+// for gRPC-Web and Connect).
+type Server struct {
+	svc        *service.Service
+	opt        Options
+	mux        *http.ServeMux
+	handlerOpt []connect.HandlerOption
+	registered map[string]bool
+}
+
+// New builds the handler.
+func New(svc *service.Service, opt Options) *Server {
+	s := &Server{svc: svc, opt: opt, mux: http.NewServeMux(), registered: map[string]bool{}}
+	if opt.MaxMessageBytes > 0 {
+		s.handlerOpt = append(s.handlerOpt, connect.WithReadMaxBytes(opt.MaxMessageBytes))
+	}
+	s.registerQdrant()
+	s.registerCollections()
+	s.registerPoints()
+	s.registerPointReads()
+	s.registerPointGroups()
+	s.registerUnimplemented()
+	s.mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(Services...)))
+	reflector := grpcreflect.NewStaticReflector(append([]string{grpchealth.HealthV1ServiceName}, Services...)...)
+	s.mux.Handle(grpcreflect.NewHandlerV1(reflector))
+	s.mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// timeouter is a request with Qdrant's optional timeout field (seconds).
+type timeouter interface{ GetTimeout() uint64 }
+
+// unary registers fn as the handler of procedure. write says whether the
+// call changes anything (for the read-only API key). The handler checks
+// the key, applies the deadline (the request's timeout field, else the
+// gRPC deadline, else DefaultTimeout), maps errors to gRPC status codes
+// and sets the response's `time` field.
+func unary[Req, Res any](s *Server, procedure string, write bool, fn func(ctx context.Context, req *Req) (*Res, error)) {
+	s.registered[procedure] = true
+	s.mux.Handle(procedure, connect.NewUnaryHandler(procedure, func(ctx context.Context, r *connect.Request[Req]) (_ *connect.Response[Res], err error) {
+		start := time.Now()
+		if s.opt.Metrics != nil {
+			defer func() {
+				st := "ok"
+				if err != nil {
+					st = connect.CodeOf(err).String()
+				}
+				s.opt.Metrics.Observe(metrics.Key{API: metrics.GRPC, Endpoint: procedure, Status: st}, err != nil, time.Since(start))
+			}()
+		}
+		if procedure != healthCheckProcedure {
+			if err := s.opt.Keys.Check(r.Header(), write); err != nil {
+				return nil, apierr.ToConnect(err)
+			}
+		}
+		timeout := DefaultTimeout
+		if t, ok := any(r.Msg).(timeouter); ok && t.GetTimeout() > 0 {
+			timeout = time.Duration(min(t.GetTimeout(), 1<<31)) * time.Second
+		} else if _, has := ctx.Deadline(); has {
+			timeout = 0
+		}
+		if timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, timeout)
+			defer cancel()
+		}
+		res, err := fn(ctx, r.Msg)
+		var unimpl *unimplementedError
+		if errors.As(err, &unimpl) {
+			return nil, connect.NewError(connect.CodeUnimplemented, err)
+		}
+		if err != nil {
+			e := apierr.As(err)
+			if e.Kind == apierr.Internal {
+				s.opt.Log.Error().Err(err).AnErr("cause", e.Cause).Str("procedure", procedure).Msg("gRPC call failed")
+			}
+			return nil, apierr.ToConnect(err)
+		}
+		setTime(res, time.Since(start))
+		return connect.NewResponse(res), nil
+	}, s.handlerOpt...))
+}
+
+// setTime sets a response's `time` field (seconds), when it has one.
+func setTime(res any, d time.Duration) {
+	m, ok := res.(proto.Message)
+	if !ok {
+		return
+	}
+	r := m.ProtoReflect()
+	if fd := r.Descriptor().Fields().ByName("time"); fd != nil && fd.Kind() == protoreflect.DoubleKind {
+		r.Set(fd, protoreflect.ValueOfFloat64(d.Seconds()))
+	}
+}
+
+// registerUnimplemented answers every RPC of the served services that has
+// no handler with Unimplemented and a message naming it.
+func (s *Server) registerUnimplemented() {
+	for _, name := range Services {
+		d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(name))
+		if err != nil {
+			panic(fmt.Sprintf("qdrant service %s is not registered: %v", name, err))
+		}
+		methods := d.(protoreflect.ServiceDescriptor).Methods()
+		for i := 0; i < methods.Len(); i++ {
+			procedure := "/" + name + "/" + string(methods.Get(i).Name())
+			if s.registered[procedure] {
+				continue
+			}
+			msg := fmt.Sprintf("%s is not supported by Shoal yet", procedure)
+			unary(s, procedure, false, func(context.Context, *emptypb.Empty) (*emptypb.Empty, error) {
+				return nil, errUnimplemented(msg)
+			})
+		}
+	}
+}
+
+// unimplementedError is an error that maps to gRPC Unimplemented.
+type unimplementedError struct{ msg string }
+
+func (e *unimplementedError) Error() string { return e.msg }
+
+func errUnimplemented(msg string) error { return &unimplementedError{msg} }
