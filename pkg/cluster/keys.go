@@ -46,3 +46,10 @@ const NATSPrefix = Prefix + "nats/"
 
 // NATSKey is meta node id's NATS URL key.
 func NATSKey(id uint64) string { return NATSPrefix + strconv.FormatUint(id, 10) }
+
+// AliasesPrefix holds one key per collection alias; the value is the
+// collection's name as plain text.
+const AliasesPrefix = Prefix + "aliases/"
+
+// AliasKey is where alias is stored.
+func AliasKey(alias string) string { return AliasesPrefix + alias }

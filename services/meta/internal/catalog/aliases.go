@@ -11,14 +11,6 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-// AliasesPrefix holds one key per collection alias; the value is the
-// collection's name (plain text). pkg/cluster has no alias key yet, so the
-// layout lives here, the only writer.
-const AliasesPrefix = cluster.Prefix + "aliases/"
-
-// AliasKey is where alias is stored.
-func AliasKey(alias string) string { return AliasesPrefix + alias }
-
 // MaxAliasActions bounds one UpdateAliases request (each action may touch
 // two keys; etcd's default transaction limit is 128 operations).
 const MaxAliasActions = 50
@@ -114,7 +106,7 @@ func (s *Service) planAliases(ctx context.Context, actions []*shoalv1.AliasActio
 	}
 	var keys []string
 	for a := range aliasNames {
-		keys = append(keys, AliasKey(a))
+		keys = append(keys, cluster.AliasKey(a))
 	}
 	for c := range collNames {
 		keys = append(keys, cluster.CollectionKey(c))
@@ -134,7 +126,7 @@ func (s *Service) planAliases(ctx context.Context, actions []*shoalv1.AliasActio
 		var rev int64
 		if kvs := snap.Responses[i].GetResponseRange().GetKvs(); len(kvs) > 0 {
 			rev = kvs[0].ModRevision
-			if name, ok := strings.CutPrefix(k, AliasesPrefix); ok {
+			if name, ok := strings.CutPrefix(k, cluster.AliasesPrefix); ok {
 				before[name] = string(kvs[0].Value)
 			} else {
 				colls[strings.TrimPrefix(k, cluster.CollectionsPrefix)] = true
@@ -175,9 +167,9 @@ func (s *Service) planAliases(ctx context.Context, actions []*shoalv1.AliasActio
 		n, has := after[a]
 		switch {
 		case has && (!had || b != n):
-			plan.ops = append(plan.ops, clientv3.OpPut(AliasKey(a), n))
+			plan.ops = append(plan.ops, clientv3.OpPut(cluster.AliasKey(a), n))
 		case had && !has:
-			plan.ops = append(plan.ops, clientv3.OpDelete(AliasKey(a)))
+			plan.ops = append(plan.ops, clientv3.OpDelete(cluster.AliasKey(a)))
 		}
 	}
 	return plan, nil
@@ -187,7 +179,7 @@ func (s *Service) planAliases(ctx context.Context, actions []*shoalv1.AliasActio
 // guards that keep them unchanged: collection deletion removes them in the
 // same transaction.
 func (s *Service) aliasesOf(ctx context.Context, collection string) ([]string, []clientv3.Cmp, error) {
-	resp, err := s.cli.Get(ctx, AliasesPrefix, clientv3.WithPrefix())
+	resp, err := s.cli.Get(ctx, cluster.AliasesPrefix, clientv3.WithPrefix())
 	if err != nil {
 		return nil, nil, storeError(ctx, "read aliases", err)
 	}
@@ -199,6 +191,6 @@ func (s *Service) aliasesOf(ctx context.Context, collection string) ([]string, [
 	}
 	// No alias may have been created or changed since the read: the newest
 	// modification under the prefix is at most the read's revision.
-	guards := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(AliasesPrefix), "<", resp.Header.Revision+1).WithPrefix()}
+	guards := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(cluster.AliasesPrefix), "<", resp.Header.Revision+1).WithPrefix()}
 	return keys, guards, nil
 }

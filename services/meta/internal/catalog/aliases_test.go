@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"connectrpc.com/connect"
+	"github.com/shoaldb/shoal/pkg/cluster"
 	shoalv1 "github.com/shoaldb/shoal/proto/gen/shoal/v1"
 	"github.com/shoaldb/shoal/services/meta/internal/testutil"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -28,13 +29,13 @@ func renameAlias(old, renamed string) *shoalv1.AliasAction {
 // storedAliases lists the aliases in etcd as "alias=collection", sorted.
 func storedAliases(t *testing.T, cli *clientv3.Client) string {
 	t.Helper()
-	resp, err := cli.Get(context.Background(), AliasesPrefix, clientv3.WithPrefix())
+	resp, err := cli.Get(context.Background(), cluster.AliasesPrefix, clientv3.WithPrefix())
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []string
 	for _, kv := range resp.Kvs {
-		out = append(out, strings.TrimPrefix(string(kv.Key), AliasesPrefix)+"="+string(kv.Value))
+		out = append(out, strings.TrimPrefix(string(kv.Key), cluster.AliasesPrefix)+"="+string(kv.Value))
 	}
 	sort.Strings(out)
 	return strings.Join(out, " ")

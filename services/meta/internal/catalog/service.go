@@ -119,7 +119,7 @@ func (s *Service) store(ctx context.Context, name string, want *shoalv1.Collecti
 			clientv3.OpGet(cluster.CollectionKey(name)),
 			clientv3.OpGet(cluster.NodesPrefix, clientv3.WithPrefix()),
 			clientv3.OpGet(cluster.ShardMapsPrefix, clientv3.WithPrefix()),
-			clientv3.OpGet(AliasKey(name)),
+			clientv3.OpGet(cluster.AliasKey(name)),
 		).Commit()
 		if err != nil {
 			return nil, false, storeError(ctx, "read catalog", err)
@@ -168,7 +168,7 @@ func (s *Service) store(ctx context.Context, name string, want *shoalv1.Collecti
 		}
 		resp, err := s.cli.Txn(ctx).
 			If(clientv3.Compare(clientv3.CreateRevision(cluster.CollectionKey(name)), "=", 0),
-				clientv3.Compare(clientv3.CreateRevision(AliasKey(name)), "=", 0)).
+				clientv3.Compare(clientv3.CreateRevision(cluster.AliasKey(name)), "=", 0)).
 			Then(
 				clientv3.OpPut(cluster.CollectionKey(name), string(collVal)),
 				clientv3.OpPut(cluster.ShardMapKey(name), string(mapVal)),

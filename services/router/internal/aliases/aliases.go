@@ -20,8 +20,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-// Prefix is the alias key prefix meta writes (see the meta catalog).
-const Prefix = cluster.Prefix + "aliases/"
+// Prefix is the alias key prefix meta writes.
+const Prefix = cluster.AliasesPrefix
 
 // Table is the watched alias table. It is safe for concurrent use; reads
 // never block on the network.
