@@ -17,7 +17,13 @@ func NewClient(endpoints []string, log zerolog.Logger) (*clientv3.Client, error)
 		Endpoints:        endpoints,
 		DialTimeout:      5 * time.Second,
 		AutoSyncInterval: 30 * time.Second,
-		Logger:           logging.Zap(log.With().Str("component", "etcd-client").Logger().Level(maxLevel(log.GetLevel(), zerolog.WarnLevel))),
+		// Keep-alive pings detect a frozen or cut-off member in seconds
+		// and move the client to another endpoint, instead of waiting
+		// for the OS to time the TCP connection out.
+		DialKeepAliveTime:    2 * time.Second,
+		DialKeepAliveTimeout: 2 * time.Second,
+		PermitWithoutStream:  true,
+		Logger:               logging.Zap(log.With().Str("component", "etcd-client").Logger().Level(maxLevel(log.GetLevel(), zerolog.WarnLevel))),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("connect to meta %v: %w", endpoints, err)
