@@ -6,9 +6,9 @@
 //	shoal-meta healthcheck        # exit 0 while this member knows a Raft leader
 //	shoal-meta --version
 //
-// A --bootstrap that names the node's own peer URL is ignored: that node is
-// the first of its cluster. So every replica of a Kubernetes StatefulSet
-// can share one pod template that bootstraps from pod 0, pod 0 included.
+// A --bootstrap that names the node's own peer URL is ignored (see
+// etcdserver.NewSettings), so every pod of a StatefulSet can share one
+// template that bootstraps from pod 0.
 package main
 
 import (
@@ -17,7 +17,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"slices"
@@ -30,7 +29,6 @@ import (
 	"github.com/shoaldb/shoal/pkg/logging"
 	"github.com/shoaldb/shoal/pkg/version"
 	"github.com/shoaldb/shoal/services/meta/app"
-	"github.com/shoaldb/shoal/services/meta/internal/etcdserver"
 )
 
 func main() {
@@ -59,10 +57,6 @@ func run() int {
 		return 2
 	}
 	log.Info().Str("version", version.Version).Str("commit", version.Commit).Msg("starting shoal-meta")
-	if selfBootstrap(cfg) {
-		log.Info().Str("bootstrap", cfg.Node.Bootstrap).Msg("--bootstrap names this node itself: starting as the first node")
-		cfg.Node.Bootstrap = ""
-	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -78,25 +72,6 @@ func run() int {
 		return 1
 	}
 	return 0
-}
-
-// selfBootstrap reports whether node.bootstrap is this node's own peer URL
-// (same scheme, host and port, host compared case-insensitively; the peer
-// URL is derived as the etcd member derives it). A configuration error is
-// left for app.Start to report.
-func selfBootstrap(cfg config.Config) bool {
-	if cfg.Node.Bootstrap == "" {
-		return false
-	}
-	s, err := etcdserver.NewSettings(cfg)
-	if err != nil {
-		return false
-	}
-	b, err := url.Parse(s.Bootstrap)
-	if err != nil {
-		return false
-	}
-	return b.Scheme == s.PeerURL.Scheme && strings.EqualFold(b.Host, s.PeerURL.Host)
 }
 
 // healthcheck is `shoal-meta healthcheck [flags]`, for container health

@@ -51,6 +51,9 @@ type Settings struct {
 	DataDir string
 	// Bootstrap is the peer URL of a running member to join, or "".
 	Bootstrap string
+	// SelfBootstrap is true when the configured bootstrap URL was this
+	// node's own peer URL (and Bootstrap was cleared).
+	SelfBootstrap bool
 	// ReadyTimeout bounds the wait for the member to be ready.
 	ReadyTimeout time.Duration
 }
@@ -102,7 +105,24 @@ func NewSettings(cfg config.Config) (Settings, error) {
 	if s.ReadyTimeout < minJoinTimeout {
 		s.ReadyTimeout = minJoinTimeout
 	}
+	if isSelf(s.Bootstrap, s.PeerURL) {
+		// A --bootstrap naming this node's own peer URL makes it the first
+		// node, so every pod of a StatefulSet can share one template that
+		// bootstraps from pod 0, pod 0 included.
+		s.Bootstrap = ""
+		s.SelfBootstrap = true
+	}
 	return s, nil
+}
+
+// isSelf reports whether bootstrap names peer (same scheme, host compared
+// case-insensitively, and port).
+func isSelf(bootstrap string, peer url.URL) bool {
+	if bootstrap == "" {
+		return false
+	}
+	b, err := url.Parse(bootstrap)
+	return err == nil && b.Scheme == peer.Scheme && strings.EqualFold(b.Host, peer.Host)
 }
 
 // memberName turns host and port into a member name made of letters,

@@ -125,3 +125,22 @@ func TestEtcdLevel(t *testing.T) {
 	f(zerolog.WarnLevel, zerolog.WarnLevel)
 	f(zerolog.ErrorLevel, zerolog.ErrorLevel)
 }
+
+func TestBootstrapNamingSelfIsIgnored(t *testing.T) {
+	f := func(uri, bootstrap, want string, self bool) {
+		t.Helper()
+		cfg := config.Default()
+		cfg.Node.URI, cfg.Node.Bootstrap = uri, bootstrap
+		s, err := NewSettings(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Bootstrap != want || s.SelfBootstrap != self {
+			t.Errorf("uri %s bootstrap %s: got %q self=%v, want %q self=%v", uri, bootstrap, s.Bootstrap, s.SelfBootstrap, want, self)
+		}
+	}
+	f("http://meta-0.meta:6335", "http://meta-0.meta:6335", "", true)
+	f("http://Meta-0.meta:6335", "http://meta-0.META:6335/", "", true)
+	f("http://meta-1.meta:6335", "http://meta-0.meta:6335", "http://meta-0.meta:6335", false)
+	f("http://meta-0.meta:6335", "http://meta-0.meta:6336", "http://meta-0.meta:6336", false)
+}

@@ -76,7 +76,7 @@ func Start(ctx context.Context, cfg config.Config, log zerolog.Logger) (*Server,
 		ec.ClusterState = embed.ClusterStateFlagExisting
 		log.Info().Str("bootstrap", s.Bootstrap).Str("initial_cluster", initial).Msg("joining meta cluster")
 	default:
-		log.Info().Str("data_dir", s.DataDir).Msg("creating a new meta cluster")
+		log.Info().Str("data_dir", s.DataDir).Bool("bootstrap_names_self", s.SelfBootstrap).Msg("creating a new meta cluster")
 	}
 
 	e, err := embed.StartEtcd(ec)
