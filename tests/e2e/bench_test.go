@@ -65,7 +65,10 @@ func BenchmarkSearchPath(b *testing.B) {
 	}
 	h2c := new(http.Protocols)
 	h2c.SetUnencryptedHTTP2(true)
-	direct := shoalv1connect.NewStorageServiceClient(&http.Client{Transport: &http.Transport{Protocols: h2c}}, c.Storage[0].URL())
+	// Like the router's clients, the direct client does not accept gzip:
+	// both paths get the storage node's answer uncompressed.
+	direct := shoalv1connect.NewStorageServiceClient(&http.Client{Transport: &http.Transport{Protocols: h2c}}, c.Storage[0].URL(),
+		connect.WithAcceptCompression("gzip", nil, nil))
 	ref := &shoalv1.ShardRef{Collection: "bench", Uid: coll.GetUid(), ShardId: 0}
 	grpcClient := newGRPCClient(b, c)
 	restClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}

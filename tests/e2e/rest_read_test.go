@@ -141,7 +141,7 @@ func testQuery(t *testing.T, c *harness.Cluster) {
 	if s := ids(t, q(map[string]any{"query": map[string]any{"recommend": map[string]any{"positive": []any{1}}}, "limit": 3})); s != "2 3 4" {
 		t.Fatalf("recommend: %s", s)
 	}
-	fails(t, c, "POST", "/collections/query/points/query", `{"query": {"discover": {"target": 1}}}`, 400, "not supported yet")
+	fails(t, c, "POST", "/collections/query/points/query", `{"query": {"formula": {"sum": []}}}`, 400, "not supported yet")
 	fails(t, c, "POST", "/collections/query/points/query", `{"query": [1, 2, 3]}`, 400, "expected dim: 2, got 3")
 	fails(t, c, "POST", "/collections/query/points/query", `{"query": [1, 2], "using": "other"}`, 400, "Not existing vector name error: other")
 	fails(t, c, "POST", "/collections/query/points/query", `{"query": [1, 2], "limit": 0}`, 422, "limit")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 
 	"connectrpc.com/connect"
@@ -19,24 +20,34 @@ func (h countHandler) Count(_ context.Context, req *connect.Request[shoalv1.Coun
 	return connect.NewResponse(&shoalv1.CountResponse{Count: uint64(req.Msg.GetShard().GetShardId()) * 10}), nil
 }
 
-// TestPoolSpeaksH2C checks that the pool's clients reach a Connect handler
-// served the way storage nodes serve it (HTTP/1 + unencrypted HTTP/2),
-// over HTTP/2.
-func TestPoolSpeaksH2C(t *testing.T) {
+// TestPoolProtocols checks that the pool's clients reach Connect handlers
+// served the way storage and meta nodes serve them (HTTP/1 + unencrypted
+// HTTP/2): storage clients over HTTP/1.1, meta clients over HTTP/2, and
+// neither asks for compressed answers.
+func TestPoolProtocols(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	protos := make(chan int, 1)
-	path, h := shoalv1connect.NewStorageServiceHandler(countHandler{})
+	type seen struct {
+		major    int
+		encoding string
+	}
+	protos := make(chan seen, 1)
+	observe := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case protos <- seen{r.ProtoMajor, r.Header.Get("Accept-Encoding")}:
+			default:
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
 	mux := http.NewServeMux()
-	mux.Handle(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case protos <- r.ProtoMajor:
-		default:
-		}
-		h.ServeHTTP(w, r)
-	}))
+	path, h := shoalv1connect.NewStorageServiceHandler(countHandler{})
+	mux.Handle(path, observe(h))
+	mpath, mh := shoalv1connect.NewMetaServiceHandler(shoalv1connect.UnimplementedMetaServiceHandler{})
+	mux.Handle(mpath, observe(mh))
 	p := new(http.Protocols)
 	p.SetHTTP1(true)
 	p.SetUnencryptedHTTP2(true)
@@ -57,8 +68,12 @@ func TestPoolSpeaksH2C(t *testing.T) {
 	if resp.Msg.GetCount() != 40 {
 		t.Fatalf("count %d", resp.Msg.GetCount())
 	}
-	if got := <-protos; got != 2 {
-		t.Fatalf("request used HTTP/%d", got)
+	if got := <-protos; got.major != 1 || strings.Contains(got.encoding, "gzip") {
+		t.Fatalf("storage request used HTTP/%d, Accept-Encoding %q", got.major, got.encoding)
+	}
+	_, _ = pool.Meta(uri).DeleteCollection(context.Background(), connect.NewRequest(&shoalv1.DeleteCollectionRequest{}))
+	if got := <-protos; got.major != 2 || strings.Contains(got.encoding, "gzip") {
+		t.Fatalf("meta request used HTTP/%d, Accept-Encoding %q", got.major, got.encoding)
 	}
 	_, err = pool.Storage("http://127.0.0.1:1").Count(context.Background(), connect.NewRequest(&shoalv1.CountRequest{}))
 	if connect.CodeOf(err) != connect.CodeUnavailable {

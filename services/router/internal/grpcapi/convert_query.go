@@ -28,14 +28,14 @@ func stageOf(in stageInput, defaultLimit, depth int) (service.Stage, error) {
 	if depth > service.MaxPrefetchDepth {
 		return st, apierr.BadInput("prefetches are nested deeper than %d levels", service.MaxPrefetchDepth)
 	}
-	if in.lookup != nil {
-		return st, apierr.Unsupported("lookup_from")
+	var err error
+	if st.LookupFrom, err = lookupOf(in.lookup); err != nil {
+		return st, err
 	}
 	if in.limit != nil {
 		st.Limit = int(min(*in.limit, service.MaxLimit+1))
 	}
 	st.Exact, st.HnswEf = searchParams(in.params)
-	var err error
 	if st.Filter, err = filterJSON(in.filter); err != nil {
 		return st, err
 	}
@@ -71,6 +71,11 @@ func queryOf(q *qdrant.Query) (service.Query, error) {
 			return out, err
 		}
 		out.Recommend.Negative, err = vectorInputs(k.Recommend.GetNegative())
+	case *qdrant.Query_Discover:
+		out.Discover, err = discoverOf(k.Discover)
+	case *qdrant.Query_Context:
+		out.Discover = &service.Discover{}
+		out.Discover.Context, err = contextOf(k.Context)
 	case *qdrant.Query_OrderBy:
 		out.OrderBy, err = orderBy(k.OrderBy)
 	case *qdrant.Query_Fusion:
@@ -120,13 +125,13 @@ func recommendRequest(req *qdrant.RecommendPoints) (service.QueryRequest, error)
 	if err := noShardKey(req.GetShardKeySelector()); err != nil {
 		return service.QueryRequest{}, err
 	}
-	if req.LookupFrom != nil {
-		return service.QueryRequest{}, apierr.Unsupported("lookup_from")
-	}
 	qr := service.QueryRequest{Offset: int(min(req.GetOffset(), service.MaxLimit+1)), Read: readOptions(req.GetWithPayload(), req.GetWithVectors(), false)}
 	qr.Using, qr.ScoreThreshold, qr.Limit = req.GetUsing(), req.ScoreThreshold, int(min(req.GetLimit(), service.MaxLimit+1))
 	qr.Exact, qr.HnswEf = searchParams(req.GetParams())
 	var err error
+	if qr.LookupFrom, err = lookupOf(req.LookupFrom); err != nil {
+		return qr, err
+	}
 	if qr.Filter, err = filterJSON(req.GetFilter()); err != nil {
 		return qr, err
 	}

@@ -25,10 +25,7 @@ func (s *Server) registerPointGroups() {
 		if err := noShardKey(req.GetShardKeySelector()); err != nil {
 			return nil, err
 		}
-		if req.WithLookup != nil {
-			return nil, apierr.Unsupported("with_lookup")
-		}
-		gr := service.GroupsRequest{GroupBy: req.GetGroupBy(), GroupSize: defaultGroupSize}
+		gr := service.GroupsRequest{GroupBy: req.GetGroupBy(), GroupSize: defaultGroupSize, WithLookup: withLookupOf(req.WithLookup)}
 		if req.GroupSize != nil {
 			gr.GroupSize = int(min(req.GetGroupSize(), service.MaxLimit+1))
 		}
@@ -48,9 +45,6 @@ func (s *Server) registerPointGroups() {
 		if err := noShardKey(req.GetShardKeySelector()); err != nil {
 			return nil, err
 		}
-		if req.WithLookup != nil {
-			return nil, apierr.Unsupported("with_lookup")
-		}
 		if req.SparseIndices != nil {
 			return nil, apierr.Unsupported("sparse vectors")
 		}
@@ -58,7 +52,7 @@ func (s *Server) registerPointGroups() {
 		if err != nil {
 			return nil, err
 		}
-		gr := service.GroupsRequest{GroupBy: req.GetGroupBy(), GroupSize: int(req.GetGroupSize())}
+		gr := service.GroupsRequest{GroupBy: req.GetGroupBy(), GroupSize: int(req.GetGroupSize()), WithLookup: withLookupOf(req.WithLookup)}
 		gr.Using, gr.Vector, gr.Limit, gr.ScoreThreshold = req.GetVectorName(), v, int(req.GetLimit()), req.ScoreThreshold
 		gr.Exact, gr.HnswEf = searchParams(req.GetParams())
 		gr.Read = readOptions(req.GetWithPayload(), req.GetWithVectors(), false)
@@ -69,9 +63,6 @@ func (s *Server) registerPointGroups() {
 		return &qdrant.SearchGroupsResponse{Result: res}, err
 	})
 	unary(s, "/qdrant.Points/RecommendGroups", false, func(ctx context.Context, req *qdrant.RecommendPointGroups) (*qdrant.RecommendGroupsResponse, error) {
-		if req.WithLookup != nil {
-			return nil, apierr.Unsupported("with_lookup")
-		}
 		qr, err := recommendRequest(&qdrant.RecommendPoints{
 			CollectionName: req.GetCollectionName(), Positive: req.GetPositive(), Negative: req.GetNegative(), Filter: req.GetFilter(),
 			Limit: uint64(req.GetLimit()), WithPayload: req.GetWithPayload(), Params: req.GetParams(), ScoreThreshold: req.ScoreThreshold,
@@ -81,7 +72,7 @@ func (s *Server) registerPointGroups() {
 		if err != nil {
 			return nil, err
 		}
-		res, err := s.groups(ctx, req.GetCollectionName(), service.GroupsRequest{QueryRequest: qr, GroupBy: req.GetGroupBy(), GroupSize: int(req.GetGroupSize())})
+		res, err := s.groups(ctx, req.GetCollectionName(), service.GroupsRequest{QueryRequest: qr, GroupBy: req.GetGroupBy(), GroupSize: int(req.GetGroupSize()), WithLookup: withLookupOf(req.WithLookup)})
 		return &qdrant.RecommendGroupsResponse{Result: res}, err
 	})
 	unary(s, "/qdrant.Points/Facet", false, func(ctx context.Context, req *qdrant.FacetCounts) (*qdrant.FacetResponse, error) {
@@ -160,6 +151,9 @@ func (s *Server) groups(ctx context.Context, collection string, req service.Grou
 			id.Kind = &qdrant.GroupId_IntegerValue{IntegerValue: v}
 		}
 		out.Groups[i] = &qdrant.PointGroup{Id: id, Hits: scoredPoints(g.Hits)}
+		if g.Lookup != nil {
+			out.Groups[i].Lookup = retrievedPoint(*g.Lookup)
+		}
 	}
 	return out, nil
 }

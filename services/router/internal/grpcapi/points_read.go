@@ -128,6 +128,35 @@ func (s *Server) registerPointReads() {
 		}
 		return out, nil
 	})
+	unary(s, "/qdrant.Points/Discover", false, func(ctx context.Context, req *qdrant.DiscoverPoints) (*qdrant.DiscoverResponse, error) {
+		qr, err := discoverRequest(req)
+		if err != nil {
+			return nil, err
+		}
+		hits, err := s.svc.Query(ctx, req.GetCollectionName(), qr)
+		if err != nil {
+			return nil, err
+		}
+		return &qdrant.DiscoverResponse{Result: scoredPoints(hits)}, nil
+	})
+	unary(s, "/qdrant.Points/DiscoverBatch", false, func(ctx context.Context, req *qdrant.DiscoverBatchPoints) (*qdrant.DiscoverBatchResponse, error) {
+		reqs := make([]service.QueryRequest, len(req.GetDiscoverPoints()))
+		for i, dp := range req.GetDiscoverPoints() {
+			var err error
+			if reqs[i], err = discoverRequest(dp); err != nil {
+				return nil, err
+			}
+		}
+		res, err := s.svc.QueryBatch(ctx, req.GetCollectionName(), reqs)
+		if err != nil {
+			return nil, err
+		}
+		out := &qdrant.DiscoverBatchResponse{Result: make([]*qdrant.BatchResult, len(res))}
+		for i, hits := range res {
+			out.Result[i] = &qdrant.BatchResult{Result: scoredPoints(hits)}
+		}
+		return out, nil
+	})
 	unary(s, "/qdrant.Points/QueryBatch", false, func(ctx context.Context, req *qdrant.QueryBatchPoints) (*qdrant.QueryBatchResponse, error) {
 		out := &qdrant.QueryBatchResponse{Result: make([]*qdrant.BatchResult, len(req.GetQueryPoints()))}
 		for i, q := range req.GetQueryPoints() {

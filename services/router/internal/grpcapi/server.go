@@ -62,9 +62,15 @@ type Server struct {
 	registered map[string]bool
 }
 
+// CompressMinBytes is the smallest response the gRPC API compresses for
+// a client that accepts gzip: compressing the typical small search answer
+// costs more CPU than the bytes it saves.
+const CompressMinBytes = 16 << 10
+
 // New builds the handler.
 func New(svc *service.Service, opt Options) *Server {
 	s := &Server{svc: svc, opt: opt, mux: http.NewServeMux(), registered: map[string]bool{}}
+	s.handlerOpt = append(s.handlerOpt, connect.WithCompressMinBytes(CompressMinBytes))
 	if opt.MaxMessageBytes > 0 {
 		s.handlerOpt = append(s.handlerOpt, connect.WithReadMaxBytes(opt.MaxMessageBytes))
 	}

@@ -154,7 +154,7 @@ func TestOfficialClient(t *testing.T) {
 	if code(err) != codes.InvalidArgument {
 		t.Fatalf("wrong dimension: %v", err)
 	}
-	_, err = cl.GetPointsClient().Discover(ctx, &qdrant.DiscoverPoints{CollectionName: "c"})
+	_, err = cl.GetCollectionsClient().CreateShardKey(ctx, &qdrant.CreateShardKeyRequest{CollectionName: "c"})
 	if code(err) != codes.Unimplemented {
 		t.Fatalf("unsupported RPC: %v", err)
 	}

@@ -24,6 +24,12 @@ func FuzzDecode(f *testing.F) {
 		`{"exact":true}`,
 		`{"prefetch":[{"query":[1],"limit":2,"prefetch":{"query":3}}],"query":{"rrf":{"k":3,"weights":[1]}}}`,
 		`{"query":{"recommend":{"positive":[1,[1,2]],"negative":[2],"strategy":"best_score"}},"filter":{"must":[]}}`,
+		`{"query":{"discover":{"target":[1,2],"context":[{"positive":1,"negative":[1,2]}]}}}`,
+		`{"query":{"context":{"positive":1,"negative":2}},"limit":3}`,
+		`{"query":3,"lookup_from":{"collection":"o","vector":"v"},"prefetch":{"query":1,"lookup_from":{"collection":"o"}}}`,
+		`{"query":[1],"group_by":"g","with_lookup":{"collection":"o","with_payload":["a"],"with_vectors":true}}`,
+		`{"vector":[1],"group_by":"g","group_size":1,"limit":1,"with_lookup":"o"}`,
+		`{"target":1,"context":[{"positive":2,"negative":3}],"limit":3,"using":"a"}`,
 		`{"searches":[{"query":[1]},{"vector":[1],"limit":1},{"positive":[1],"limit":2}]}`,
 		`{"group_by":"a","group_size":2,"limit":3,"vector":[1],"positive":[1]}`,
 		`{"key":"a","limit":2,"sample":3,"using":"v"}`,
@@ -74,6 +80,10 @@ func FuzzDecode(f *testing.F) {
 		_, err = decodeRecommend(body)
 		check(err)
 		_, err = decodeRecommendBatch(body)
+		check(err)
+		_, err = decodeDiscover(body)
+		check(err)
+		_, err = decodeDiscoverBatch(body)
 		check(err)
 		_, err = decodeQueryGroups(body)
 		check(err)

@@ -39,7 +39,25 @@ func (s *Server) searchBatch(r *http.Request, body []byte) (any, error) {
 }
 
 func (s *Server) recommendPoints(r *http.Request, body []byte) (any, error) {
-	req, err := decodeRecommend(body)
+	return s.legacyQuery(r, body, decodeRecommend)
+}
+
+func (s *Server) recommendBatch(r *http.Request, body []byte) (any, error) {
+	return s.legacyQueryBatch(r, body, decodeRecommendBatch)
+}
+
+func (s *Server) discoverPoints(r *http.Request, body []byte) (any, error) {
+	return s.legacyQuery(r, body, decodeDiscover)
+}
+
+func (s *Server) discoverBatch(r *http.Request, body []byte) (any, error) {
+	return s.legacyQueryBatch(r, body, decodeDiscoverBatch)
+}
+
+// legacyQuery serves a legacy request (recommend, discover) decoded into
+// a query.
+func (s *Server) legacyQuery(r *http.Request, body []byte, decode func([]byte) (service.QueryRequest, error)) (any, error) {
+	req, err := decode(body)
 	if err != nil {
 		return nil, err
 	}
@@ -50,8 +68,8 @@ func (s *Server) recommendPoints(r *http.Request, body []byte) (any, error) {
 	return scoredPointsJSON(hits), nil
 }
 
-func (s *Server) recommendBatch(r *http.Request, body []byte) (any, error) {
-	reqs, err := decodeRecommendBatch(body)
+func (s *Server) legacyQueryBatch(r *http.Request, body []byte, decode func([]byte) ([]service.QueryRequest, error)) (any, error) {
+	reqs, err := decode(body)
 	if err != nil {
 		return nil, err
 	}

@@ -22,11 +22,8 @@ const (
 
 // groupFields takes group_by, group_size and limit out of a request's
 // members (required says whether group_size and limit must be given, as
-// in the legacy requests) and rejects with_lookup.
+// in the legacy requests); with_lookup is decoded by withLookup first.
 func groupFields(f fields, required bool) (groupBy string, size, limit int, err error) {
-	if err := f.mustBeNull("with_lookup", apierr.Unsupported("with_lookup")); err != nil {
-		return "", 0, 0, err
-	}
 	by, err := f.stringField("group_by")
 	if err != nil {
 		return "", 0, 0, err
@@ -58,6 +55,9 @@ func decodeQueryGroups(body []byte) (service.GroupsRequest, error) {
 	if err != nil {
 		return req, err
 	}
+	if req.WithLookup, err = withLookup(f); err != nil {
+		return req, err
+	}
 	if req.GroupBy, req.GroupSize, req.Limit, err = groupFields(f, false); err != nil {
 		return req, err
 	}
@@ -77,6 +77,9 @@ func decodeSearchGroups(body []byte) (service.GroupsRequest, error) {
 	var req service.GroupsRequest
 	f, err := object(body, false, "vector", "filter", "params", "with_payload", "with_vector", "score_threshold", "group_by", "group_size", "limit", "with_lookup", "shard_key")
 	if err != nil {
+		return req, err
+	}
+	if req.WithLookup, err = withLookup(f); err != nil {
 		return req, err
 	}
 	if req.GroupBy, req.GroupSize, req.Limit, err = groupFields(f, true); err != nil {
@@ -101,6 +104,10 @@ func decodeRecommendGroups(body []byte) (service.GroupsRequest, error) {
 	if err != nil {
 		return req, err
 	}
+	wl, err := withLookup(f)
+	if err != nil {
+		return req, err
+	}
 	if req.GroupBy, req.GroupSize, req.Limit, err = groupFields(f, true); err != nil {
 		return req, err
 	}
@@ -109,6 +116,7 @@ func decodeRecommendGroups(body []byte) (service.GroupsRequest, error) {
 	if req.QueryRequest, err = recommendRequest(f); err != nil {
 		return req, err
 	}
+	req.WithLookup = wl
 	req.Limit = limit
 	return req, nil
 }
@@ -172,6 +180,9 @@ func groupsJSON(groups []service.PointGroup) map[string]any {
 	out := make([]map[string]any, len(groups))
 	for i, g := range groups {
 		out[i] = map[string]any{"id": g.ID, "hits": scoredPointsJSON(g.Hits)}
+		if g.Lookup != nil {
+			out[i]["lookup"] = recordsJSON([]service.Record{*g.Lookup})[0]
+		}
 	}
 	return map[string]any{"groups": out}
 }

@@ -16,7 +16,7 @@ import (
 const defaultPrefetchLimit = 10
 
 // unsupportedQueries are the Query variants Shoal does not serve yet.
-var unsupportedQueries = []string{"discover", "context", "formula", "relevance_feedback"}
+var unsupportedQueries = []string{"formula", "relevance_feedback"}
 
 // decodeQuery decodes QueryRequest: limit defaults to 10, with_payload and
 // with_vector to false. A request without query lists points by id.
@@ -52,7 +52,7 @@ func stage(f fields, defaultLimit, depth int) (service.Stage, error) {
 	if depth > service.MaxPrefetchDepth {
 		return st, apierr.BadInput("prefetches are nested deeper than %d levels", service.MaxPrefetchDepth)
 	}
-	if err := f.mustBeNull("lookup_from", apierr.Unsupported("lookup_from")); err != nil {
+	if st.LookupFrom, err = lookupFrom(f); err != nil {
 		return st, err
 	}
 	if st.Filter, err = filterField(f); err != nil {
@@ -138,6 +138,11 @@ func query(raw json.RawMessage) (service.Query, error) {
 		q.Vector, q.ByID, err = vectorInput(f["nearest"])
 	case f.present("recommend"):
 		q.Recommend, err = recommendInput(f["recommend"])
+	case f.present("discover"):
+		q.Discover, err = discoverInput(f["discover"])
+	case f.present("context"):
+		q.Discover = &service.Discover{}
+		q.Discover.Context, err = contextInput(f["context"], "query.context")
 	case f.present("fusion"):
 		var kind string
 		if err := json.Unmarshal(f["fusion"], &kind); err != nil || (kind != "rrf" && kind != "dbsf") {
@@ -169,7 +174,7 @@ func query(raw json.RawMessage) (service.Query, error) {
 		}
 		q.Sample = true
 	default:
-		return q, apierr.Format("query: expected a vector, a point id or one of `nearest`, `recommend`, `fusion`, `rrf`, `order_by`, `sample`")
+		return q, apierr.Format("query: expected a vector, a point id or one of `nearest`, `recommend`, `discover`, `context`, `fusion`, `rrf`, `order_by`, `sample`")
 	}
 	return q, err
 }

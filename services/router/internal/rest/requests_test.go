@@ -320,7 +320,17 @@ func TestDecodeQuery(t *testing.T) {
 
 	f(`{"query":{"fusion":"max"}}`, service.QueryRequest{}, "unknown variant")
 	f(`{"query":{"sample":"first"}}`, service.QueryRequest{}, "unknown variant")
-	f(`{"query":{"discover":{"target":1}}}`, service.QueryRequest{}, "query `discover` is not supported yet")
+	f(`{"query":{"discover":{"target":1}}}`, service.QueryRequest{}, "missing field `context`")
+	f(`{"query":{"discover":{"target":1,"context":{"positive":2,"negative":[1,2]}}}}`, q(service.Stage{Query: service.Query{Discover: &service.Discover{
+		Target: &service.VectorInput{ID: pointid.Num(1)}, Context: []service.ContextPair{{Positive: service.VectorInput{ID: pointid.Num(2)}, Negative: service.VectorInput{Vector: vec(1, 2)}}}}}, Limit: 10}, 0, none), "")
+	f(`{"query":{"discover":{"target":[1],"context":null}}}`, q(service.Stage{Query: service.Query{Discover: &service.Discover{Target: &service.VectorInput{Vector: vec(1)}}}, Limit: 10}, 0, none), "")
+	f(`{"query":{"context":[{"positive":2,"negative":3},{"positive":4,"negative":5}]}}`, q(service.Stage{Query: service.Query{Discover: &service.Discover{Context: []service.ContextPair{
+		{Positive: service.VectorInput{ID: pointid.Num(2)}, Negative: service.VectorInput{ID: pointid.Num(3)}},
+		{Positive: service.VectorInput{ID: pointid.Num(4)}, Negative: service.VectorInput{ID: pointid.Num(5)}}}}}, Limit: 10}, 0, none), "")
+	f(`{"query":{"context":[{"positive":2}]}}`, service.QueryRequest{}, "missing field `negative`")
+	f(`{"query":{"context":{"positive":2,"negative":3,"x":1}}}`, service.QueryRequest{}, "unknown field `x`")
+	f(`{"query":{"context":7}}`, service.QueryRequest{}, "expected an object")
+	f(`{"query":{"formula":{"sum":[]}}}`, service.QueryRequest{}, "query `formula` is not supported yet")
 	f(`{"prefetch":[{"offset":1}]}`, service.QueryRequest{}, "unknown field `offset`")
 	f(`{"query":{"nearest":[1],"mmr":{"diversity":0.5}}}`, service.QueryRequest{}, "mmr is not supported yet")
 	f(`{"query":{"nearest":[1],"other":1}}`, service.QueryRequest{}, "unknown field `other`")
@@ -331,7 +341,13 @@ func TestDecodeQuery(t *testing.T) {
 	f(`{"query":true}`, service.QueryRequest{}, "query: expected a vector, a point id or a query object")
 	f(`{"query":[1],"prefetch":5}`, service.QueryRequest{}, "prefetch")
 	f(`{"query":[1],"filter":[]}`, service.QueryRequest{}, "expected struct Filter")
-	f(`{"query":[1],"lookup_from":{"collection":"x"}}`, service.QueryRequest{}, "lookup_from is not supported yet")
+	f(`{"query":[1],"lookup_from":{"collection":"x","vector":"v"}}`, q(service.Stage{Query: service.Query{Vector: vec(1)}, Limit: 10,
+		LookupFrom: &service.LookupLocation{Collection: "x", Vector: "v"}}, 0, none), "")
+	f(`{"prefetch":{"query":2,"lookup_from":{"collection":"x"}}}`, q(service.Stage{Limit: 10, Prefetch: []service.Stage{{Query: service.Query{ByID: pointid.Num(2)}, Limit: 10,
+		LookupFrom: &service.LookupLocation{Collection: "x"}}}}, 0, none), "")
+	f(`{"query":[1],"lookup_from":{"vector":"v"}}`, service.QueryRequest{}, "missing field `collection`")
+	f(`{"query":[1],"lookup_from":{"collection":"x","shard_key":"a"}}`, service.QueryRequest{}, "shard_key")
+	f(`{"query":[1],"lookup_from":"x"}`, service.QueryRequest{}, "expected an object")
 	f(`{"query":[1],"using":5}`, service.QueryRequest{}, "using: invalid type")
 	f(`{"query":[1],"top":5}`, service.QueryRequest{}, "unknown field `top`")
 }

@@ -48,6 +48,8 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /collections/{name}/points/search/batch", s.api(s.searchBatch))
 	m.HandleFunc("POST /collections/{name}/points/recommend", s.api(s.recommendPoints))
 	m.HandleFunc("POST /collections/{name}/points/recommend/batch", s.api(s.recommendBatch))
+	m.HandleFunc("POST /collections/{name}/points/discover", s.api(s.discoverPoints))
+	m.HandleFunc("POST /collections/{name}/points/discover/batch", s.api(s.discoverBatch))
 	m.HandleFunc("POST /collections/{name}/points/query/groups", s.api(s.groups(decodeQueryGroups)))
 	m.HandleFunc("POST /collections/{name}/points/search/groups", s.api(s.groups(decodeSearchGroups)))
 	m.HandleFunc("POST /collections/{name}/points/recommend/groups", s.api(s.groups(decodeRecommendGroups)))

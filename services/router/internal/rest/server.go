@@ -117,7 +117,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 // readOnlyRoutes are the POST paths (by their last element) that only read.
 var readOnlyRoutes = []string{
 	"/points", "/points/search", "/points/query", "/points/scroll", "/points/count",
-	"/points/query/batch", "/points/search/batch", "/points/recommend", "/points/recommend/batch",
+	"/points/query/batch", "/points/search/batch", "/points/recommend", "/points/recommend/batch", "/points/discover", "/points/discover/batch",
 	"/points/query/groups", "/points/search/groups", "/points/recommend/groups", "/facet",
 	"/points/search/matrix/pairs", "/points/search/matrix/offsets",
 }

@@ -40,7 +40,9 @@ func TestGroupsFacetAndMatrix(t *testing.T) {
 	}
 	e.fails("POST", "/collections/c/points/query/groups", `{"query":[1,0]}`, 400, "missing field `group_by`")
 	e.fails("POST", "/collections/c/points/search/groups", `{"vector":[1,0],"group_by":"i","limit":1}`, 400, "missing field `group_size`")
-	e.fails("POST", "/collections/c/points/query/groups", `{"group_by":"i","with_lookup":"other"}`, 400, "with_lookup is not supported yet")
+	e.fails("POST", "/collections/c/points/query/groups", `{"group_by":"i","with_lookup":"other"}`, 404, "Collection `other` doesn't exist")
+	e.fails("POST", "/collections/c/points/query/groups", `{"group_by":"i","with_lookup":{"with_payload":true}}`, 400, "missing field `collection`")
+	e.fails("POST", "/collections/c/points/query/groups", `{"group_by":"i","with_lookup":7}`, 400, "expected an object")
 
 	got = e.ok("POST", "/collections/c/facet", `{"key":"tags"}`)
 	if got != `{"hits":[{"count":3,"value":"x"},{"count":2,"value":"y"}]}` {

@@ -146,6 +146,12 @@ func groupByShard[T any](c *Collection, items []T, id func(T) *shoalv1.PointID) 
 // parallel runs fn(0..n-1) concurrently and returns their errors by index.
 func parallel(n int, fn func(i int) error) []error {
 	errs := make([]error, n)
+	if n == 1 {
+		// One shard: no goroutine to start, nor a fresh stack to grow
+		// through the RPC client's deep call chain.
+		errs[0] = fn(0)
+		return errs
+	}
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
 		wg.Add(1)

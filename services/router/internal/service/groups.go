@@ -13,6 +13,9 @@ type GroupsRequest struct {
 	QueryRequest
 	GroupBy   string
 	GroupSize int
+	// WithLookup, when set, attaches to each group the point of another
+	// collection whose id is the group's id.
+	WithLookup *WithLookup
 }
 
 // PointGroup is one group: the field's value (a string, or an int64 for
@@ -20,6 +23,8 @@ type GroupsRequest struct {
 type PointGroup struct {
 	ID   any
 	Hits []ScoredPoint
+	// Lookup is the looked-up point (WithLookup), nil when none.
+	Lookup *Record
 }
 
 // maxGroupRounds bounds how many times a grouped query widens its search
@@ -49,6 +54,9 @@ func (s *Service) QueryGroups(ctx context.Context, collection string, req Groups
 	if err := checkStage(c, req.Stage, 0); err != nil {
 		return nil, err
 	}
+	if w := req.WithLookup; w != nil && w.Collection == "" {
+		return nil, apierr.Invalid("with_lookup.collection", "must not be empty")
+	}
 	fetch := min(req.Limit*req.GroupSize, MaxLimit)
 	var groups []PointGroup
 	for round := 0; ; round++ {
@@ -71,6 +79,11 @@ func (s *Service) QueryGroups(ctx context.Context, collection string, req Groups
 	}
 	for i := range groups {
 		if groups[i].Hits, err = s.withReadOptions(ctx, c, groups[i].Hits, req.Read); err != nil {
+			return nil, err
+		}
+	}
+	if req.WithLookup != nil {
+		if err := s.lookupGroups(ctx, req.WithLookup, groups); err != nil {
 			return nil, err
 		}
 	}

@@ -64,7 +64,7 @@ func (s *Service) SearchMatrix(ctx context.Context, collection string, req Matri
 	if len(ids) < 2 {
 		return ids, []MatrixPair{}, nil
 	}
-	vecs, err := s.exampleVectors(ctx, c, req.Using, inputs)
+	vecs, err := s.exampleVectors(ctx, c, req.Using, nil, inputs)
 	if err != nil {
 		return nil, nil, err
 	}

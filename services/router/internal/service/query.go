@@ -64,14 +64,15 @@ func (s *Service) query(ctx context.Context, c *routing.Collection, req QueryReq
 			}
 			var exclude []*shoalv1.PointID
 			if req.ByID != nil {
-				v, err := s.exampleVectors(ctx, c, req.Using, []VectorInput{{ID: req.ByID}})
+				ex := []VectorInput{{ID: req.ByID}}
+				v, err := s.exampleVectors(ctx, c, req.Using, req.LookupFrom, ex)
 				if err != nil {
 					return nil, err
 				}
-				search.Vector, exclude = v[0], []*shoalv1.PointID{req.ByID}
+				search.Vector, exclude = v[0], s.excludedExamples(c, req.LookupFrom, ex)
 			}
 			return s.search(ctx, c, search, exclude)
-		case req.Recommend == nil && req.Fusion == nil && req.OrderBy == nil && !req.Sample:
+		case req.Recommend == nil && req.Discover == nil && req.Fusion == nil && req.OrderBy == nil && !req.Sample:
 			page, err := s.scroll(ctx, c, ScrollRequest{Limit: req.Offset + req.Limit, Read: req.Read, Filter: req.Filter})
 			if err != nil {
 				return nil, err
@@ -115,7 +116,7 @@ func checkStage(c *routing.Collection, st Stage, depth int) error {
 		return err
 	}
 	kinds := 0
-	for _, set := range []bool{st.Vector != nil || st.ByID != nil, st.Recommend != nil, st.Fusion != nil, st.OrderBy != nil, st.Sample} {
+	for _, set := range []bool{st.Vector != nil || st.ByID != nil, st.Recommend != nil, st.Discover != nil, st.Fusion != nil, st.OrderBy != nil, st.Sample} {
 		if set {
 			kinds++
 		}
@@ -123,7 +124,7 @@ func checkStage(c *routing.Collection, st Stage, depth int) error {
 	if kinds > 1 {
 		return apierr.Format("query: expected one kind of query")
 	}
-	if _, ok := c.Meta.GetConfig().GetVectors()[st.Using]; !ok && (st.Vector != nil || st.ByID != nil || st.Recommend != nil) {
+	if _, ok := c.Meta.GetConfig().GetVectors()[st.Using]; !ok && (st.Vector != nil || st.ByID != nil || st.Recommend != nil || st.Discover != nil) {
 		return apierr.BadInput("Not existing vector name error: %s", st.Using)
 	}
 	if st.Vector != nil {
@@ -151,6 +152,14 @@ func checkStage(c *routing.Collection, st Stage, depth int) error {
 			}
 		}
 	}
+	if err := checkLookup(st.LookupFrom); err != nil {
+		return err
+	}
+	if st.Discover != nil {
+		if err := checkDiscover(c, st.Using, st.Discover); err != nil {
+			return err
+		}
+	}
 	if f := st.Fusion; f != nil {
 		if len(st.Prefetch) == 0 {
 			return apierr.BadInput("Fusion queries need prefetches")
@@ -162,7 +171,7 @@ func checkStage(c *routing.Collection, st Stage, depth int) error {
 			return apierr.BadInput("Number of weights in RRF should match number of pre-fetches: got %d, expected %d", len(f.Weights), len(st.Prefetch))
 		}
 	}
-	if st.Vector == nil && st.ByID == nil && st.Recommend == nil && st.Fusion == nil && st.OrderBy == nil && !st.Sample && len(st.Prefetch) > 1 {
+	if st.Vector == nil && st.ByID == nil && st.Recommend == nil && st.Discover == nil && st.Fusion == nil && st.OrderBy == nil && !st.Sample && len(st.Prefetch) > 1 {
 		return apierr.BadInput("A query is needed to merge the results of several prefetches")
 	}
 	if t := st.ScoreThreshold; t != nil && (math.IsNaN(float64(*t)) || math.IsInf(float64(*t), 0)) {
@@ -177,43 +186,6 @@ func checkStage(c *routing.Collection, st Stage, depth int) error {
 		}
 	}
 	return nil
-}
-
-// exampleVectors resolves examples to vectors: given vectors as they are,
-// point ids to the points' vectors named using (NotFound for a missing
-// point).
-func (s *Service) exampleVectors(ctx context.Context, c *routing.Collection, using string, examples []VectorInput) ([][]float32, error) {
-	var ids []*shoalv1.PointID
-	for _, ex := range examples {
-		if ex.ID != nil {
-			ids = append(ids, ex.ID)
-		}
-	}
-	byKey := map[string][]float32{}
-	if len(ids) > 0 {
-		pts, err := s.opt.Router.Get(ctx, c, dedupeIDs(ids), routing.ReadOptions{WithVector: &shoalv1.WithVector{Names: []string{using}}})
-		if err != nil {
-			return nil, err
-		}
-		for _, p := range pts {
-			if v, ok := p.GetVectors()[using]; ok {
-				byKey[string(pointid.Key(p.GetId()))] = v.GetData()
-			}
-		}
-	}
-	out := make([][]float32, len(examples))
-	for i, ex := range examples {
-		if ex.ID == nil {
-			out[i] = ex.Vector
-			continue
-		}
-		v, ok := byKey[string(pointid.Key(ex.ID))]
-		if !ok {
-			return nil, apierr.Missing("Point with id %s does not exists!", pointid.String(ex.ID))
-		}
-		out[i] = v
-	}
-	return out, nil
 }
 
 // withReadOptions fetches the payload and vectors of the final hits.

@@ -27,20 +27,15 @@ import (
 // Example points never appear in the result.
 func (s *Service) recommend(ctx context.Context, c *routing.Collection, st Stage, filter []byte, candidates []*shoalv1.PointID) ([]ScoredPoint, error) {
 	r := st.Recommend
-	pos, err := s.exampleVectors(ctx, c, st.Using, r.Positive)
+	pos, err := s.exampleVectors(ctx, c, st.Using, st.LookupFrom, r.Positive)
 	if err != nil {
 		return nil, err
 	}
-	neg, err := s.exampleVectors(ctx, c, st.Using, r.Negative)
+	neg, err := s.exampleVectors(ctx, c, st.Using, st.LookupFrom, r.Negative)
 	if err != nil {
 		return nil, err
 	}
-	var exclude []*shoalv1.PointID
-	for _, ex := range append(append([]VectorInput{}, r.Positive...), r.Negative...) {
-		if ex.ID != nil {
-			exclude = append(exclude, ex.ID)
-		}
-	}
+	exclude := s.excludedExamples(c, st.LookupFrom, append(append([]VectorInput{}, r.Positive...), r.Negative...))
 	if r.Strategy == "" || r.Strategy == "average_vector" {
 		q := average(pos)
 		if len(neg) > 0 {
@@ -77,25 +72,12 @@ func (s *Service) recommend(ctx context.Context, c *routing.Collection, st Stage
 		return []ScoredPoint{}, nil
 	}
 	restrict := andFilters(filter, hasIDFilter(candidates))
-	sims := func(examples [][]float32) ([]map[string]float64, error) {
-		out := make([]map[string]float64, len(examples))
-		for i, v := range examples {
-			hits, err := s.search(ctx, c, SearchRequest{Using: st.Using, Vector: v, Limit: len(candidates), Exact: true, Filter: restrict}, nil)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = make(map[string]float64, len(hits))
-			for _, h := range hits {
-				out[i][string(pointid.Key(h.ID))] = similarity(c, st.Using, h.Score)
-			}
-		}
-		return out, nil
-	}
-	posSims, err := sims(pos)
+	sim := func(score float32) float64 { return similarity(c, st.Using, score) }
+	posSims, err := s.candidateSims(ctx, c, st.Using, restrict, len(candidates), pos, sim)
 	if err != nil {
 		return nil, err
 	}
-	negSims, err := sims(neg)
+	negSims, err := s.candidateSims(ctx, c, st.Using, restrict, len(candidates), neg, sim)
 	if err != nil {
 		return nil, err
 	}
@@ -129,6 +111,24 @@ func (s *Service) recommend(ctx context.Context, c *routing.Collection, st Stage
 		}
 	}
 	return ranked(scores, ids, st.Limit, st.ScoreThreshold), nil
+}
+
+// candidateSims scores the points matching restrict (at most n of them,
+// which restrict selects by id) exactly against every example: one map per
+// example from point key to sim(score).
+func (s *Service) candidateSims(ctx context.Context, c *routing.Collection, using string, restrict []byte, n int, examples [][]float32, sim func(float32) float64) ([]map[string]float64, error) {
+	out := make([]map[string]float64, len(examples))
+	for i, v := range examples {
+		hits, err := s.search(ctx, c, SearchRequest{Using: using, Vector: v, Limit: n, Exact: true, Filter: restrict}, nil)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = make(map[string]float64, len(hits))
+		for _, h := range hits {
+			out[i][string(pointid.Key(h.ID))] = sim(h.Score)
+		}
+	}
+	return out, nil
 }
 
 func average(vs [][]float32) []float32 {

@@ -50,15 +50,18 @@ func (s *Service) evalStage(ctx context.Context, c *routing.Collection, st Stage
 	case st.Vector != nil || st.ByID != nil:
 		vec, exclude := st.Vector, []*shoalv1.PointID(nil)
 		if st.ByID != nil {
-			v, err := s.exampleVectors(ctx, c, st.Using, []VectorInput{{ID: st.ByID}})
+			ex := []VectorInput{{ID: st.ByID}}
+			v, err := s.exampleVectors(ctx, c, st.Using, st.LookupFrom, ex)
 			if err != nil {
 				return nil, err
 			}
-			vec, exclude = v[0], []*shoalv1.PointID{st.ByID}
+			vec, exclude = v[0], s.excludedExamples(c, st.LookupFrom, ex)
 		}
 		return s.nearest(ctx, c, st, vec, filter, exclude)
 	case st.Recommend != nil:
 		return s.recommend(ctx, c, st, filter, candidates)
+	case st.Discover != nil:
+		return s.discover(ctx, c, st, filter, candidates)
 	case st.OrderBy != nil:
 		page, err := s.scrollOrderedIDs(ctx, c, st, filter)
 		return page, err
@@ -73,7 +76,7 @@ func (s *Service) evalStage(ctx context.Context, c *routing.Collection, st Stage
 }
 
 func hasQuery(q Query) bool {
-	return q.Vector != nil || q.ByID != nil || q.Recommend != nil || q.Fusion != nil || q.OrderBy != nil || q.Sample
+	return q.Vector != nil || q.ByID != nil || q.Recommend != nil || q.Discover != nil || q.Fusion != nil || q.OrderBy != nil || q.Sample
 }
 
 func (s *Service) nearest(ctx context.Context, c *routing.Collection, st Stage, vec []float32, filter []byte, exclude []*shoalv1.PointID) ([]ScoredPoint, error) {

@@ -109,6 +109,9 @@ type Stage struct {
 	Limit          int
 	Exact          bool
 	HnswEf         uint32
+	// LookupFrom, when set, takes the vectors of examples given as point
+	// ids from another collection.
+	LookupFrom *LookupLocation
 }
 
 // Query is a stage's scoring: at most one kind is set. With Vector (or
@@ -118,8 +121,11 @@ type Query struct {
 	Vector    []float32
 	ByID      *shoalv1.PointID
 	Recommend *Recommend
-	Fusion    *Fusion
-	OrderBy   *OrderBy
+	// Discover is a discovery query (Target set) or a context query
+	// (Target nil).
+	Discover *Discover
+	Fusion   *Fusion
+	OrderBy  *OrderBy
 	// Sample draws random points (Qdrant's sample: random).
 	Sample bool
 }
@@ -131,6 +137,22 @@ type Recommend struct {
 	// Strategy is "average_vector" (the default), "best_score" or
 	// "sum_scores".
 	Strategy string
+}
+
+// Discover constrains the search space by context pairs. With a Target
+// it is Qdrant's discovery query: points rank by the number of pairs
+// whose positive is more similar than its negative, then by similarity
+// to the target. Without a Target it is a context query: points score
+// the sum over pairs of min(0, sim(positive) − sim(negative)).
+type Discover struct {
+	Target  *VectorInput
+	Context []ContextPair
+}
+
+// ContextPair is a positive and a negative example.
+type ContextPair struct {
+	Positive VectorInput
+	Negative VectorInput
 }
 
 // VectorInput is an example: a vector, or a point whose vector (named by

@@ -1,0 +1,31 @@
+package grpcapi
+
+import (
+	"github.com/qdrant/go-client/qdrant"
+	"github.com/shoaldb/shoal/services/router/internal/apierr"
+	"github.com/shoaldb/shoal/services/router/internal/service"
+)
+
+// lookupOf converts a LookupLocation (nil: none); a shard key selector is
+// refused as everywhere.
+func lookupOf(l *qdrant.LookupLocation) (*service.LookupLocation, error) {
+	if l == nil {
+		return nil, nil
+	}
+	if err := noShardKey(l.GetShardKeySelector()); err != nil {
+		return nil, err
+	}
+	if l.GetCollectionName() == "" {
+		return nil, apierr.Invalid("lookup_from.collection_name", "must not be empty")
+	}
+	return &service.LookupLocation{Collection: l.GetCollectionName(), Vector: l.GetVectorName()}, nil
+}
+
+// withLookupOf converts a WithLookup (nil: none): payload by default,
+// vectors only when asked.
+func withLookupOf(w *qdrant.WithLookup) *service.WithLookup {
+	if w == nil {
+		return nil
+	}
+	return &service.WithLookup{Collection: w.GetCollection(), Read: readOptions(w.WithPayload, w.WithVectors, true)}
+}
