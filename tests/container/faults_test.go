@@ -2,25 +2,11 @@ package container
 
 import (
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 )
-
-// strictEnv, set to 1, runs the fault steps that knownIssue would skip.
-const strictEnv = "SHOAL_CONTAINER_STRICT"
-
-// knownIssue skips a fault step that fails today because of a defect
-// outside the deployment (named in reason), unless SHOAL_CONTAINER_STRICT=1.
-// Remove the call when the defect is fixed.
-func knownIssue(t *testing.T, reason string) {
-	t.Helper()
-	if os.Getenv(strictEnv) != "1" {
-		t.Skipf("known issue: %s (set %s=1 to run this step anyway)", reason, strictEnv)
-	}
-}
 
 // verifyAll checks through both routers that every acknowledged write is
 // readable and that searches find seed points.
@@ -98,7 +84,6 @@ func leader(e *env) (uint64, string, error) {
 // the other two elect a new leader, and collection creation, writes and
 // reads keep working; then it is resumed.
 func testPauseMetaLeader(t *testing.T, e *env) {
-	knownIssue(t, "the etcd clients of storage and router (pkg/cluster.NewClient) set no gRPC keepalive, so they stay on a frozen meta member: registrations and replica status writes time out and creating a collection never completes")
 	old, victim, err := leader(e)
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +129,6 @@ func testPauseMetaLeader(t *testing.T, e *env) {
 // node returns to service (registered, accepting writes) with nothing
 // lost.
 func testDisconnectStorage(t *testing.T, e *env) {
-	knownIssue(t, "the router waits without a deadline on a replica whose node is cut off (no per-attempt timeout or HTTP/2 ping), so reads of its shards hang instead of going to the other replica")
 	const victim = "storage-3"
 	out, err := docker("inspect", "--format", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}", e.ids[victim])
 	if err != nil {

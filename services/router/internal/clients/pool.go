@@ -43,7 +43,9 @@ type Pool struct {
 func NewPool() *Pool {
 	h1 := new(http.Protocols)
 	h1.SetHTTP1(true)
+	dial := newDialer().DialContext
 	st := &http.Transport{
+		DialContext:         dial,
 		Protocols:           h1,
 		MaxIdleConns:        0, // no global limit; per host below
 		MaxIdleConnsPerHost: MaxIdleStorageConns,
@@ -54,7 +56,10 @@ func NewPool() *Pool {
 	h2c := new(http.Protocols)
 	h2c.SetUnencryptedHTTP2(true)
 	mt := &http.Transport{
-		Protocols:           h2c,
+		DialContext: dial,
+		Protocols:   h2c,
+		// Pings find a dead shared HTTP/2 connection within seconds.
+		HTTP2:               &http.HTTP2Config{SendPingTimeout: time.Second, PingTimeout: 2 * time.Second},
 		MaxIdleConnsPerHost: 16,
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
