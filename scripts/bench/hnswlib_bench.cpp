@@ -5,7 +5,17 @@
 // resident memory growth, and per ef the recall@k and single-threaded QPS
 // (best of R passes). It prints the same JSON.
 //
-// usage: hnswlib_bench DIR M EF_CONSTRUCTION EF_LIST(comma) K THREADS REPEAT
+// With FILTERED set to 1 it also runs the filtered searches at 1, 10 and
+// 50 % selectivity (labels.ibin, gt-f<s>.ibin; see shoal-bench's
+// filter.go). hnswlib 0.6.2 (Debian 12) predates the BaseFilterFunctor of
+// hnswlib 0.7, so the filter is applied the way 0.7 applies it, through
+// the same code path: every non-matching point is marked deleted before a
+// selectivity's queries (untimed) and unmarked after. searchKnn then walks
+// through the marked nodes but only admits unmarked ones to the results
+// and keeps going until it holds ef of them -- 0.7's isIdAllowed check
+// sits on exactly these lines, next to the deleted check.
+//
+// usage: hnswlib_bench DIR M EF_CONSTRUCTION EF_LIST(comma) K THREADS REPEAT [FILTERED]
 #include <hnswlib/hnswlib.h>
 
 #include <algorithm>
@@ -65,8 +75,8 @@ double seconds(std::chrono::steady_clock::time_point a, std::chrono::steady_cloc
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 8) {
-        std::fprintf(stderr, "usage: %s DIR M EF_CONSTRUCTION EF_LIST K THREADS REPEAT\n", argv[0]);
+    if (argc != 8 && argc != 9) {
+        std::fprintf(stderr, "usage: %s DIR M EF_CONSTRUCTION EF_LIST K THREADS REPEAT [FILTERED]\n", argv[0]);
         return 2;
     }
     std::string dir = argv[1];
@@ -77,6 +87,7 @@ int main(int argc, char** argv) {
     size_t k = std::stoul(argv[5]);
     unsigned threads = std::stoul(argv[6]);
     int repeat = std::max(1, std::atoi(argv[7]));
+    bool filtered = argc == 9 && std::atoi(argv[8]) != 0;
 
     Matrix base = readMatrix(dir + "/base.fbin");
     Matrix queries = readMatrix(dir + "/query.fbin");
@@ -106,32 +117,55 @@ int main(int argc, char** argv) {
                 "  \"index_mb\": %.3f,\n  \"runs\": [",
                 n, dim, nq, k, m, efc, threads, seconds(t0, t1), double(rss1 - rss0) / (1 << 20));
     std::vector<std::vector<size_t>> found(nq);
-    for (size_t e = 0; e < efs.size(); e++) {
-        index->setEf(efs[e]);
-        double best = 1e300;
-        for (int r = 0; r < repeat; r++) {
-            auto a = std::chrono::steady_clock::now();
-            for (size_t i = 0; i < nq; i++) {
-                auto res = index->searchKnn(qf + i * dim, k);
-                std::vector<size_t>& f = found[i];
-                f.clear();
-                while (!res.empty()) {
-                    f.push_back(res.top().second);
-                    res.pop();
+    // sweep prints one {"ef","recall","qps"} object per ef, recall against gt.
+    auto sweep = [&](const Matrix& gt) {
+        for (size_t e = 0; e < efs.size(); e++) {
+            index->setEf(efs[e]);
+            double best = 1e300;
+            for (int r = 0; r < repeat; r++) {
+                auto a = std::chrono::steady_clock::now();
+                for (size_t i = 0; i < nq; i++) {
+                    auto res = index->searchKnn(qf + i * dim, k);
+                    std::vector<size_t>& f = found[i];
+                    f.clear();
+                    while (!res.empty()) {
+                        f.push_back(res.top().second);
+                        res.pop();
+                    }
                 }
+                best = std::min(best, seconds(a, std::chrono::steady_clock::now()));
             }
-            best = std::min(best, seconds(a, std::chrono::steady_clock::now()));
+            size_t hits = 0, want = 0;
+            for (size_t i = 0; i < nq; i++) {
+                std::unordered_set<size_t> w;
+                for (size_t j = 0; j < std::min<size_t>(k, gt.cols); j++) w.insert(gt.words[i * gt.cols + j]);
+                want += w.size();
+                for (size_t id : found[i]) hits += w.count(id);
+            }
+            std::printf("%s\n    {\"ef\": %zu, \"recall\": %.6f, \"qps\": %.3f}", e ? "," : "", efs[e],
+                        double(hits) / double(want), double(nq) / best);
         }
-        size_t hits = 0;
-        for (size_t i = 0; i < nq; i++) {
-            std::unordered_set<size_t> want;
-            for (size_t j = 0; j < k; j++) want.insert(truth.words[i * truth.cols + j]);
-            for (size_t id : found[i]) hits += want.count(id);
+    };
+    sweep(truth);
+    std::printf("\n  ]");
+    if (filtered) {
+        Matrix labels = readMatrix(dir + "/labels.ibin");
+        const int sels[] = {1, 10, 50};
+        std::printf(",\n  \"filtered\": [");
+        for (int si = 0; si < 3; si++) {
+            int s = sels[si];
+            Matrix gt = readMatrix(dir + "/gt-f" + std::to_string(s) + ".ibin");
+            for (size_t i = 0; i < n; i++)
+                if (labels.words[i] >= uint32_t(s)) index->markDelete(i);
+            std::printf("%s\n   {\"selectivity\": %d, \"runs\": [", si ? "," : "", s);
+            sweep(gt);
+            std::printf("]}");
+            for (size_t i = 0; i < n; i++)
+                if (labels.words[i] >= uint32_t(s)) index->unmarkDelete(i);
         }
-        std::printf("%s\n    {\"ef\": %zu, \"recall\": %.6f, \"qps\": %.3f}", e ? "," : "", efs[e],
-                    double(hits) / double(nq * k), double(nq) / best);
+        std::printf("\n  ]");
     }
-    std::printf("\n  ]\n}\n");
+    std::printf("\n}\n");
     delete index;
     return 0;
 }
