@@ -27,7 +27,13 @@ const killChildEnv = "SHOAL_REPLICA_KILL_CHILD"
 // killRoundEnv numbers the child runs, so that every run upserts new ids.
 const killRoundEnv = "SHOAL_REPLICA_KILL_ROUND"
 
-func killConfig() *shoalv1.CollectionConfig { return single(2, shoalv1.Distance_DISTANCE_DOT) }
+// killConfig seals a segment every 128 points (1 KB of 2-dim vectors), so
+// that the child is also killed while segments are built and written.
+func killConfig() *shoalv1.CollectionConfig {
+	cfg := single(2, shoalv1.Distance_DISTANCE_DOT)
+	cfg.ExtraJson = []byte(`{"optimizers_config":{"indexing_threshold":1}}`)
+	return cfg
+}
 
 // TestKill9Child is the process TestKill9Durability kills. It ingests from
 // several goroutines (so that operations share commits) and prints one
@@ -238,5 +244,23 @@ func checkAfterKill(t *testing.T, path string, acks []ack, round int) {
 	if _, err := r.Get(ctx, []*shoalv1.PointID{pointid.Num(0)}, true, nil); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("round %d: %d acknowledged operations present; replica at seq %d with %d points, %d WAL records", round, len(acks), last, len(payloads), records)
+	// The vector index (stored segments plus re-indexed points) holds
+	// exactly the stored points, before and after sealing what is due.
+	loaded := r.SegmentStats()[""]
+	for _, when := range []string{"loaded", "optimized"} {
+		if when == "optimized" {
+			if err := r.Optimize(ctx); err != nil {
+				t.Fatalf("round %d: optimize: %v", round, err)
+			}
+		}
+		hits, err := r.Search(ctx, &shoalv1.SearchRequest{Vector: &shoalv1.Vector{Data: []float32{1, 1}}, Limit: uint32(len(payloads) + 10), Exact: true})
+		if err != nil || len(hits) != len(payloads) {
+			t.Fatalf("round %d (%s): exact search over everything gave %d hits (%v), %d points stored", round, when, len(hits), err, len(payloads))
+		}
+		if st := r.SegmentStats()[""]; st.Indexed+st.Plain != len(payloads) {
+			t.Fatalf("round %d (%s): segments hold %+v, %d points stored", round, when, st, len(payloads))
+		}
+	}
+	t.Logf("round %d: %d acknowledged operations present; replica at seq %d with %d points, %d WAL records; segments at open %+v",
+		round, len(acks), last, len(payloads), records, loaded)
 }

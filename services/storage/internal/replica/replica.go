@@ -21,8 +21,8 @@ import (
 	shoalv1 "github.com/shoaldb/shoal/proto/gen/shoal/v1"
 	"github.com/shoaldb/shoal/services/storage/internal/distance"
 	"github.com/shoaldb/shoal/services/storage/internal/filter"
-	"github.com/shoaldb/shoal/services/storage/internal/index"
 	"github.com/shoaldb/shoal/services/storage/internal/payloadindex"
+	"github.com/shoaldb/shoal/services/storage/internal/segment"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -83,9 +83,11 @@ type Replica struct {
 
 	// mu guards the in-memory state below; the committer holds it for
 	// writing only while applying a committed batch to memory (and reads
-	// it without the lock: it is the only writer).
+	// it without the lock: it is the only writer). The map of vector
+	// indexes never changes after Open; each segment.Set also locks
+	// itself, since its optimizer seals and merges segments on its own.
 	mu       sync.RWMutex
-	indexes  map[string]index.VectorIndex
+	indexes  map[string]*segment.Set
 	payload  *payloadindex.Set
 	count    uint64
 	lastTerm uint64
@@ -148,7 +150,7 @@ func newReplica(db *bolt.DB, path string, cfg *shoalv1.CollectionConfig, log zer
 	r := &Replica{
 		path: path, log: log, opts: opts, cfg: cfg, db: db,
 		spaces:   map[string]space{},
-		indexes:  map[string]index.VectorIndex{},
+		indexes:  map[string]*segment.Set{},
 		payload:  payloadindex.New(),
 		fullScan: fullScanThresholds(cfg),
 		lastTerm: term, lastSeq: seq,
@@ -166,17 +168,26 @@ func newReplica(db *bolt.DB, path string, cfg *shoalv1.CollectionConfig, log zer
 			return nil, fmt.Errorf("vector %q: size 0", name)
 		}
 		r.spaces[name] = space{params: params, metric: m}
-		r.indexes[name] = index.NewFlat(m, int(params.GetSize()))
 	}
-	if err := r.load(); err != nil {
+	loaders, err := r.openSegments()
+	if err == nil {
+		err = r.load(loaders)
+	}
+	if err != nil {
+		r.closeSegments()
 		return nil, err
+	}
+	for _, l := range loaders {
+		l.Finish()
 	}
 	return r, nil
 }
 
-// load fills the vector indexes, the payload indexes (defined in the
-// field_indexes bucket) and the point count from the file.
-func (r *Replica) load() error {
+// load fills the vector indexes (through their loaders: points whose
+// vectors a stored sealed segment holds stay there, the others go to the
+// appendable segments), the payload indexes (defined in the field_indexes
+// bucket) and the point count from the file.
+func (r *Replica) load(loaders map[string]*segment.Loader) error {
 	return r.db.View(func(tx *bolt.Tx) error {
 		var fields []*payloadindex.Field
 		err := tx.Bucket(bucketFieldIndexes).ForEach(func(k, v []byte) error {
@@ -201,11 +212,11 @@ func (r *Replica) load() error {
 			}
 			r.count++
 			for name, vec := range p.GetVectors() {
-				idx, ok := r.indexes[name]
+				l, ok := loaders[name]
 				if !ok || uint64(len(vec.GetData())) != r.spaces[name].params.GetSize() {
 					return fmt.Errorf("point %x: stored vector %q does not fit the config", k, name)
 				}
-				idx.Upsert(string(k), vec.GetData())
+				l.Add(string(k), vec.GetData())
 			}
 			if len(fields) > 0 {
 				payload, err := filter.DecodePayload(p.GetPayload())
@@ -268,6 +279,9 @@ func (r *Replica) Close() error {
 		r.life.Lock()
 		r.closed = true
 		r.life.Unlock()
+		// The optimizers write to the file: stop them (aborting builds
+		// and blob writes) before it closes.
+		r.closeSegments()
 		if err := r.db.Close(); err != nil {
 			r.closeErr = fmt.Errorf("close replica %s: %w", r.path, err)
 		}

@@ -220,8 +220,10 @@ func (r *Replica) CountFilter(ctx context.Context, filterJSON []byte) (uint64, e
 	return n, err
 }
 
-// Info describes the replica: points, vectors held by its vector indexes,
-// segments (one today) and Qdrant's payload_schema.
+// Info describes the replica: points, indexed vectors (the vectors held
+// by sealed HNSW segments, summed over vector names, like Qdrant's
+// indexed_vectors_count), segments (the most any vector name has, the
+// appendable one included) and Qdrant's payload_schema.
 func (r *Replica) Info(ctx context.Context) (*shoalv1.InfoResponse, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -233,9 +235,11 @@ func (r *Replica) Info(ctx context.Context) (*shoalv1.InfoResponse, error) {
 	defer leave()
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	var vectors uint64
-	for _, idx := range r.indexes {
-		vectors += uint64(idx.Len())
+	var indexed uint64
+	segments := 1
+	for _, st := range r.SegmentStats() {
+		indexed += uint64(st.Indexed)
+		segments = max(segments, st.Segments)
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -245,8 +249,8 @@ func (r *Replica) Info(ctx context.Context) (*shoalv1.InfoResponse, error) {
 	}
 	return &shoalv1.InfoResponse{
 		Points:            r.count,
-		IndexedVectors:    vectors,
-		Segments:          1,
+		IndexedVectors:    indexed,
+		Segments:          uint32(segments),
 		PayloadSchemaJson: bytes.TrimRight(buf.Bytes(), "\n"),
 	}, nil
 }

@@ -17,9 +17,11 @@ import (
 //	meta   "last_seq", "last_term" -> uint64 big endian
 //	       "config" -> protobuf CollectionConfig
 //	field_indexes  payload key (Path.String()) -> schema JSON
+//	segments       sealed HNSW segments per vector name (see segstore.go)
 //
 // Payload indexes themselves are not stored: Open rebuilds them from the
-// points while it loads the vectors.
+// points while it loads the vectors. Sealed segments are stored and
+// loaded; only the points they do not hold are indexed again.
 var (
 	bucketPoints       = []byte("points")
 	bucketMeta         = []byte("meta")
@@ -49,7 +51,7 @@ func putU64(b *bolt.Bucket, key []byte, v uint64) error {
 func initFile(db *bolt.DB, cfg *shoalv1.CollectionConfig) (*shoalv1.CollectionConfig, uint64, uint64, error) {
 	var term, seq uint64
 	err := db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{wal.Bucket, bucketPoints, bucketMeta, bucketFieldIndexes} {
+		for _, name := range [][]byte{wal.Bucket, bucketPoints, bucketMeta, bucketFieldIndexes, bucketSegments} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}

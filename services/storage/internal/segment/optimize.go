@@ -155,6 +155,9 @@ func (s *Set) optimizeOnce(ctx context.Context) (bool, error) {
 		s.mu.Unlock()
 		return false, fmt.Errorf("%s segment: %w", j.kind, err)
 	}
+	if g != nil {
+		s.builds.Add(1)
+	}
 
 	s.mu.Lock()
 	var out *segment
@@ -187,7 +190,7 @@ func (s *Set) optimizeOnce(ctx context.Context) (bool, error) {
 	if out != nil {
 		puts[blobName(out.id)] = g.Marshal()
 	}
-	if err := s.store.Apply(puts, drop); err != nil {
+	if err := s.store.Apply(ctx, puts, drop); err != nil {
 		// The segment serves from memory; a restart re-indexes its points.
 		return true, fmt.Errorf("%s segment: persist: %w", j.kind, err)
 	}

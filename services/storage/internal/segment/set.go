@@ -46,6 +46,9 @@ type Set struct {
 	start  sync.Once
 	closed sync.Once
 	loaded atomic.Bool // Loader.Finish ran: optimization may start
+
+	builds    atomic.Uint64 // graphs built since Open
+	fromStore int           // sealed segments loaded by Open
 }
 
 var _ index.VectorIndex = (*Set)(nil)
@@ -81,6 +84,7 @@ func Open(cfg Config, store Store, log zerolog.Logger) (*Set, *Loader, error) {
 		}
 		s.segs = append(s.segs, &segment{id: id, graph: g, stored: true})
 		s.nextID = max(s.nextID, id+1)
+		s.fromStore++
 		return nil
 	})
 	if err != nil {
@@ -217,13 +221,21 @@ type Stats struct {
 	Tombstones int
 	// Optimizing reports a job in progress.
 	Optimizing bool
+	// Loaded is the number of sealed segments Open read from the Store.
+	Loaded int
+	// Builds is the number of graphs this Set built since Open (seals,
+	// vacuums and merges); a reload that re-indexed nothing leaves it 0.
+	Builds uint64
 }
 
 // Stats returns the current segment statistics.
 func (s *Set) Stats() Stats {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	st := Stats{Segments: 1 + len(s.segs), Plain: s.appendable.len(), Optimizing: s.running}
+	st := Stats{
+		Segments: 1 + len(s.segs), Plain: s.appendable.len(), Optimizing: s.running,
+		Loaded: s.fromStore, Builds: s.builds.Load(),
+	}
 	for _, seg := range s.segs {
 		if seg.sealed() {
 			st.Indexed += seg.graph.Len()

@@ -337,8 +337,8 @@ func TestPersistence(t *testing.T) {
 	st := set.Stats()
 	t.Logf("reloaded: %+v", st)
 	// Whatever was indexed before is indexed again, without a build.
-	if st.Indexed != before.Indexed || st.Plain != before.Plain {
-		t.Fatalf("reload re-indexed: %+v, before %+v", st, before)
+	if st.Indexed != before.Indexed || st.Plain != before.Plain || st.Loaded != len(w.store.Names()) {
+		t.Fatalf("reload re-indexed: %+v, before %+v, stored %v", st, before, w.store.Names())
 	}
 	w.check("reloaded")
 }
@@ -380,7 +380,7 @@ func TestStoreErrors(t *testing.T) {
 	bad := func(name string, blobs map[string][]byte, cfg Config) {
 		t.Helper()
 		st := NewMemStore()
-		if err := st.Apply(blobs, nil); err != nil {
+		if err := st.Apply(context.Background(), blobs, nil); err != nil {
 			t.Fatal(err)
 		}
 		if _, _, err := Open(cfg, st, zerolog.Nop()); err == nil {

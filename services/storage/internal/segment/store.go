@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"slices"
@@ -13,8 +14,11 @@ type Store interface {
 	// Load calls fn for every stored blob in name order. blob is only
 	// valid during the call.
 	Load(fn func(name string, blob []byte) error) error
-	// Apply stores puts and removes deletes in one atomic step.
-	Apply(puts map[string][]byte, deletes []string) error
+	// Apply stores puts and removes deletes in one atomic step: after a
+	// crash either all of it or none of it is visible to Load. It may
+	// give up when ctx ends (the Set cancels it on Close), leaving the
+	// store as it was.
+	Apply(ctx context.Context, puts map[string][]byte, deletes []string) error
 }
 
 // MemStore is an in-memory Store for tests and tools. Its methods are safe
@@ -44,9 +48,12 @@ func (m *MemStore) Load(fn func(name string, blob []byte) error) error {
 }
 
 // Apply implements Store.
-func (m *MemStore) Apply(puts map[string][]byte, deletes []string) error {
+func (m *MemStore) Apply(ctx context.Context, puts map[string][]byte, deletes []string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memstore: %w", err)
+	}
 	if m.FailApply != nil {
 		return fmt.Errorf("memstore: %w", m.FailApply)
 	}
