@@ -28,12 +28,12 @@ COMPOSE_PROJECT ?= shoal
 
 all: build
 
-## build: static binaries for every tier into bin/
+## build: static binaries for every tier into bin/ (SIMD distance kernels: GOEXPERIMENT=simd)
 build:
 	@mkdir -p $(BIN)
 	@for t in $(TIERS); do \
 		echo "build $(BIN)/shoal-$$t"; \
-		CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/shoal-$$t ./services/$$t/cmd/shoal-$$t || exit 1; \
+		GOEXPERIMENT=simd CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/shoal-$$t ./services/$$t/cmd/shoal-$$t || exit 1; \
 	done
 
 ## test: lint, check generated code, and run every test
@@ -42,6 +42,8 @@ test: lint proto-check unit
 ## unit: go test over every module (unit, in-process cluster and e2e tests)
 unit:
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(PACKAGES)
+	# The SIMD kernels that `make build` uses, against the same references.
+	GOEXPERIMENT=simd $(GO) test -count=1 ./services/storage/internal/distance/... ./services/storage/internal/hnsw/...
 
 ## lint: gofmt and go vet
 lint:

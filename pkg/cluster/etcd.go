@@ -17,11 +17,12 @@ func NewClient(endpoints []string, log zerolog.Logger) (*clientv3.Client, error)
 		Endpoints:        endpoints,
 		DialTimeout:      5 * time.Second,
 		AutoSyncInterval: 30 * time.Second,
-		// Keep-alive pings detect a frozen or cut-off member in seconds
-		// and move the client to another endpoint, instead of waiting
-		// for the OS to time the TCP connection out.
-		DialKeepAliveTime:    2 * time.Second,
-		DialKeepAliveTimeout: 2 * time.Second,
+		// Keep-alive pings detect a frozen or cut-off member within 2 s
+		// and move the client to another endpoint, before the node's
+		// lease (3 s with the default tick) can lapse; meta allows pings
+		// this frequent (etcdserver sets GRPCKeepAliveMinTime).
+		DialKeepAliveTime:    time.Second,
+		DialKeepAliveTimeout: time.Second,
 		PermitWithoutStream:  true,
 		Logger:               logging.Zap(log.With().Str("component", "etcd-client").Logger().Level(maxLevel(log.GetLevel(), zerolog.WarnLevel))),
 	})

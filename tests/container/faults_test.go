@@ -102,12 +102,14 @@ func testPauseMetaLeader(t *testing.T, e *env) {
 	_, now, _ := leader(e)
 	t.Logf("leader %s paused; %s leads (seen %v after the pause)", victim, now, time.Since(paused).Round(100*time.Millisecond))
 
+	// Create is idempotent for an identical body, so it may be retried
+	// while storage nodes move their sessions to a live meta member.
 	const coll = "after_pause"
-	if err := e.r2.do("PUT", "/collections/"+coll, map[string]any{
-		"vectors": map[string]any{"size": dim, "distance": "Cosine"}, "shard_number": 2, "replication_factor": 2,
-	}, nil); err != nil {
-		t.Fatalf("create a collection without the old leader: %v", err)
-	}
+	eventually(t, "create a collection without the old leader", time.Minute, func() error {
+		return e.r2.do("PUT", "/collections/"+coll, map[string]any{
+			"vectors": map[string]any{"size": dim, "distance": "Cosine"}, "shard_number": 2, "replication_factor": 2,
+		}, nil)
+	})
 	pts := makePoints(1, 40, dim, "pause", 5)
 	if err := e.ledger.upsert(e.r1, coll, pts); err != nil {
 		t.Fatalf("write without the old leader: %v", err)

@@ -184,6 +184,10 @@ func embedConfig(cfg config.Config, s Settings, lg *zap.Logger) *embed.Config {
 	ec.AutoCompactionMode = embed.CompactorModePeriodic
 	ec.AutoCompactionRetention = cfg.Meta.AutoCompactionRetention
 	ec.QuotaBackendBytes = cfg.Meta.QuotaBackendBytes
+	// Clients (pkg/cluster.NewClient) ping every second to leave a frozen
+	// member before their leases lapse; allow it (etcd's default minimum
+	// is 5 s and answers faster pings with GOAWAY).
+	ec.GRPCKeepAliveMinTime = 500 * time.Millisecond
 	ec.InitialClusterToken = clusterToken
 	ec.Logger = "zap"
 	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(lg)
