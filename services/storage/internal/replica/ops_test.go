@@ -285,6 +285,8 @@ func TestFieldIndexesPersistAndReport(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Nothing is sealed below indexing_threshold: no indexed vectors
+		// and one (appendable) segment, as Qdrant reports.
 		if !sameJSON(info.PayloadSchemaJson, []byte(want)) || info.Points != 4 || info.IndexedVectors != 0 || info.Segments != 1 {
 			t.Fatalf("info %v, schema %s", info, info.PayloadSchemaJson)
 		}

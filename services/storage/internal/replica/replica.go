@@ -1,6 +1,7 @@
 // Package replica is one shard replica: a bbolt file holding the shard's
-// write-ahead log, its points and its metadata, plus in-memory vector
-// indexes for search.
+// write-ahead log, its points, its metadata and its sealed HNSW segments,
+// plus in-memory vector indexes (a segment.Set per vector name) and
+// payload indexes for search.
 //
 // Writes go through Apply. A single committer goroutine takes every queued
 // operation and applies the batch in one bbolt transaction (WAL records,

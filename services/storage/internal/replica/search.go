@@ -35,9 +35,12 @@ const (
 // With a filter, the payload indexes estimate how many points match
 // (payloadindex.Set.Plan). Below the vector's full-scan threshold (see
 // fullScanThresholds) the candidates are checked and scored exactly;
-// otherwise the vector index is searched with the filter checked on every
-// candidate it considers. With the exact (Flat) index both give exactly
-// the filtered top-k.
+// otherwise the vector index (the vector name's segment.Set) is searched
+// with the filter checked on every candidate it considers; on sealed HNSW
+// segments that walk keeps expanding rejected nodes until it holds ef
+// accepted ones, so selective filters still reach limit. Points in plain
+// segments, and every point with req.Exact, are scored exactly.
+// req.HnswEf is the search list size of the sealed segments.
 func (r *Replica) Search(ctx context.Context, req *shoalv1.SearchRequest) ([]*shoalv1.ScoredPoint, error) {
 	return r.search(ctx, req, planAuto)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -297,5 +298,86 @@ func TestCorruptSegmentsAreRebuilt(t *testing.T) {
 	st := r2.SegmentStats()[""]
 	if st.Loaded != 0 || st.Builds == 0 || st.Indexed+st.Plain != len(vecs) {
 		t.Fatalf("corrupt segments not rebuilt: %+v", st)
+	}
+}
+
+// TestSealingUnderLoad: writers upsert (new and existing points) and
+// delete while searchers search and the optimizer seals and merges; no
+// search fails or returns a point twice, and afterwards exact search
+// agrees with brute force over the stored points.
+func TestSealingUnderLoad(t *testing.T) {
+	ctx := context.Background()
+	r, _ := openTest(t, segmentedConfig(), Options{})
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for w := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 9))
+			for n := range 60 {
+				var pts []*shoalv1.Point
+				for range 20 {
+					pts = append(pts, point(uint64(rng.IntN(1500)), `{}`, map[string][]float32{"": randomQuery(rng)}))
+				}
+				if _, err := r.Apply(ctx, upsertOp(pts...), n%2 == 0); err != nil {
+					t.Error(err)
+					return
+				}
+				if _, err := r.Apply(ctx, deleteOp(pointid.Num(uint64(rng.IntN(1500)))), false); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	var searchers sync.WaitGroup
+	for s := range 2 {
+		searchers.Add(1)
+		go func() {
+			defer searchers.Done()
+			rng := rand.New(rand.NewPCG(uint64(s), 10))
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				hits, err := r.Search(ctx, &shoalv1.SearchRequest{Vector: &shoalv1.Vector{Data: randomQuery(rng)}, Limit: 20, Exact: s == 1})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				keys := make([]string, len(hits))
+				for i, h := range hits {
+					keys[i] = pointid.String(h.Point.Id)
+				}
+				if len(keys) != len(slices.Compact(slices.Sorted(slices.Values(keys)))) {
+					t.Errorf("duplicate hits: %v", keys)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	searchers.Wait()
+	if err := r.Optimize(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ref := allPoints(t, r)
+	st := r.SegmentStats()[""]
+	if st.Builds == 0 || st.Indexed+st.Plain != len(ref) {
+		t.Fatalf("segments %+v, %d points stored", st, len(ref))
+	}
+	all, _ := filter.Parse([]byte(`{}`))
+	m, _ := distance.For(shoalv1.Distance_DISTANCE_COSINE)
+	rng := rand.New(rand.NewPCG(99, 1))
+	for range 10 {
+		q := randomQuery(rng)
+		keys, _ := searchKeys(t, r, &shoalv1.SearchRequest{Vector: &shoalv1.Vector{Data: q}, Limit: 10, Exact: true}, planAuto)
+		if want := bruteForce(m, ref, m.Prepare(q), 10, all); !slices.Equal(keys, want) {
+			t.Fatalf("exact search %x, brute force %x", keys, want)
+		}
 	}
 }
