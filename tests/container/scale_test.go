@@ -57,10 +57,13 @@ func testScaleStorage(t *testing.T, e *env) {
 	}, nil); err != nil {
 		t.Fatal(err)
 	}
-	shards, err := replicaPeers(e.r1, coll)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The other router sees the activated shard map a moment later.
+	var shards map[int][]uint64
+	eventually(t, "the new collection's replicas active on router-1", 30*time.Second, func() error {
+		var err error
+		shards, err = replicaPeers(e.r1, coll)
+		return err
+	})
 	var placed []uint64
 	for _, peers := range shards {
 		placed = append(placed, peers...)
