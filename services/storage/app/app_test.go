@@ -196,12 +196,21 @@ func TestStorageNode(t *testing.T) {
 	if del.Msg.Seq != 2 || del.Msg.Completed {
 		t.Fatalf("delete answer %v", del.Msg)
 	}
-	cnt, err := c.Count(ctx, connect.NewRequest(&shoalv1.CountRequest{Shard: ref}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cnt.Msg.Count != 2 {
-		t.Fatalf("count = %d", cnt.Msg.Count)
+	// wait=false acknowledges once the op is in the WAL: the count reaches
+	// 2 once the apply loop has caught up.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		cnt, err := c.Count(ctx, connect.NewRequest(&shoalv1.CountRequest{Shard: ref}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cnt.Msg.Count == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("count = %d after an acknowledged delete", cnt.Msg.Count)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	// The status follows the writes.
 	waitKey(t, cli, statusKey, func(v []byte) bool {
@@ -241,7 +250,7 @@ func TestStorageNode(t *testing.T) {
 		t.Fatalf("node id changed: %d -> %d", id, a2.NodeID())
 	}
 	c2 := shoalv1connect.NewStorageServiceClient(h2cClient(), a2.URL())
-	cnt, err = c2.Count(ctx, connect.NewRequest(&shoalv1.CountRequest{Shard: ref}))
+	cnt, err := c2.Count(ctx, connect.NewRequest(&shoalv1.CountRequest{Shard: ref}))
 	if err != nil || cnt.Msg.Count != 2 {
 		t.Fatalf("count after restart: %v %v", cnt, err)
 	}
