@@ -22,6 +22,7 @@ import (
 	"github.com/shoaldb/shoal/pkg/version"
 	shoalv1 "github.com/shoaldb/shoal/proto/gen/shoal/v1"
 	"github.com/shoaldb/shoal/services/storage/internal/node"
+	"github.com/shoaldb/shoal/services/storage/internal/replication"
 	"github.com/shoaldb/shoal/services/storage/internal/server"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -39,6 +40,7 @@ type App struct {
 	reg   *cluster.Registration
 	state *cluster.State
 	mgr   *node.Manager
+	repl  *replication.Coordinator
 	srv   *http.Server
 
 	serveErr  chan error
@@ -111,7 +113,17 @@ func Start(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, er
 		return nil, fmt.Errorf("start replicas: %w", err)
 	}
 
-	a.srv = &http.Server{Handler: server.New(a.mgr, a.log).Handler(), ReadHeaderTimeout: 10 * time.Second}
+	cli := a.cli
+	a.repl = replication.New(replication.Config{
+		NodeID: id, Maps: a.state, Replicas: a.mgr, Log: a.log,
+		Update: func(ctx context.Context, collection, uid string, edit func(*shoalv1.ShardMap) (bool, error)) (*shoalv1.ShardMap, error) {
+			return cluster.UpdateShardMap(ctx, cli, collection, uid, edit)
+		},
+		UpdateRateLimit: cfg.Storage.Performance.UpdateRateLimit,
+	})
+	a.repl.Start()
+
+	a.srv = &http.Server{Handler: server.New(a.mgr, a.repl, a.log).Handler(), ReadHeaderTimeout: 10 * time.Second}
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
@@ -170,6 +182,9 @@ func (a *App) shutdown() error {
 		if err := <-a.serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errs = append(errs, fmt.Errorf("serve: %w", err))
 		}
+	}
+	if a.repl != nil {
+		a.repl.Close()
 	}
 	if a.mgr != nil {
 		if err := a.mgr.Close(); err != nil {

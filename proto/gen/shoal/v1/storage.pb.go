@@ -22,10 +22,12 @@ const (
 )
 
 type UpdateRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Shard         *ShardRef              `protobuf:"bytes,1,opt,name=shard,proto3" json:"shard,omitempty"`
-	Op            *Operation             `protobuf:"bytes,2,opt,name=op,proto3" json:"op,omitempty"`
-	Wait          bool                   `protobuf:"varint,3,opt,name=wait,proto3" json:"wait,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Shard *ShardRef              `protobuf:"bytes,1,opt,name=shard,proto3" json:"shard,omitempty"`
+	Op    *Operation             `protobuf:"bytes,2,opt,name=op,proto3" json:"op,omitempty"`
+	Wait  bool                   `protobuf:"varint,3,opt,name=wait,proto3" json:"wait,omitempty"`
+	// term: see UpsertRequest.term.
+	Term          uint64 `protobuf:"varint,4,opt,name=term,proto3" json:"term,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -79,6 +81,13 @@ func (x *UpdateRequest) GetWait() bool {
 		return x.Wait
 	}
 	return false
+}
+
+func (x *UpdateRequest) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
 }
 
 type InfoRequest struct {
@@ -313,7 +322,11 @@ type UpsertRequest struct {
 	Shard  *ShardRef              `protobuf:"bytes,1,opt,name=shard,proto3" json:"shard,omitempty"`
 	Points []*Point               `protobuf:"bytes,2,rep,name=points,proto3" json:"points,omitempty"`
 	// wait asks for the write to be applied and durable before the answer.
-	Wait          bool `protobuf:"varint,3,opt,name=wait,proto3" json:"wait,omitempty"`
+	Wait bool `protobuf:"varint,3,opt,name=wait,proto3" json:"wait,omitempty"`
+	// term is the shard's term in the sender's shard map; a node that is
+	// not the shard's primary at that term refuses the write
+	// (FailedPrecondition, Shoal-Error-Kind: not-primary). 0 skips the check.
+	Term          uint64 `protobuf:"varint,4,opt,name=term,proto3" json:"term,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -369,11 +382,19 @@ func (x *UpsertRequest) GetWait() bool {
 	return false
 }
 
+func (x *UpsertRequest) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
 type DeletePointsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Shard         *ShardRef              `protobuf:"bytes,1,opt,name=shard,proto3" json:"shard,omitempty"`
 	Ids           []*PointID             `protobuf:"bytes,2,rep,name=ids,proto3" json:"ids,omitempty"`
 	Wait          bool                   `protobuf:"varint,3,opt,name=wait,proto3" json:"wait,omitempty"`
+	Term          uint64                 `protobuf:"varint,4,opt,name=term,proto3" json:"term,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -427,6 +448,13 @@ func (x *DeletePointsRequest) GetWait() bool {
 		return x.Wait
 	}
 	return false
+}
+
+func (x *DeletePointsRequest) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
 }
 
 type UpdateResponse struct {
@@ -1916,15 +1944,617 @@ func (x *WalEntry) GetOp() *Operation {
 	return nil
 }
 
+// LogEntry is one replicated WAL record; op is the encoded Operation
+// exactly as the primary logged it.
+type LogEntry struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Term          uint64                 `protobuf:"varint,1,opt,name=term,proto3" json:"term,omitempty"`
+	Seq           uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	Op            []byte                 `protobuf:"bytes,3,opt,name=op,proto3" json:"op,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogEntry) Reset() {
+	*x = LogEntry{}
+	mi := &file_shoal_v1_storage_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogEntry) ProtoMessage() {}
+
+func (x *LogEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_storage_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogEntry.ProtoReflect.Descriptor instead.
+func (*LogEntry) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *LogEntry) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
+func (x *LogEntry) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *LogEntry) GetOp() []byte {
+	if x != nil {
+		return x.Op
+	}
+	return nil
+}
+
+type ReplicateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Shard *ShardRef              `protobuf:"bytes,1,opt,name=shard,proto3" json:"shard,omitempty"`
+	// term is the primary's term; primary its node id.
+	Term    uint64 `protobuf:"varint,2,opt,name=term,proto3" json:"term,omitempty"`
+	Primary uint64 `protobuf:"varint,3,opt,name=primary,proto3" json:"primary,omitempty"`
+	// (prev_term, prev_seq) is the record just before entries[0].
+	PrevTerm      uint64      `protobuf:"varint,4,opt,name=prev_term,json=prevTerm,proto3" json:"prev_term,omitempty"`
+	PrevSeq       uint64      `protobuf:"varint,5,opt,name=prev_seq,json=prevSeq,proto3" json:"prev_seq,omitempty"`
+	Entries       []*LogEntry `protobuf:"bytes,6,rep,name=entries,proto3" json:"entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicateRequest) Reset() {
+	*x = ReplicateRequest{}
+	mi := &file_shoal_v1_storage_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicateRequest) ProtoMessage() {}
+
+func (x *ReplicateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_storage_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicateRequest.ProtoReflect.Descriptor instead.
+func (*ReplicateRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ReplicateRequest) GetShard() *ShardRef {
+	if x != nil {
+		return x.Shard
+	}
+	return nil
+}
+
+func (x *ReplicateRequest) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
+func (x *ReplicateRequest) GetPrimary() uint64 {
+	if x != nil {
+		return x.Primary
+	}
+	return 0
+}
+
+func (x *ReplicateRequest) GetPrevTerm() uint64 {
+	if x != nil {
+		return x.PrevTerm
+	}
+	return 0
+}
+
+func (x *ReplicateRequest) GetPrevSeq() uint64 {
+	if x != nil {
+		return x.PrevSeq
+	}
+	return 0
+}
+
+func (x *ReplicateRequest) GetEntries() []*LogEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+type ReplicateResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Accepted bool                   `protobuf:"varint,1,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	// term is the term the follower follows.
+	Term uint64 `protobuf:"varint,2,opt,name=term,proto3" json:"term,omitempty"`
+	// (last_term, last_seq) is the follower's newest record after the call.
+	LastTerm      uint64 `protobuf:"varint,3,opt,name=last_term,json=lastTerm,proto3" json:"last_term,omitempty"`
+	LastSeq       uint64 `protobuf:"varint,4,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicateResponse) Reset() {
+	*x = ReplicateResponse{}
+	mi := &file_shoal_v1_storage_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicateResponse) ProtoMessage() {}
+
+func (x *ReplicateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_storage_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicateResponse.ProtoReflect.Descriptor instead.
+func (*ReplicateResponse) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ReplicateResponse) GetAccepted() bool {
+	if x != nil {
+		return x.Accepted
+	}
+	return false
+}
+
+func (x *ReplicateResponse) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
+func (x *ReplicateResponse) GetLastTerm() uint64 {
+	if x != nil {
+		return x.LastTerm
+	}
+	return 0
+}
+
+func (x *ReplicateResponse) GetLastSeq() uint64 {
+	if x != nil {
+		return x.LastSeq
+	}
+	return 0
+}
+
+type PositionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Shard         *ShardRef              `protobuf:"bytes,1,opt,name=shard,proto3" json:"shard,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PositionRequest) Reset() {
+	*x = PositionRequest{}
+	mi := &file_shoal_v1_storage_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PositionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PositionRequest) ProtoMessage() {}
+
+func (x *PositionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_storage_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PositionRequest.ProtoReflect.Descriptor instead.
+func (*PositionRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *PositionRequest) GetShard() *ShardRef {
+	if x != nil {
+		return x.Shard
+	}
+	return nil
+}
+
+type PositionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Term          uint64                 `protobuf:"varint,1,opt,name=term,proto3" json:"term,omitempty"`
+	LastTerm      uint64                 `protobuf:"varint,2,opt,name=last_term,json=lastTerm,proto3" json:"last_term,omitempty"`
+	LastSeq       uint64                 `protobuf:"varint,3,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	Points        uint64                 `protobuf:"varint,4,opt,name=points,proto3" json:"points,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PositionResponse) Reset() {
+	*x = PositionResponse{}
+	mi := &file_shoal_v1_storage_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PositionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PositionResponse) ProtoMessage() {}
+
+func (x *PositionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_storage_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PositionResponse.ProtoReflect.Descriptor instead.
+func (*PositionResponse) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *PositionResponse) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
+func (x *PositionResponse) GetLastTerm() uint64 {
+	if x != nil {
+		return x.LastTerm
+	}
+	return 0
+}
+
+func (x *PositionResponse) GetLastSeq() uint64 {
+	if x != nil {
+		return x.LastSeq
+	}
+	return 0
+}
+
+func (x *PositionResponse) GetPoints() uint64 {
+	if x != nil {
+		return x.Points
+	}
+	return 0
+}
+
+type DigestRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Shard         *ShardRef              `protobuf:"bytes,1,opt,name=shard,proto3" json:"shard,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DigestRequest) Reset() {
+	*x = DigestRequest{}
+	mi := &file_shoal_v1_storage_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DigestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DigestRequest) ProtoMessage() {}
+
+func (x *DigestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_storage_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DigestRequest.ProtoReflect.Descriptor instead.
+func (*DigestRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *DigestRequest) GetShard() *ShardRef {
+	if x != nil {
+		return x.Shard
+	}
+	return nil
+}
+
+type DigestResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	LastTerm uint64                 `protobuf:"varint,1,opt,name=last_term,json=lastTerm,proto3" json:"last_term,omitempty"`
+	LastSeq  uint64                 `protobuf:"varint,2,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	Points   uint64                 `protobuf:"varint,3,opt,name=points,proto3" json:"points,omitempty"`
+	// digest is 16 hex digits.
+	Digest        string `protobuf:"bytes,4,opt,name=digest,proto3" json:"digest,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DigestResponse) Reset() {
+	*x = DigestResponse{}
+	mi := &file_shoal_v1_storage_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DigestResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DigestResponse) ProtoMessage() {}
+
+func (x *DigestResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_storage_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DigestResponse.ProtoReflect.Descriptor instead.
+func (*DigestResponse) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *DigestResponse) GetLastTerm() uint64 {
+	if x != nil {
+		return x.LastTerm
+	}
+	return 0
+}
+
+func (x *DigestResponse) GetLastSeq() uint64 {
+	if x != nil {
+		return x.LastSeq
+	}
+	return 0
+}
+
+func (x *DigestResponse) GetPoints() uint64 {
+	if x != nil {
+		return x.Points
+	}
+	return 0
+}
+
+func (x *DigestResponse) GetDigest() string {
+	if x != nil {
+		return x.Digest
+	}
+	return ""
+}
+
+type InstallRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Shard   *ShardRef              `protobuf:"bytes,1,opt,name=shard,proto3" json:"shard,omitempty"`
+	Term    uint64                 `protobuf:"varint,2,opt,name=term,proto3" json:"term,omitempty"`
+	Primary uint64                 `protobuf:"varint,3,opt,name=primary,proto3" json:"primary,omitempty"`
+	// session names one install; a chunk of another session than the one
+	// in progress (other than a first chunk) is refused.
+	Session string `protobuf:"bytes,4,opt,name=session,proto3" json:"session,omitempty"`
+	// first clears the replica; last sets its position to
+	// (last_term, last_seq) and ends the session.
+	First bool `protobuf:"varint,5,opt,name=first,proto3" json:"first,omitempty"`
+	Last  bool `protobuf:"varint,6,opt,name=last,proto3" json:"last,omitempty"`
+	// points keep their versions.
+	Points []*Point `protobuf:"bytes,7,rep,name=points,proto3" json:"points,omitempty"`
+	// field_indexes are the CreateFieldIndex operations to apply (first chunk).
+	FieldIndexes  []*CreateFieldIndex `protobuf:"bytes,8,rep,name=field_indexes,json=fieldIndexes,proto3" json:"field_indexes,omitempty"`
+	LastTerm      uint64              `protobuf:"varint,9,opt,name=last_term,json=lastTerm,proto3" json:"last_term,omitempty"`
+	LastSeq       uint64              `protobuf:"varint,10,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InstallRequest) Reset() {
+	*x = InstallRequest{}
+	mi := &file_shoal_v1_storage_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InstallRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InstallRequest) ProtoMessage() {}
+
+func (x *InstallRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_storage_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InstallRequest.ProtoReflect.Descriptor instead.
+func (*InstallRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *InstallRequest) GetShard() *ShardRef {
+	if x != nil {
+		return x.Shard
+	}
+	return nil
+}
+
+func (x *InstallRequest) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
+func (x *InstallRequest) GetPrimary() uint64 {
+	if x != nil {
+		return x.Primary
+	}
+	return 0
+}
+
+func (x *InstallRequest) GetSession() string {
+	if x != nil {
+		return x.Session
+	}
+	return ""
+}
+
+func (x *InstallRequest) GetFirst() bool {
+	if x != nil {
+		return x.First
+	}
+	return false
+}
+
+func (x *InstallRequest) GetLast() bool {
+	if x != nil {
+		return x.Last
+	}
+	return false
+}
+
+func (x *InstallRequest) GetPoints() []*Point {
+	if x != nil {
+		return x.Points
+	}
+	return nil
+}
+
+func (x *InstallRequest) GetFieldIndexes() []*CreateFieldIndex {
+	if x != nil {
+		return x.FieldIndexes
+	}
+	return nil
+}
+
+func (x *InstallRequest) GetLastTerm() uint64 {
+	if x != nil {
+		return x.LastTerm
+	}
+	return 0
+}
+
+func (x *InstallRequest) GetLastSeq() uint64 {
+	if x != nil {
+		return x.LastSeq
+	}
+	return 0
+}
+
+type InstallResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InstallResponse) Reset() {
+	*x = InstallResponse{}
+	mi := &file_shoal_v1_storage_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InstallResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InstallResponse) ProtoMessage() {}
+
+func (x *InstallResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_storage_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InstallResponse.ProtoReflect.Descriptor instead.
+func (*InstallResponse) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{38}
+}
+
 var File_shoal_v1_storage_proto protoreflect.FileDescriptor
 
 const file_shoal_v1_storage_proto_rawDesc = "" +
 	"\n" +
-	"\x16shoal/v1/storage.proto\x12\bshoal.v1\x1a\x14shoal/v1/types.proto\"r\n" +
+	"\x16shoal/v1/storage.proto\x12\bshoal.v1\x1a\x14shoal/v1/types.proto\"\x86\x01\n" +
 	"\rUpdateRequest\x12(\n" +
 	"\x05shard\x18\x01 \x01(\v2\x12.shoal.v1.ShardRefR\x05shard\x12#\n" +
 	"\x02op\x18\x02 \x01(\v2\x13.shoal.v1.OperationR\x02op\x12\x12\n" +
-	"\x04wait\x18\x03 \x01(\bR\x04wait\"7\n" +
+	"\x04wait\x18\x03 \x01(\bR\x04wait\x12\x12\n" +
+	"\x04term\x18\x04 \x01(\x04R\x04term\"7\n" +
 	"\vInfoRequest\x12(\n" +
 	"\x05shard\x18\x01 \x01(\v2\x12.shoal.v1.ShardRefR\x05shard\"\x9b\x01\n" +
 	"\fInfoResponse\x12\x16\n" +
@@ -1941,15 +2571,17 @@ const file_shoal_v1_storage_proto_rawDesc = "" +
 	"\n" +
 	"WithVector\x12\x10\n" +
 	"\x03all\x18\x01 \x01(\bR\x03all\x12\x14\n" +
-	"\x05names\x18\x02 \x03(\tR\x05names\"v\n" +
+	"\x05names\x18\x02 \x03(\tR\x05names\"\x8a\x01\n" +
 	"\rUpsertRequest\x12(\n" +
 	"\x05shard\x18\x01 \x01(\v2\x12.shoal.v1.ShardRefR\x05shard\x12'\n" +
 	"\x06points\x18\x02 \x03(\v2\x0f.shoal.v1.PointR\x06points\x12\x12\n" +
-	"\x04wait\x18\x03 \x01(\bR\x04wait\"x\n" +
+	"\x04wait\x18\x03 \x01(\bR\x04wait\x12\x12\n" +
+	"\x04term\x18\x04 \x01(\x04R\x04term\"\x8c\x01\n" +
 	"\x13DeletePointsRequest\x12(\n" +
 	"\x05shard\x18\x01 \x01(\v2\x12.shoal.v1.ShardRefR\x05shard\x12#\n" +
 	"\x03ids\x18\x02 \x03(\v2\x11.shoal.v1.PointIDR\x03ids\x12\x12\n" +
-	"\x04wait\x18\x03 \x01(\bR\x04wait\"@\n" +
+	"\x04wait\x18\x03 \x01(\bR\x04wait\x12\x12\n" +
+	"\x04term\x18\x04 \x01(\x04R\x04term\"@\n" +
 	"\x0eUpdateResponse\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x1c\n" +
 	"\tcompleted\x18\x02 \x01(\bR\tcompleted\"\xbb\x01\n" +
@@ -2057,7 +2689,50 @@ const file_shoal_v1_storage_proto_rawDesc = "" +
 	"\bWalEntry\x12\x12\n" +
 	"\x04term\x18\x01 \x01(\x04R\x04term\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12#\n" +
-	"\x02op\x18\x03 \x01(\v2\x13.shoal.v1.OperationR\x02op2\x84\x04\n" +
+	"\x02op\x18\x03 \x01(\v2\x13.shoal.v1.OperationR\x02op\"@\n" +
+	"\bLogEntry\x12\x12\n" +
+	"\x04term\x18\x01 \x01(\x04R\x04term\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x0e\n" +
+	"\x02op\x18\x03 \x01(\fR\x02op\"\xd0\x01\n" +
+	"\x10ReplicateRequest\x12(\n" +
+	"\x05shard\x18\x01 \x01(\v2\x12.shoal.v1.ShardRefR\x05shard\x12\x12\n" +
+	"\x04term\x18\x02 \x01(\x04R\x04term\x12\x18\n" +
+	"\aprimary\x18\x03 \x01(\x04R\aprimary\x12\x1b\n" +
+	"\tprev_term\x18\x04 \x01(\x04R\bprevTerm\x12\x19\n" +
+	"\bprev_seq\x18\x05 \x01(\x04R\aprevSeq\x12,\n" +
+	"\aentries\x18\x06 \x03(\v2\x12.shoal.v1.LogEntryR\aentries\"{\n" +
+	"\x11ReplicateResponse\x12\x1a\n" +
+	"\baccepted\x18\x01 \x01(\bR\baccepted\x12\x12\n" +
+	"\x04term\x18\x02 \x01(\x04R\x04term\x12\x1b\n" +
+	"\tlast_term\x18\x03 \x01(\x04R\blastTerm\x12\x19\n" +
+	"\blast_seq\x18\x04 \x01(\x04R\alastSeq\";\n" +
+	"\x0fPositionRequest\x12(\n" +
+	"\x05shard\x18\x01 \x01(\v2\x12.shoal.v1.ShardRefR\x05shard\"v\n" +
+	"\x10PositionResponse\x12\x12\n" +
+	"\x04term\x18\x01 \x01(\x04R\x04term\x12\x1b\n" +
+	"\tlast_term\x18\x02 \x01(\x04R\blastTerm\x12\x19\n" +
+	"\blast_seq\x18\x03 \x01(\x04R\alastSeq\x12\x16\n" +
+	"\x06points\x18\x04 \x01(\x04R\x06points\"9\n" +
+	"\rDigestRequest\x12(\n" +
+	"\x05shard\x18\x01 \x01(\v2\x12.shoal.v1.ShardRefR\x05shard\"x\n" +
+	"\x0eDigestResponse\x12\x1b\n" +
+	"\tlast_term\x18\x01 \x01(\x04R\blastTerm\x12\x19\n" +
+	"\blast_seq\x18\x02 \x01(\x04R\alastSeq\x12\x16\n" +
+	"\x06points\x18\x03 \x01(\x04R\x06points\x12\x16\n" +
+	"\x06digest\x18\x04 \x01(\tR\x06digest\"\xce\x02\n" +
+	"\x0eInstallRequest\x12(\n" +
+	"\x05shard\x18\x01 \x01(\v2\x12.shoal.v1.ShardRefR\x05shard\x12\x12\n" +
+	"\x04term\x18\x02 \x01(\x04R\x04term\x12\x18\n" +
+	"\aprimary\x18\x03 \x01(\x04R\aprimary\x12\x18\n" +
+	"\asession\x18\x04 \x01(\tR\asession\x12\x14\n" +
+	"\x05first\x18\x05 \x01(\bR\x05first\x12\x12\n" +
+	"\x04last\x18\x06 \x01(\bR\x04last\x12'\n" +
+	"\x06points\x18\a \x03(\v2\x0f.shoal.v1.PointR\x06points\x12?\n" +
+	"\rfield_indexes\x18\b \x03(\v2\x1a.shoal.v1.CreateFieldIndexR\ffieldIndexes\x12\x1b\n" +
+	"\tlast_term\x18\t \x01(\x04R\blastTerm\x12\x19\n" +
+	"\blast_seq\x18\n" +
+	" \x01(\x04R\alastSeq\"\x11\n" +
+	"\x0fInstallResponse2\x8a\x06\n" +
 	"\x0eStorageService\x12;\n" +
 	"\x06Upsert\x12\x17.shoal.v1.UpsertRequest\x1a\x18.shoal.v1.UpdateResponse\x12G\n" +
 	"\fDeletePoints\x12\x1d.shoal.v1.DeletePointsRequest\x1a\x18.shoal.v1.UpdateResponse\x12D\n" +
@@ -2066,7 +2741,11 @@ const file_shoal_v1_storage_proto_rawDesc = "" +
 	"\x06Scroll\x12\x17.shoal.v1.ScrollRequest\x1a\x18.shoal.v1.ScrollResponse\x128\n" +
 	"\x05Count\x12\x16.shoal.v1.CountRequest\x1a\x17.shoal.v1.CountResponse\x12;\n" +
 	"\x06Update\x12\x17.shoal.v1.UpdateRequest\x1a\x18.shoal.v1.UpdateResponse\x125\n" +
-	"\x04Info\x12\x15.shoal.v1.InfoRequest\x1a\x16.shoal.v1.InfoResponseB5Z3github.com/shoaldb/shoal/proto/gen/shoal/v1;shoalv1b\x06proto3"
+	"\x04Info\x12\x15.shoal.v1.InfoRequest\x1a\x16.shoal.v1.InfoResponse\x12D\n" +
+	"\tReplicate\x12\x1a.shoal.v1.ReplicateRequest\x1a\x1b.shoal.v1.ReplicateResponse\x12A\n" +
+	"\bPosition\x12\x19.shoal.v1.PositionRequest\x1a\x1a.shoal.v1.PositionResponse\x12;\n" +
+	"\x06Digest\x12\x17.shoal.v1.DigestRequest\x1a\x18.shoal.v1.DigestResponse\x12>\n" +
+	"\aInstall\x12\x18.shoal.v1.InstallRequest\x1a\x19.shoal.v1.InstallResponseB5Z3github.com/shoaldb/shoal/proto/gen/shoal/v1;shoalv1b\x06proto3"
 
 var (
 	file_shoal_v1_storage_proto_rawDescOnce sync.Once
@@ -2080,7 +2759,7 @@ func file_shoal_v1_storage_proto_rawDescGZIP() []byte {
 	return file_shoal_v1_storage_proto_rawDescData
 }
 
-var file_shoal_v1_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_shoal_v1_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_shoal_v1_storage_proto_goTypes = []any{
 	(*UpdateRequest)(nil),       // 0: shoal.v1.UpdateRequest
 	(*InfoRequest)(nil),         // 1: shoal.v1.InfoRequest
@@ -2112,34 +2791,43 @@ var file_shoal_v1_storage_proto_goTypes = []any{
 	(*UpsertPoints)(nil),        // 27: shoal.v1.UpsertPoints
 	(*DeletePoints)(nil),        // 28: shoal.v1.DeletePoints
 	(*WalEntry)(nil),            // 29: shoal.v1.WalEntry
-	nil,                         // 30: shoal.v1.PointVectors.VectorsEntry
-	(*Point)(nil),               // 31: shoal.v1.Point
-	(*PointID)(nil),             // 32: shoal.v1.PointID
-	(*Vector)(nil),              // 33: shoal.v1.Vector
+	(*LogEntry)(nil),            // 30: shoal.v1.LogEntry
+	(*ReplicateRequest)(nil),    // 31: shoal.v1.ReplicateRequest
+	(*ReplicateResponse)(nil),   // 32: shoal.v1.ReplicateResponse
+	(*PositionRequest)(nil),     // 33: shoal.v1.PositionRequest
+	(*PositionResponse)(nil),    // 34: shoal.v1.PositionResponse
+	(*DigestRequest)(nil),       // 35: shoal.v1.DigestRequest
+	(*DigestResponse)(nil),      // 36: shoal.v1.DigestResponse
+	(*InstallRequest)(nil),      // 37: shoal.v1.InstallRequest
+	(*InstallResponse)(nil),     // 38: shoal.v1.InstallResponse
+	nil,                         // 39: shoal.v1.PointVectors.VectorsEntry
+	(*Point)(nil),               // 40: shoal.v1.Point
+	(*PointID)(nil),             // 41: shoal.v1.PointID
+	(*Vector)(nil),              // 42: shoal.v1.Vector
 }
 var file_shoal_v1_storage_proto_depIdxs = []int32{
 	3,  // 0: shoal.v1.UpdateRequest.shard:type_name -> shoal.v1.ShardRef
 	18, // 1: shoal.v1.UpdateRequest.op:type_name -> shoal.v1.Operation
 	3,  // 2: shoal.v1.InfoRequest.shard:type_name -> shoal.v1.ShardRef
 	3,  // 3: shoal.v1.UpsertRequest.shard:type_name -> shoal.v1.ShardRef
-	31, // 4: shoal.v1.UpsertRequest.points:type_name -> shoal.v1.Point
+	40, // 4: shoal.v1.UpsertRequest.points:type_name -> shoal.v1.Point
 	3,  // 5: shoal.v1.DeletePointsRequest.shard:type_name -> shoal.v1.ShardRef
-	32, // 6: shoal.v1.DeletePointsRequest.ids:type_name -> shoal.v1.PointID
+	41, // 6: shoal.v1.DeletePointsRequest.ids:type_name -> shoal.v1.PointID
 	3,  // 7: shoal.v1.GetPointsRequest.shard:type_name -> shoal.v1.ShardRef
-	32, // 8: shoal.v1.GetPointsRequest.ids:type_name -> shoal.v1.PointID
+	41, // 8: shoal.v1.GetPointsRequest.ids:type_name -> shoal.v1.PointID
 	4,  // 9: shoal.v1.GetPointsRequest.with_vector:type_name -> shoal.v1.WithVector
-	31, // 10: shoal.v1.GetPointsResponse.points:type_name -> shoal.v1.Point
+	40, // 10: shoal.v1.GetPointsResponse.points:type_name -> shoal.v1.Point
 	3,  // 11: shoal.v1.SearchRequest.shard:type_name -> shoal.v1.ShardRef
-	33, // 12: shoal.v1.SearchRequest.vector:type_name -> shoal.v1.Vector
+	42, // 12: shoal.v1.SearchRequest.vector:type_name -> shoal.v1.Vector
 	4,  // 13: shoal.v1.SearchRequest.with_vector:type_name -> shoal.v1.WithVector
-	31, // 14: shoal.v1.ScoredPoint.point:type_name -> shoal.v1.Point
+	40, // 14: shoal.v1.ScoredPoint.point:type_name -> shoal.v1.Point
 	11, // 15: shoal.v1.SearchResponse.points:type_name -> shoal.v1.ScoredPoint
 	3,  // 16: shoal.v1.ScrollRequest.shard:type_name -> shoal.v1.ShardRef
-	32, // 17: shoal.v1.ScrollRequest.offset:type_name -> shoal.v1.PointID
+	41, // 17: shoal.v1.ScrollRequest.offset:type_name -> shoal.v1.PointID
 	4,  // 18: shoal.v1.ScrollRequest.with_vector:type_name -> shoal.v1.WithVector
 	14, // 19: shoal.v1.ScrollRequest.order_by:type_name -> shoal.v1.OrderBy
-	31, // 20: shoal.v1.ScrollResponse.points:type_name -> shoal.v1.Point
-	32, // 21: shoal.v1.ScrollResponse.next_offset:type_name -> shoal.v1.PointID
+	40, // 20: shoal.v1.ScrollResponse.points:type_name -> shoal.v1.Point
+	41, // 21: shoal.v1.ScrollResponse.next_offset:type_name -> shoal.v1.PointID
 	3,  // 22: shoal.v1.CountRequest.shard:type_name -> shoal.v1.ShardRef
 	27, // 23: shoal.v1.Operation.upsert:type_name -> shoal.v1.UpsertPoints
 	28, // 24: shoal.v1.Operation.delete:type_name -> shoal.v1.DeletePoints
@@ -2151,38 +2839,53 @@ var file_shoal_v1_storage_proto_depIdxs = []int32{
 	24, // 30: shoal.v1.Operation.delete_vectors:type_name -> shoal.v1.DeleteVectors
 	25, // 31: shoal.v1.Operation.create_field_index:type_name -> shoal.v1.CreateFieldIndex
 	26, // 32: shoal.v1.Operation.delete_field_index:type_name -> shoal.v1.DeleteFieldIndex
-	32, // 33: shoal.v1.PointSelector.ids:type_name -> shoal.v1.PointID
+	41, // 33: shoal.v1.PointSelector.ids:type_name -> shoal.v1.PointID
 	19, // 34: shoal.v1.SetPayload.selector:type_name -> shoal.v1.PointSelector
 	19, // 35: shoal.v1.DeletePayload.selector:type_name -> shoal.v1.PointSelector
-	32, // 36: shoal.v1.PointVectors.id:type_name -> shoal.v1.PointID
-	30, // 37: shoal.v1.PointVectors.vectors:type_name -> shoal.v1.PointVectors.VectorsEntry
+	41, // 36: shoal.v1.PointVectors.id:type_name -> shoal.v1.PointID
+	39, // 37: shoal.v1.PointVectors.vectors:type_name -> shoal.v1.PointVectors.VectorsEntry
 	22, // 38: shoal.v1.UpdateVectors.points:type_name -> shoal.v1.PointVectors
 	19, // 39: shoal.v1.DeleteVectors.selector:type_name -> shoal.v1.PointSelector
-	31, // 40: shoal.v1.UpsertPoints.points:type_name -> shoal.v1.Point
-	32, // 41: shoal.v1.DeletePoints.ids:type_name -> shoal.v1.PointID
+	40, // 40: shoal.v1.UpsertPoints.points:type_name -> shoal.v1.Point
+	41, // 41: shoal.v1.DeletePoints.ids:type_name -> shoal.v1.PointID
 	18, // 42: shoal.v1.WalEntry.op:type_name -> shoal.v1.Operation
-	33, // 43: shoal.v1.PointVectors.VectorsEntry.value:type_name -> shoal.v1.Vector
-	5,  // 44: shoal.v1.StorageService.Upsert:input_type -> shoal.v1.UpsertRequest
-	6,  // 45: shoal.v1.StorageService.DeletePoints:input_type -> shoal.v1.DeletePointsRequest
-	8,  // 46: shoal.v1.StorageService.GetPoints:input_type -> shoal.v1.GetPointsRequest
-	10, // 47: shoal.v1.StorageService.Search:input_type -> shoal.v1.SearchRequest
-	13, // 48: shoal.v1.StorageService.Scroll:input_type -> shoal.v1.ScrollRequest
-	16, // 49: shoal.v1.StorageService.Count:input_type -> shoal.v1.CountRequest
-	0,  // 50: shoal.v1.StorageService.Update:input_type -> shoal.v1.UpdateRequest
-	1,  // 51: shoal.v1.StorageService.Info:input_type -> shoal.v1.InfoRequest
-	7,  // 52: shoal.v1.StorageService.Upsert:output_type -> shoal.v1.UpdateResponse
-	7,  // 53: shoal.v1.StorageService.DeletePoints:output_type -> shoal.v1.UpdateResponse
-	9,  // 54: shoal.v1.StorageService.GetPoints:output_type -> shoal.v1.GetPointsResponse
-	12, // 55: shoal.v1.StorageService.Search:output_type -> shoal.v1.SearchResponse
-	15, // 56: shoal.v1.StorageService.Scroll:output_type -> shoal.v1.ScrollResponse
-	17, // 57: shoal.v1.StorageService.Count:output_type -> shoal.v1.CountResponse
-	7,  // 58: shoal.v1.StorageService.Update:output_type -> shoal.v1.UpdateResponse
-	2,  // 59: shoal.v1.StorageService.Info:output_type -> shoal.v1.InfoResponse
-	52, // [52:60] is the sub-list for method output_type
-	44, // [44:52] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	3,  // 43: shoal.v1.ReplicateRequest.shard:type_name -> shoal.v1.ShardRef
+	30, // 44: shoal.v1.ReplicateRequest.entries:type_name -> shoal.v1.LogEntry
+	3,  // 45: shoal.v1.PositionRequest.shard:type_name -> shoal.v1.ShardRef
+	3,  // 46: shoal.v1.DigestRequest.shard:type_name -> shoal.v1.ShardRef
+	3,  // 47: shoal.v1.InstallRequest.shard:type_name -> shoal.v1.ShardRef
+	40, // 48: shoal.v1.InstallRequest.points:type_name -> shoal.v1.Point
+	25, // 49: shoal.v1.InstallRequest.field_indexes:type_name -> shoal.v1.CreateFieldIndex
+	42, // 50: shoal.v1.PointVectors.VectorsEntry.value:type_name -> shoal.v1.Vector
+	5,  // 51: shoal.v1.StorageService.Upsert:input_type -> shoal.v1.UpsertRequest
+	6,  // 52: shoal.v1.StorageService.DeletePoints:input_type -> shoal.v1.DeletePointsRequest
+	8,  // 53: shoal.v1.StorageService.GetPoints:input_type -> shoal.v1.GetPointsRequest
+	10, // 54: shoal.v1.StorageService.Search:input_type -> shoal.v1.SearchRequest
+	13, // 55: shoal.v1.StorageService.Scroll:input_type -> shoal.v1.ScrollRequest
+	16, // 56: shoal.v1.StorageService.Count:input_type -> shoal.v1.CountRequest
+	0,  // 57: shoal.v1.StorageService.Update:input_type -> shoal.v1.UpdateRequest
+	1,  // 58: shoal.v1.StorageService.Info:input_type -> shoal.v1.InfoRequest
+	31, // 59: shoal.v1.StorageService.Replicate:input_type -> shoal.v1.ReplicateRequest
+	33, // 60: shoal.v1.StorageService.Position:input_type -> shoal.v1.PositionRequest
+	35, // 61: shoal.v1.StorageService.Digest:input_type -> shoal.v1.DigestRequest
+	37, // 62: shoal.v1.StorageService.Install:input_type -> shoal.v1.InstallRequest
+	7,  // 63: shoal.v1.StorageService.Upsert:output_type -> shoal.v1.UpdateResponse
+	7,  // 64: shoal.v1.StorageService.DeletePoints:output_type -> shoal.v1.UpdateResponse
+	9,  // 65: shoal.v1.StorageService.GetPoints:output_type -> shoal.v1.GetPointsResponse
+	12, // 66: shoal.v1.StorageService.Search:output_type -> shoal.v1.SearchResponse
+	15, // 67: shoal.v1.StorageService.Scroll:output_type -> shoal.v1.ScrollResponse
+	17, // 68: shoal.v1.StorageService.Count:output_type -> shoal.v1.CountResponse
+	7,  // 69: shoal.v1.StorageService.Update:output_type -> shoal.v1.UpdateResponse
+	2,  // 70: shoal.v1.StorageService.Info:output_type -> shoal.v1.InfoResponse
+	32, // 71: shoal.v1.StorageService.Replicate:output_type -> shoal.v1.ReplicateResponse
+	34, // 72: shoal.v1.StorageService.Position:output_type -> shoal.v1.PositionResponse
+	36, // 73: shoal.v1.StorageService.Digest:output_type -> shoal.v1.DigestResponse
+	38, // 74: shoal.v1.StorageService.Install:output_type -> shoal.v1.InstallResponse
+	63, // [63:75] is the sub-list for method output_type
+	51, // [51:63] is the sub-list for method input_type
+	51, // [51:51] is the sub-list for extension type_name
+	51, // [51:51] is the sub-list for extension extendee
+	0,  // [0:51] is the sub-list for field type_name
 }
 
 func init() { file_shoal_v1_storage_proto_init() }
@@ -2211,7 +2914,7 @@ func file_shoal_v1_storage_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_shoal_v1_storage_proto_rawDesc), len(file_shoal_v1_storage_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   31,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

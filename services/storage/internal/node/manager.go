@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -67,6 +68,8 @@ type Manager struct {
 	closed     bool
 
 	retry bool // loop goroutine only: the last reconcile left work undone
+	// reopen asks the loop to reconcile again (a reset failed to reopen).
+	reopen atomic.Bool
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -192,7 +195,7 @@ func (m *Manager) loop(ctx context.Context, changed <-chan struct{}) {
 			changed = m.cfg.State.Changed()
 			m.reconcile(ctx, m.desired())
 		case <-ticker.C:
-			if m.retry {
+			if m.retry || m.reopen.Swap(false) {
 				m.reconcile(ctx, m.desired())
 			}
 			m.refreshStatus(ctx)

@@ -13,11 +13,21 @@ import (
 	"github.com/shoaldb/shoal/proto/gen/shoal/v1/shoalv1connect"
 	"github.com/shoaldb/shoal/services/storage/internal/node"
 	"github.com/shoaldb/shoal/services/storage/internal/replica"
+	"github.com/shoaldb/shoal/services/storage/internal/replication"
 )
 
 // Replicas finds the replica a request names; *node.Manager implements it.
 type Replicas interface {
 	Replica(ctx context.Context, ref *shoalv1.ShardRef) (*replica.Replica, error)
+}
+
+// Replication is the write path and the follower side of the internal
+// API; *replication.Coordinator implements it.
+type Replication interface {
+	Write(ctx context.Context, ref *shoalv1.ShardRef, term uint64, op *shoalv1.Operation, wait bool) (uint64, error)
+	Replicate(ctx context.Context, req *shoalv1.ReplicateRequest) (*shoalv1.ReplicateResponse, error)
+	Install(ctx context.Context, req *shoalv1.InstallRequest) error
+	Position(ctx context.Context, ref *shoalv1.ShardRef) (*shoalv1.PositionResponse, error)
 }
 
 // maxMessageBytes bounds a request body (a large upsert batch).
@@ -26,14 +36,16 @@ const maxMessageBytes = 256 << 20
 // Server implements shoalv1connect.StorageServiceHandler.
 type Server struct {
 	replicas Replicas
+	repl     Replication
 	log      zerolog.Logger
 }
 
 var _ shoalv1connect.StorageServiceHandler = (*Server)(nil)
 
-// New returns a server answering from replicas.
-func New(replicas Replicas, log zerolog.Logger) *Server {
-	return &Server{replicas: replicas, log: log}
+// New returns a server answering reads from replicas and sending writes
+// through repl.
+func New(replicas Replicas, repl Replication, log zerolog.Logger) *Server {
+	return &Server{replicas: replicas, repl: repl, log: log}
 }
 
 // Handler returns the HTTP handler of the whole internal API.
@@ -63,31 +75,15 @@ func (s *Server) replica(ctx context.Context, ref *shoalv1.ShardRef) (*replica.R
 // durable; completed reports whether it was also applied for search
 // (wait), mirroring Qdrant's completed/acknowledged.
 func (s *Server) Upsert(ctx context.Context, req *connect.Request[shoalv1.UpsertRequest]) (*connect.Response[shoalv1.UpdateResponse], error) {
-	r, err := s.replica(ctx, req.Msg.GetShard())
-	if err != nil {
-		return nil, err
-	}
 	op := &shoalv1.Operation{Kind: &shoalv1.Operation_Upsert{Upsert: &shoalv1.UpsertPoints{Points: req.Msg.GetPoints()}}}
-	seq, err := r.Apply(ctx, op, req.Msg.GetWait())
-	if err != nil {
-		return nil, s.toConnect(err)
-	}
-	return connect.NewResponse(&shoalv1.UpdateResponse{Seq: seq, Completed: req.Msg.GetWait()}), nil
+	return s.write(ctx, req.Msg.GetShard(), req.Msg.GetTerm(), op, req.Msg.GetWait())
 }
 
 // DeletePoints logs and applies a delete by ids; ids that do not exist are
 // ignored.
 func (s *Server) DeletePoints(ctx context.Context, req *connect.Request[shoalv1.DeletePointsRequest]) (*connect.Response[shoalv1.UpdateResponse], error) {
-	r, err := s.replica(ctx, req.Msg.GetShard())
-	if err != nil {
-		return nil, err
-	}
 	op := &shoalv1.Operation{Kind: &shoalv1.Operation_Delete{Delete: &shoalv1.DeletePoints{Ids: req.Msg.GetIds()}}}
-	seq, err := r.Apply(ctx, op, req.Msg.GetWait())
-	if err != nil {
-		return nil, s.toConnect(err)
-	}
-	return connect.NewResponse(&shoalv1.UpdateResponse{Seq: seq, Completed: req.Msg.GetWait()}), nil
+	return s.write(ctx, req.Msg.GetShard(), req.Msg.GetTerm(), op, req.Msg.GetWait())
 }
 
 // GetPoints returns the requested points that exist, in request order.
@@ -149,18 +145,22 @@ func (s *Server) Count(ctx context.Context, req *connect.Request[shoalv1.CountRe
 // naming a point the replica does not hold is refused as a whole with
 // NotFound (see toConnect).
 func (s *Server) Update(ctx context.Context, req *connect.Request[shoalv1.UpdateRequest]) (*connect.Response[shoalv1.UpdateResponse], error) {
-	r, err := s.replica(ctx, req.Msg.GetShard())
-	if err != nil {
-		return nil, err
-	}
 	if req.Msg.GetOp() == nil {
 		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("Wrong input: op is required"))
 	}
-	seq, err := r.Apply(ctx, req.Msg.GetOp(), req.Msg.GetWait())
+	return s.write(ctx, req.Msg.GetShard(), req.Msg.GetTerm(), req.Msg.GetOp(), req.Msg.GetWait())
+}
+
+// write sends one operation through the replication write path.
+func (s *Server) write(ctx context.Context, ref *shoalv1.ShardRef, term uint64, op *shoalv1.Operation, wait bool) (*connect.Response[shoalv1.UpdateResponse], error) {
+	if ref == nil {
+		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("shard is required"))
+	}
+	seq, err := s.repl.Write(ctx, ref, term, op, wait)
 	if err != nil {
 		return nil, s.toConnect(err)
 	}
-	return connect.NewResponse(&shoalv1.UpdateResponse{Seq: seq, Completed: req.Msg.GetWait()}), nil
+	return connect.NewResponse(&shoalv1.UpdateResponse{Seq: seq, Completed: wait}), nil
 }
 
 // Info describes the replica: points, vectors, segments and Qdrant's
@@ -184,6 +184,12 @@ func (s *Server) Info(ctx context.Context, req *connect.Request[shoalv1.InfoRequ
 const (
 	ErrorKindHeader = "Shoal-Error-Kind"
 	PointNotFound   = "point-not-found"
+	// NotPrimary marks a FailedPrecondition: this node is not the shard's
+	// primary at the term the write named.
+	NotPrimary = "not-primary"
+	// WriteConsistency marks an Unavailable: write_consistency_factor
+	// replicas could not hold the write.
+	WriteConsistency = "write-consistency"
 )
 
 // toConnect maps an error to its Connect code: validation errors
@@ -204,6 +210,18 @@ func (s *Server) toConnect(err error) error {
 		return e
 	case errors.Is(err, node.ErrNotFound):
 		return connect.NewError(connect.CodeNotFound, err)
+	case errors.Is(err, replication.ErrNotPrimary):
+		e := connect.NewError(connect.CodeFailedPrecondition, err)
+		e.Meta().Set(ErrorKindHeader, NotPrimary)
+		return e
+	case errors.Is(err, replication.ErrConsistency):
+		e := connect.NewError(connect.CodeUnavailable, err)
+		e.Meta().Set(ErrorKindHeader, WriteConsistency)
+		return e
+	case errors.Is(err, replication.ErrRateLimited):
+		return connect.NewError(connect.CodeResourceExhausted, err)
+	case errors.Is(err, replication.ErrInstall):
+		return connect.NewError(connect.CodeFailedPrecondition, err)
 	case errors.Is(err, replica.ErrClosed):
 		return connect.NewError(connect.CodeUnavailable, err)
 	case errors.Is(err, context.DeadlineExceeded):

@@ -32,6 +32,30 @@ func (o oneReplica) Replica(_ context.Context, ref *shoalv1.ShardRef) (*replica.
 	return nil, o.err
 }
 
+// direct applies writes to the replica itself, without replication: these
+// tests are about the API's error mapping.
+type direct struct{ oneReplica }
+
+func (d direct) Write(ctx context.Context, ref *shoalv1.ShardRef, _ uint64, op *shoalv1.Operation, wait bool) (uint64, error) {
+	r, err := d.Replica(ctx, ref)
+	if err != nil {
+		return 0, err
+	}
+	return r.Apply(ctx, op, wait)
+}
+
+func (direct) Replicate(context.Context, *shoalv1.ReplicateRequest) (*shoalv1.ReplicateResponse, error) {
+	return nil, errors.New("not replicated here")
+}
+
+func (direct) Install(context.Context, *shoalv1.InstallRequest) error {
+	return errors.New("not replicated here")
+}
+
+func (direct) Position(context.Context, *shoalv1.ShardRef) (*shoalv1.PositionResponse, error) {
+	return nil, errors.New("not replicated here")
+}
+
 func TestErrorCodes(t *testing.T) {
 	r, err := replica.Open(filepath.Join(t.TempDir(), "s.db"), &shoalv1.CollectionConfig{Vectors: map[string]*shoalv1.VectorParams{"": {Size: 2, Distance: shoalv1.Distance_DISTANCE_DOT}}}, zerolog.Nop())
 	if err != nil {
@@ -40,7 +64,7 @@ func TestErrorCodes(t *testing.T) {
 	defer r.Close()
 	f := func(lookupErr error, uid string, points []*shoalv1.Point, want connect.Code) {
 		t.Helper()
-		srv := httptest.NewServer(New(oneReplica{r, lookupErr}, zerolog.Nop()).Handler())
+		srv := httptest.NewServer(New(oneReplica{r, lookupErr}, direct{oneReplica{r, lookupErr}}, zerolog.Nop()).Handler())
 		defer srv.Close()
 		c := shoalv1connect.NewStorageServiceClient(http.DefaultClient, srv.URL)
 		var ref *shoalv1.ShardRef
@@ -70,7 +94,7 @@ func TestUpdateInfoAndFilteredReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	srv := httptest.NewServer(New(oneReplica{r, node.ErrNotFound}, zerolog.Nop()).Handler())
+	srv := httptest.NewServer(New(oneReplica{r, node.ErrNotFound}, direct{oneReplica{r, node.ErrNotFound}}, zerolog.Nop()).Handler())
 	defer srv.Close()
 	c := shoalv1connect.NewStorageServiceClient(http.DefaultClient, srv.URL)
 	ref := &shoalv1.ShardRef{Uid: "u"}

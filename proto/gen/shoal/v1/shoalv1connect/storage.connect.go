@@ -51,6 +51,15 @@ const (
 	StorageServiceUpdateProcedure = "/shoal.v1.StorageService/Update"
 	// StorageServiceInfoProcedure is the fully-qualified name of the StorageService's Info RPC.
 	StorageServiceInfoProcedure = "/shoal.v1.StorageService/Info"
+	// StorageServiceReplicateProcedure is the fully-qualified name of the StorageService's Replicate
+	// RPC.
+	StorageServiceReplicateProcedure = "/shoal.v1.StorageService/Replicate"
+	// StorageServicePositionProcedure is the fully-qualified name of the StorageService's Position RPC.
+	StorageServicePositionProcedure = "/shoal.v1.StorageService/Position"
+	// StorageServiceDigestProcedure is the fully-qualified name of the StorageService's Digest RPC.
+	StorageServiceDigestProcedure = "/shoal.v1.StorageService/Digest"
+	// StorageServiceInstallProcedure is the fully-qualified name of the StorageService's Install RPC.
+	StorageServiceInstallProcedure = "/shoal.v1.StorageService/Install"
 )
 
 // StorageServiceClient is a client for the shoal.v1.StorageService service.
@@ -66,6 +75,20 @@ type StorageServiceClient interface {
 	Update(context.Context, *connect.Request[v1.UpdateRequest]) (*connect.Response[v1.UpdateResponse], error)
 	// Info describes the replica: counts, segments and payload indexes.
 	Info(context.Context, *connect.Request[v1.InfoRequest]) (*connect.Response[v1.InfoResponse], error)
+	// Replicate appends a primary's log entries to a follower replica. The
+	// entries are contiguous and follow (prev_term, prev_seq); a follower
+	// whose log does not end there, or that follows a newer term, answers
+	// accepted=false with its own position.
+	Replicate(context.Context, *connect.Request[v1.ReplicateRequest]) (*connect.Response[v1.ReplicateResponse], error)
+	// Position reports the replica's newest logged (term, seq) and the term
+	// it follows; the controller ranks replicas by it at failover.
+	Position(context.Context, *connect.Request[v1.PositionRequest]) (*connect.Response[v1.PositionResponse], error)
+	// Digest reports an order-independent checksum of the replica's points
+	// (ids, versions, vectors, payloads) at its current sequence number.
+	Digest(context.Context, *connect.Request[v1.DigestRequest]) (*connect.Response[v1.DigestResponse], error)
+	// Install replaces a follower replica's contents with the primary's
+	// snapshot, sent in chunks (first ... last) of one session.
+	Install(context.Context, *connect.Request[v1.InstallRequest]) (*connect.Response[v1.InstallResponse], error)
 }
 
 // NewStorageServiceClient constructs a client for the shoal.v1.StorageService service. By default,
@@ -127,6 +150,30 @@ func NewStorageServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(storageServiceMethods.ByName("Info")),
 			connect.WithClientOptions(opts...),
 		),
+		replicate: connect.NewClient[v1.ReplicateRequest, v1.ReplicateResponse](
+			httpClient,
+			baseURL+StorageServiceReplicateProcedure,
+			connect.WithSchema(storageServiceMethods.ByName("Replicate")),
+			connect.WithClientOptions(opts...),
+		),
+		position: connect.NewClient[v1.PositionRequest, v1.PositionResponse](
+			httpClient,
+			baseURL+StorageServicePositionProcedure,
+			connect.WithSchema(storageServiceMethods.ByName("Position")),
+			connect.WithClientOptions(opts...),
+		),
+		digest: connect.NewClient[v1.DigestRequest, v1.DigestResponse](
+			httpClient,
+			baseURL+StorageServiceDigestProcedure,
+			connect.WithSchema(storageServiceMethods.ByName("Digest")),
+			connect.WithClientOptions(opts...),
+		),
+		install: connect.NewClient[v1.InstallRequest, v1.InstallResponse](
+			httpClient,
+			baseURL+StorageServiceInstallProcedure,
+			connect.WithSchema(storageServiceMethods.ByName("Install")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -140,6 +187,10 @@ type storageServiceClient struct {
 	count        *connect.Client[v1.CountRequest, v1.CountResponse]
 	update       *connect.Client[v1.UpdateRequest, v1.UpdateResponse]
 	info         *connect.Client[v1.InfoRequest, v1.InfoResponse]
+	replicate    *connect.Client[v1.ReplicateRequest, v1.ReplicateResponse]
+	position     *connect.Client[v1.PositionRequest, v1.PositionResponse]
+	digest       *connect.Client[v1.DigestRequest, v1.DigestResponse]
+	install      *connect.Client[v1.InstallRequest, v1.InstallResponse]
 }
 
 // Upsert calls shoal.v1.StorageService.Upsert.
@@ -182,6 +233,26 @@ func (c *storageServiceClient) Info(ctx context.Context, req *connect.Request[v1
 	return c.info.CallUnary(ctx, req)
 }
 
+// Replicate calls shoal.v1.StorageService.Replicate.
+func (c *storageServiceClient) Replicate(ctx context.Context, req *connect.Request[v1.ReplicateRequest]) (*connect.Response[v1.ReplicateResponse], error) {
+	return c.replicate.CallUnary(ctx, req)
+}
+
+// Position calls shoal.v1.StorageService.Position.
+func (c *storageServiceClient) Position(ctx context.Context, req *connect.Request[v1.PositionRequest]) (*connect.Response[v1.PositionResponse], error) {
+	return c.position.CallUnary(ctx, req)
+}
+
+// Digest calls shoal.v1.StorageService.Digest.
+func (c *storageServiceClient) Digest(ctx context.Context, req *connect.Request[v1.DigestRequest]) (*connect.Response[v1.DigestResponse], error) {
+	return c.digest.CallUnary(ctx, req)
+}
+
+// Install calls shoal.v1.StorageService.Install.
+func (c *storageServiceClient) Install(ctx context.Context, req *connect.Request[v1.InstallRequest]) (*connect.Response[v1.InstallResponse], error) {
+	return c.install.CallUnary(ctx, req)
+}
+
 // StorageServiceHandler is an implementation of the shoal.v1.StorageService service.
 type StorageServiceHandler interface {
 	Upsert(context.Context, *connect.Request[v1.UpsertRequest]) (*connect.Response[v1.UpdateResponse], error)
@@ -195,6 +266,20 @@ type StorageServiceHandler interface {
 	Update(context.Context, *connect.Request[v1.UpdateRequest]) (*connect.Response[v1.UpdateResponse], error)
 	// Info describes the replica: counts, segments and payload indexes.
 	Info(context.Context, *connect.Request[v1.InfoRequest]) (*connect.Response[v1.InfoResponse], error)
+	// Replicate appends a primary's log entries to a follower replica. The
+	// entries are contiguous and follow (prev_term, prev_seq); a follower
+	// whose log does not end there, or that follows a newer term, answers
+	// accepted=false with its own position.
+	Replicate(context.Context, *connect.Request[v1.ReplicateRequest]) (*connect.Response[v1.ReplicateResponse], error)
+	// Position reports the replica's newest logged (term, seq) and the term
+	// it follows; the controller ranks replicas by it at failover.
+	Position(context.Context, *connect.Request[v1.PositionRequest]) (*connect.Response[v1.PositionResponse], error)
+	// Digest reports an order-independent checksum of the replica's points
+	// (ids, versions, vectors, payloads) at its current sequence number.
+	Digest(context.Context, *connect.Request[v1.DigestRequest]) (*connect.Response[v1.DigestResponse], error)
+	// Install replaces a follower replica's contents with the primary's
+	// snapshot, sent in chunks (first ... last) of one session.
+	Install(context.Context, *connect.Request[v1.InstallRequest]) (*connect.Response[v1.InstallResponse], error)
 }
 
 // NewStorageServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -252,6 +337,30 @@ func NewStorageServiceHandler(svc StorageServiceHandler, opts ...connect.Handler
 		connect.WithSchema(storageServiceMethods.ByName("Info")),
 		connect.WithHandlerOptions(opts...),
 	)
+	storageServiceReplicateHandler := connect.NewUnaryHandler(
+		StorageServiceReplicateProcedure,
+		svc.Replicate,
+		connect.WithSchema(storageServiceMethods.ByName("Replicate")),
+		connect.WithHandlerOptions(opts...),
+	)
+	storageServicePositionHandler := connect.NewUnaryHandler(
+		StorageServicePositionProcedure,
+		svc.Position,
+		connect.WithSchema(storageServiceMethods.ByName("Position")),
+		connect.WithHandlerOptions(opts...),
+	)
+	storageServiceDigestHandler := connect.NewUnaryHandler(
+		StorageServiceDigestProcedure,
+		svc.Digest,
+		connect.WithSchema(storageServiceMethods.ByName("Digest")),
+		connect.WithHandlerOptions(opts...),
+	)
+	storageServiceInstallHandler := connect.NewUnaryHandler(
+		StorageServiceInstallProcedure,
+		svc.Install,
+		connect.WithSchema(storageServiceMethods.ByName("Install")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/shoal.v1.StorageService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case StorageServiceUpsertProcedure:
@@ -270,6 +379,14 @@ func NewStorageServiceHandler(svc StorageServiceHandler, opts ...connect.Handler
 			storageServiceUpdateHandler.ServeHTTP(w, r)
 		case StorageServiceInfoProcedure:
 			storageServiceInfoHandler.ServeHTTP(w, r)
+		case StorageServiceReplicateProcedure:
+			storageServiceReplicateHandler.ServeHTTP(w, r)
+		case StorageServicePositionProcedure:
+			storageServicePositionHandler.ServeHTTP(w, r)
+		case StorageServiceDigestProcedure:
+			storageServiceDigestHandler.ServeHTTP(w, r)
+		case StorageServiceInstallProcedure:
+			storageServiceInstallHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -309,4 +426,20 @@ func (UnimplementedStorageServiceHandler) Update(context.Context, *connect.Reque
 
 func (UnimplementedStorageServiceHandler) Info(context.Context, *connect.Request[v1.InfoRequest]) (*connect.Response[v1.InfoResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("shoal.v1.StorageService.Info is not implemented"))
+}
+
+func (UnimplementedStorageServiceHandler) Replicate(context.Context, *connect.Request[v1.ReplicateRequest]) (*connect.Response[v1.ReplicateResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("shoal.v1.StorageService.Replicate is not implemented"))
+}
+
+func (UnimplementedStorageServiceHandler) Position(context.Context, *connect.Request[v1.PositionRequest]) (*connect.Response[v1.PositionResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("shoal.v1.StorageService.Position is not implemented"))
+}
+
+func (UnimplementedStorageServiceHandler) Digest(context.Context, *connect.Request[v1.DigestRequest]) (*connect.Response[v1.DigestResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("shoal.v1.StorageService.Digest is not implemented"))
+}
+
+func (UnimplementedStorageServiceHandler) Install(context.Context, *connect.Request[v1.InstallRequest]) (*connect.Response[v1.InstallResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("shoal.v1.StorageService.Install is not implemented"))
 }
