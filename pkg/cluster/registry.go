@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -21,6 +22,10 @@ type Registration struct {
 	ttl    int64
 	cancel context.CancelFunc
 	done   chan struct{}
+
+	// renewed is when the lease was last granted or renewed (unix ns,
+	// local clock, taken when the answer arrived).
+	renewed atomic.Int64
 
 	mu    sync.Mutex
 	lease clientv3.LeaseID
@@ -69,6 +74,18 @@ func (r *Registration) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
+// Alive reports whether the node's lease is certainly still valid: it was
+// granted or renewed less than two thirds of the TTL ago. The lease
+// expires in etcd no sooner than TTL after that answer arrived, so while
+// Alive is true the rest of the cluster still sees this node, and a node
+// that was frozen or cut off (and may have been failed over) sees false
+// until etcd renews its lease again. The keep-alive renews every third of
+// the TTL, so a healthy node is always alive.
+func (r *Registration) Alive() bool {
+	window := time.Duration(r.ttl) * time.Second * 2 / 3
+	return time.Since(time.Unix(0, r.renewed.Load())) < window
+}
+
 // Close stops the keep-alive and revokes the lease, removing the keys.
 func (r *Registration) Close() {
 	r.cancel()
@@ -86,6 +103,7 @@ func (r *Registration) Close() {
 // grant takes a new lease and writes every key under it; the keep-alive
 // stream lives as long as keepCtx.
 func (r *Registration) grant(ctx, keepCtx context.Context) (<-chan *clientv3.LeaseKeepAliveResponse, error) {
+	asked := time.Now()
 	lease, err := r.cli.Grant(ctx, r.ttl)
 	if err != nil {
 		return nil, fmt.Errorf("grant lease: %w", err)
@@ -100,6 +118,7 @@ func (r *Registration) grant(ctx, keepCtx context.Context) (<-chan *clientv3.Lea
 	if _, err := r.cli.Txn(ctx).Then(ops...).Commit(); err != nil {
 		return nil, fmt.Errorf("write node keys: %w", err)
 	}
+	r.renewed.Store(asked.UnixNano())
 	ka, err := r.cli.KeepAlive(keepCtx, lease.ID)
 	if err != nil {
 		return nil, fmt.Errorf("keep lease alive: %w", err)
@@ -113,8 +132,11 @@ func (r *Registration) loop(ctx context.Context, ka <-chan *clientv3.LeaseKeepAl
 		select {
 		case <-ctx.Done():
 			return
-		case _, ok := <-ka:
+		case resp, ok := <-ka:
 			if ok {
+				if resp != nil && resp.TTL > 0 {
+					r.renewed.Store(time.Now().UnixNano())
+				}
 				continue
 			}
 		}

@@ -120,6 +120,7 @@ func Start(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, er
 			return cluster.UpdateShardMap(ctx, cli, collection, uid, edit)
 		},
 		UpdateRateLimit: cfg.Storage.Performance.UpdateRateLimit,
+		LeaseAlive:      a.reg.Alive,
 	})
 	a.repl.Start()
 

@@ -50,7 +50,9 @@ func rejected(err error) bool {
 }
 
 // apply performs p inside the commit transaction and returns its effect.
-// A rejected operation (see rejected) has written nothing.
+// A rejected operation (see rejected) has written nothing. A replicated
+// operation is never refused for points the replica lacks: it applies to
+// the ones it has.
 func (r *Replica) apply(tx *bolt.Tx, p *prepared, seq uint64) (effect, error) {
 	points := tx.Bucket(bucketPoints)
 	switch p.kind {
@@ -63,7 +65,7 @@ func (r *Replica) apply(tx *bolt.Tx, p *prepared, seq uint64) (effect, error) {
 		}
 		return deletePoints(points, keys)
 	case opSetPayload, opOverwritePayload, opDeletePayload, opClearPayload:
-		keys, err := r.resolve(points, p.sel, true)
+		keys, err := r.resolve(points, p.sel, !p.replicated)
 		if err != nil {
 			return effect{}, err
 		}
@@ -71,7 +73,7 @@ func (r *Replica) apply(tx *bolt.Tx, p *prepared, seq uint64) (effect, error) {
 	case opUpdateVectors:
 		return updateVectors(points, p, seq)
 	case opDeleteVectors:
-		keys, err := r.resolve(points, p.sel, true)
+		keys, err := r.resolve(points, p.sel, !p.replicated)
 		if err != nil {
 			return effect{}, err
 		}
@@ -256,12 +258,16 @@ func decodeStored(raw []byte) map[string]any {
 }
 
 // updateVectors replaces named vectors of existing points; one missing
-// point rejects the whole operation before anything is written.
+// point rejects the whole operation before anything is written (a
+// replicated one skips the missing points).
 func updateVectors(b *bolt.Bucket, p *prepared, seq uint64) (effect, error) {
 	merged := map[string]map[string][]float32{}
 	var order []string
 	for _, u := range p.vectors {
 		if b.Get([]byte(u.key)) == nil {
+			if p.replicated {
+				continue
+			}
 			return effect{}, &NotFoundError{Msg: fmt.Sprintf("No point with id %s found", pointid.String(u.id))}
 		}
 		if merged[u.key] == nil {

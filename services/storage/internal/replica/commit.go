@@ -20,15 +20,20 @@ const (
 )
 
 type request struct {
-	p     *prepared
-	wait  bool
+	p    *prepared
+	wait bool
+	// job, when set, is exclusive work (replicated entries, an install)
+	// the committer runs alone, in queue order with the operations; p is
+	// nil then.
+	job   func() error
 	state atomic.Int32
 	done  chan result // buffered; receives exactly one result once taken
 
-	// Set by the committer.
-	seq uint64
-	eff effect
-	err error // the op was rejected (not applied, not logged)
+	// Set by the committer (preset for replicated entries).
+	seq  uint64
+	term uint64
+	eff  effect
+	err  error // the op was rejected (not applied, not logged)
 }
 
 type result struct {
@@ -60,7 +65,12 @@ func (r *Replica) Apply(ctx context.Context, op *shoalv1.Operation, wait bool) (
 	if err != nil {
 		return 0, err
 	}
-	req := &request{p: p, wait: wait, done: make(chan result, 1)}
+	return r.submit(ctx, &request{p: p, wait: wait, done: make(chan result, 1)})
+}
+
+// submit queues req and waits for its result. ctx is honoured until the
+// committer takes req; after that submit waits for the commit.
+func (r *Replica) submit(ctx context.Context, req *request) (uint64, error) {
 	select {
 	case r.queue <- req:
 	case <-ctx.Done():
@@ -86,6 +96,10 @@ func (r *Replica) Apply(ctx context.Context, op *shoalv1.Operation, wait bool) (
 	res := <-req.done
 	return res.seq, res.err
 }
+
+// barrier reports whether req must start a batch: a job, or an operation
+// resolving a filter.
+func (req *request) barrier() bool { return req.job != nil || req.p.barrier() }
 
 // commitLoop is the single committer. It exits, after committing what is
 // queued, when Close starts.
@@ -129,20 +143,22 @@ func (r *Replica) carried() *request {
 // collect takes first (if any) and whatever else is queued, up to the
 // batch limits, skipping requests their callers abandoned. A barrier
 // request (one resolving a filter) only ever starts a batch: collect
-// holds it back for the next one.
+// holds it back for the next one. A job is always a batch of its own.
 func (r *Replica) collect(first *request) []*request {
 	var batch []*request
 	size := 0
 	take := func(req *request) bool {
-		if req.p.barrier() && len(batch) > 0 {
+		if req.barrier() && len(batch) > 0 {
 			r.carry = req
 			return false
 		}
 		if req.state.CompareAndSwap(stateQueued, stateTaken) {
 			batch = append(batch, req)
-			size += len(req.p.encoded)
+			if req.job == nil {
+				size += len(req.p.encoded)
+			}
 		}
-		return true
+		return req.job == nil
 	}
 	if first != nil && !take(first) {
 		return batch
@@ -165,6 +181,10 @@ func (r *Replica) collect(first *request) []*request {
 // does not exist) gets its error and takes no sequence number; the others
 // commit.
 func (r *Replica) commit(batch []*request) {
+	if job := batch[0].job; job != nil {
+		batch[0].done <- result{err: job()}
+		return
+	}
 	term := r.term.Load()
 	r.mu.RLock()
 	seq := r.lastSeq
@@ -182,7 +202,7 @@ func (r *Replica) commit(batch []*request) {
 				return err
 			}
 			seq++
-			req.seq, req.eff = seq, eff
+			req.seq, req.term, req.eff = seq, term, eff
 			if err := wal.Append(walB, term, seq, req.p.encoded); err != nil {
 				return err
 			}
@@ -219,7 +239,7 @@ func (r *Replica) commit(batch []*request) {
 			req.done <- result{seq: req.seq}
 		}
 	}
-	r.applyToMemory(batch, term)
+	r.applyToMemory(batch)
 	for _, req := range batch {
 		if req.err == nil && req.wait {
 			req.done <- result{seq: req.seq}

@@ -13,7 +13,7 @@ import (
 // points before the lock is taken (so searches go on meanwhile); the
 // changes of the batch that follow a creation are applied to the new
 // index again, which is harmless (indexing a point is idempotent).
-func (r *Replica) applyToMemory(batch []*request, term uint64) {
+func (r *Replica) applyToMemory(batch []*request) {
 	decoded := make([][]map[string]any, len(batch))
 	indexed := r.payload.Len() > 0 // only the committer changes the set
 	for _, req := range batch {
@@ -43,7 +43,7 @@ func (r *Replica) applyToMemory(batch []*request, term uint64) {
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	applied := false
+	from := r.lastSeq
 	for i, req := range batch {
 		if req.err != nil {
 			continue
@@ -64,11 +64,10 @@ func (r *Replica) applyToMemory(batch []*request, term uint64) {
 			}
 		}
 		r.count = uint64(int64(r.count) + req.eff.countDelta)
-		r.lastSeq = req.seq
-		applied = true
+		r.lastSeq, r.lastTerm = req.seq, req.term
 	}
-	if applied {
-		r.lastTerm = term
+	if r.lastSeq != from {
+		r.signalAppended()
 	}
 }
 

@@ -8,6 +8,12 @@
 // point writes, last (term, seq)), so concurrent writers share one fsync.
 // Each writer is answered after that transaction committed. Reads (Get,
 // Scroll, Search, Count) run concurrently with writes.
+//
+// A follower takes its primary's log through ApplyLog, and a primary
+// reads its log for followers with ReadLog; a fresh replica is filled
+// from another's Export by InstallPoints and InstallDone. These writes go
+// through the same committer, in order with Apply. Digest summarises the
+// content to compare replicas.
 package replica
 
 import (
@@ -98,6 +104,10 @@ type Replica struct {
 
 	term atomic.Uint64 // term given to new WAL records
 
+	// installing is set from the first InstallPoints until InstallDone
+	// (see install.go); ApplyLog refuses such a replica.
+	installing atomic.Bool
+
 	queue   chan *request
 	closing chan struct{} // closed when Close starts
 	stopped chan struct{} // closed when the committer has exited
@@ -108,6 +118,11 @@ type Replica struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// appended is closed (and replaced) whenever lastSeq advances; see
+	// Appended.
+	appendMu sync.Mutex
+	appended chan struct{}
 
 	commits atomic.Uint64
 	ops     atomic.Uint64
@@ -169,6 +184,9 @@ func newReplica(db *bolt.DB, path string, cfg *shoalv1.CollectionConfig, log zer
 			return nil, fmt.Errorf("vector %q: size 0", name)
 		}
 		r.spaces[name] = space{params: params, metric: m}
+	}
+	if err := r.loadInstalling(); err != nil {
+		return nil, err
 	}
 	loaders, err := r.openSegments()
 	if err == nil {
@@ -277,6 +295,7 @@ func (r *Replica) Close() error {
 	r.closeOnce.Do(func() {
 		close(r.closing)
 		<-r.stopped
+		r.signalAppended()
 		r.life.Lock()
 		r.closed = true
 		r.life.Unlock()

@@ -48,6 +48,11 @@ type prepared struct {
 
 	field  filter.Path         // opCreateIndex, opDeleteIndex
 	schema payloadindex.Schema // opCreateIndex
+
+	// replicated marks an entry of a primary's log: its vectors are
+	// already prepared (kept bit for bit) and it never fails on points
+	// the replica lacks (see apply).
+	replicated bool
 }
 
 // barrier reports whether p resolves a filter at apply time. The
@@ -75,15 +80,21 @@ type vectorUpdate struct {
 // commit. It never modifies op. An invalid op gives a *ValidationError and
 // nothing else happens.
 func (r *Replica) prepare(op *shoalv1.Operation) (*prepared, error) {
+	return r.prepareOp(op, false)
+}
+
+// prepareOp is prepare; replicated prepares an entry of a primary's log
+// (see prepared.replicated).
+func (r *Replica) prepareOp(op *shoalv1.Operation, replicated bool) (*prepared, error) {
 	logged := op
-	p := &prepared{}
+	p := &prepared{replicated: replicated}
 	var err error
 	switch k := op.GetKind().(type) {
 	case *shoalv1.Operation_Upsert:
 		p.kind = opUpsert
 		points := make([]*shoalv1.Point, 0, len(k.Upsert.GetPoints()))
 		for i, pt := range k.Upsert.GetPoints() {
-			norm, pp, err := r.preparePoint(i, pt)
+			norm, pp, err := r.preparePoint(i, pt, replicated)
 			if err != nil {
 				return nil, err
 			}
@@ -134,7 +145,7 @@ func (r *Replica) prepare(op *shoalv1.Operation) (*prepared, error) {
 
 // preparePoint checks one point and returns the form to log (a new Point
 // whose Cosine vectors are normalised copies) and the form to store.
-func (r *Replica) preparePoint(i int, pt *shoalv1.Point) (*shoalv1.Point, preparedPoint, error) {
+func (r *Replica) preparePoint(i int, pt *shoalv1.Point, raw bool) (*shoalv1.Point, preparedPoint, error) {
 	if pt == nil {
 		return nil, preparedPoint{}, invalidf("Wrong input: point %d is empty", i)
 	}
@@ -153,7 +164,7 @@ func (r *Replica) preparePoint(i int, pt *shoalv1.Point) (*shoalv1.Point, prepar
 	vecs := make(map[string]*shoalv1.Vector, len(pt.GetVectors()))
 	prepVecs := make(map[string][]float32, len(pt.GetVectors()))
 	for vname, v := range pt.GetVectors() {
-		data, err := r.prepareVector(name, vname, v.GetData())
+		data, err := r.prepareVector(name, vname, v.GetData(), raw)
 		if err != nil {
 			return nil, preparedPoint{}, err
 		}
@@ -173,8 +184,9 @@ func (r *Replica) preparePoint(i int, pt *shoalv1.Point) (*shoalv1.Point, prepar
 }
 
 // prepareVector checks one named vector of a point and returns it ready
-// to store (normalised for Cosine, as a copy).
-func (r *Replica) prepareVector(point, vname string, data []float32) ([]float32, error) {
+// to store (normalised for Cosine, as a copy). A raw vector (already
+// prepared by the primary) is kept as it is.
+func (r *Replica) prepareVector(point, vname string, data []float32, raw bool) ([]float32, error) {
 	sp, ok := r.spaces[vname]
 	if !ok {
 		if vname == "" {
@@ -187,6 +199,9 @@ func (r *Replica) prepareVector(point, vname string, data []float32) ([]float32,
 	}
 	if !finite(data) {
 		return nil, invalidf("Wrong input: vector %q of point %s contains NaN or infinite values", vname, point)
+	}
+	if raw {
+		return data, nil
 	}
 	return sp.metric.Prepare(data), nil
 }

@@ -132,7 +132,7 @@ func (r *Replica) prepareUpdateVectors(p *prepared, uv *shoalv1.UpdateVectors) (
 		u := vectorUpdate{key: key, id: pv.GetId(), vectors: map[string][]float32{}}
 		out := &shoalv1.PointVectors{Id: pv.GetId(), Vectors: map[string]*shoalv1.Vector{}}
 		for name, v := range pv.GetVectors() {
-			data, err := r.prepareVector(pointid.String(pv.GetId()), name, v.GetData())
+			data, err := r.prepareVector(pointid.String(pv.GetId()), name, v.GetData(), p.replicated)
 			if err != nil {
 				return nil, err
 			}

@@ -59,6 +59,11 @@ type Config struct {
 	// DeadAfter is how long a follower may keep failing before the
 	// primary marks it Dead; default 2 s.
 	DeadAfter time.Duration
+	// LeaseAlive reports whether this node's lease is certainly valid
+	// (cluster.Registration.Alive); while it is not, the node coordinates
+	// no write, since the controller may have failed its shards over. nil
+	// is always alive.
+	LeaseAlive func() bool
 	// AckTimeout bounds the wait for write_consistency_factor replicas;
 	// default 10 s (or the request's deadline, if sooner).
 	AckTimeout time.Duration

@@ -37,6 +37,9 @@ func (c *Coordinator) Write(ctx context.Context, ref *shoalv1.ShardRef, term uin
 			return 0, fmt.Errorf("%w: update_rate_limit is %d", ErrRateLimited, cap(c.slots))
 		}
 	}
+	if c.cfg.LeaseAlive != nil && !c.cfg.LeaseAlive() {
+		return 0, fmt.Errorf("node %d's lease is not renewed (cut off from meta, or just resumed): %w", c.cfg.NodeID, ErrNotPrimary)
+	}
 	g, err := c.primary(ctx, ref, term)
 	if err != nil {
 		return 0, err
