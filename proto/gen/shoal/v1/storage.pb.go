@@ -2098,8 +2098,11 @@ type ReplicateResponse struct {
 	// term is the term the follower follows.
 	Term uint64 `protobuf:"varint,2,opt,name=term,proto3" json:"term,omitempty"`
 	// (last_term, last_seq) is the follower's newest record after the call.
-	LastTerm      uint64 `protobuf:"varint,3,opt,name=last_term,json=lastTerm,proto3" json:"last_term,omitempty"`
-	LastSeq       uint64 `protobuf:"varint,4,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	LastTerm uint64 `protobuf:"varint,3,opt,name=last_term,json=lastTerm,proto3" json:"last_term,omitempty"`
+	LastSeq  uint64 `protobuf:"varint,4,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	// needs_copy: the replica holds an unfinished full copy; only a new
+	// full copy (Install) can bring it up to date.
+	NeedsCopy     bool `protobuf:"varint,5,opt,name=needs_copy,json=needsCopy,proto3" json:"needs_copy,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2160,6 +2163,13 @@ func (x *ReplicateResponse) GetLastSeq() uint64 {
 		return x.LastSeq
 	}
 	return 0
+}
+
+func (x *ReplicateResponse) GetNeedsCopy() bool {
+	if x != nil {
+		return x.NeedsCopy
+	}
+	return false
 }
 
 type PositionRequest struct {
@@ -2700,12 +2710,14 @@ const file_shoal_v1_storage_proto_rawDesc = "" +
 	"\aprimary\x18\x03 \x01(\x04R\aprimary\x12\x1b\n" +
 	"\tprev_term\x18\x04 \x01(\x04R\bprevTerm\x12\x19\n" +
 	"\bprev_seq\x18\x05 \x01(\x04R\aprevSeq\x12,\n" +
-	"\aentries\x18\x06 \x03(\v2\x12.shoal.v1.LogEntryR\aentries\"{\n" +
+	"\aentries\x18\x06 \x03(\v2\x12.shoal.v1.LogEntryR\aentries\"\x9a\x01\n" +
 	"\x11ReplicateResponse\x12\x1a\n" +
 	"\baccepted\x18\x01 \x01(\bR\baccepted\x12\x12\n" +
 	"\x04term\x18\x02 \x01(\x04R\x04term\x12\x1b\n" +
 	"\tlast_term\x18\x03 \x01(\x04R\blastTerm\x12\x19\n" +
-	"\blast_seq\x18\x04 \x01(\x04R\alastSeq\";\n" +
+	"\blast_seq\x18\x04 \x01(\x04R\alastSeq\x12\x1d\n" +
+	"\n" +
+	"needs_copy\x18\x05 \x01(\bR\tneedsCopy\";\n" +
 	"\x0fPositionRequest\x12(\n" +
 	"\x05shard\x18\x01 \x01(\v2\x12.shoal.v1.ShardRefR\x05shard\"v\n" +
 	"\x10PositionResponse\x12\x12\n" +

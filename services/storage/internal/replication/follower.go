@@ -21,12 +21,27 @@ type installs struct {
 	sessions map[groupKey]string
 }
 
+func groupKeyOf(ref *shoalv1.ShardRef) groupKey {
+	return groupKey{ref.GetCollection(), ref.GetUid(), ref.GetShardId()}
+}
+
+// active reports whether a full copy of k is in progress.
+func (in *installs) active(k groupKey) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.sessions[k] != ""
+}
+
 // Replicate applies a primary's log entries to this node's replica (see
 // replica.ApplyLog) and returns the replica's position after the call.
 func (c *Coordinator) Replicate(ctx context.Context, req *shoalv1.ReplicateRequest) (*shoalv1.ReplicateResponse, error) {
 	r, err := c.cfg.Replicas.Replica(ctx, req.GetShard())
 	if err != nil {
 		return nil, err
+	}
+	if r.Installing() && !c.installs.active(groupKeyOf(req.GetShard())) {
+		term, seq := r.LastApplied()
+		return &shoalv1.ReplicateResponse{Term: r.Term(), LastTerm: term, LastSeq: seq, NeedsCopy: true}, nil
 	}
 	res, err := r.ApplyLog(ctx, req.GetTerm(), req.GetPrevTerm(), req.GetPrevSeq(), req.GetEntries())
 	if err != nil {

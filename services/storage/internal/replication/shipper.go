@@ -160,6 +160,9 @@ func (s *shipper) resolve(ctx context.Context, resp *shoalv1.ReplicateResponse, 
 		s.g.fence(resp.GetTerm())
 		return 0, errFenced
 	}
+	if resp.GetNeedsCopy() {
+		return s.install(ctx)
+	}
 	fs, ft := resp.GetLastSeq(), resp.GetLastTerm()
 	if fs == 0 {
 		return 1, nil
