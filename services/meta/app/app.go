@@ -1,7 +1,8 @@
 // Package app assembles a meta node: the embedded etcd member, the
 // embedded NATS server (unless an external one is configured), the
-// MetaService Connect API and the node's registration in the cluster. The
-// shoal-meta binary and the in-process test harness both start it.
+// MetaService Connect API, the node's registration in the cluster and the
+// leader-elected controller. The shoal-meta binary and the in-process test
+// harness both start it.
 package app
 
 import (
@@ -24,6 +25,7 @@ import (
 	shoalv1 "github.com/shoaldb/shoal/proto/gen/shoal/v1"
 	"github.com/shoaldb/shoal/proto/gen/shoal/v1/shoalv1connect"
 	"github.com/shoaldb/shoal/services/meta/internal/catalog"
+	"github.com/shoaldb/shoal/services/meta/internal/controller"
 	"github.com/shoaldb/shoal/services/meta/internal/etcdserver"
 	"github.com/shoaldb/shoal/services/meta/internal/httpserver"
 	"github.com/shoaldb/shoal/services/meta/internal/natsserver"
@@ -40,6 +42,9 @@ type App struct {
 	api     *httpserver.Server
 	apiURL  string
 	reg     *cluster.Registration
+	state   *cluster.State
+	pos     *controller.RPCPositions
+	ctrl    *controller.Controller
 
 	closeOnce sync.Once
 	closeErr  error
@@ -115,13 +120,31 @@ func Start(ctx context.Context, cfg config.Config, log zerolog.Logger) (a *App, 
 		StartedUnixMs: time.Now().UnixMilli(),
 		ApiUri:        a.apiURL,
 	}
+	ttl := cluster.LeaseTTL(cfg.Cluster.Consensus.TickPeriodMs)
 	regLog := log.With().Str("component", "registration").Logger()
-	if a.reg, err = cluster.Register(ctx, a.cli, node, cluster.LeaseTTL(cfg.Cluster.Consensus.TickPeriodMs), regLog); err != nil {
+	if a.reg, err = cluster.Register(ctx, a.cli, node, ttl, regLog); err != nil {
 		return a, err
 	}
 	if err := a.reg.Put(ctx, cluster.NATSKey(node.Id), []byte(a.natsURL)); err != nil {
 		return a, fmt.Errorf("publish NATS URL: %w", err)
 	}
+
+	// The controller judges storage nodes by the same lease TTL they
+	// register with, and waits one TTL after winning the election before
+	// it takes an absent node for a lapsed lease.
+	if a.state, err = cluster.WatchState(ctx, a.cli, a.log.With().Str("component", "cluster-state").Logger()); err != nil {
+		return a, fmt.Errorf("controller: %w", err)
+	}
+	a.pos = controller.NewRPCPositions(controller.DefaultPositionTimeout)
+	a.ctrl = controller.Start(controller.Config{
+		Client:    a.cli,
+		State:     a.state,
+		Positions: a.pos,
+		ID:        node.Id,
+		LeaseTTL:  ttl,
+		Grace:     time.Duration(ttl) * time.Second,
+		Log:       a.log,
+	})
 	a.log.Info().
 		Str("member_id", strconv.FormatUint(node.Id, 16)).
 		Str("peer_url", a.etcd.PeerURL()).
@@ -173,12 +196,24 @@ func (a *App) Client() *clientv3.Client { return a.cli }
 // Leader is the member id of the Raft leader this member knows, 0 if none.
 func (a *App) Leader() uint64 { return a.etcd.Leader() }
 
-// Close stops the node: registration (revoking its lease), API server,
-// NATS, etcd client, etcd member. It is idempotent and returns the first
-// error met.
+// ControllerLeader reports whether this node's controller is the leader.
+func (a *App) ControllerLeader() bool { return a.ctrl != nil && a.ctrl.IsLeader() }
+
+// Close stops the node: controller (handing leadership over), registration
+// (revoking its lease), API server, NATS, etcd client, etcd member. It is
+// idempotent and returns the first error met.
 func (a *App) Close() error {
 	a.closeOnce.Do(func() {
 		var errs []error
+		if a.ctrl != nil {
+			a.ctrl.Close()
+		}
+		if a.state != nil {
+			a.state.Close()
+		}
+		if a.pos != nil {
+			a.pos.Close()
+		}
 		if a.reg != nil {
 			a.reg.Close()
 		}

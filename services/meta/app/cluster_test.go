@@ -46,6 +46,17 @@ func agreedLeader(nodes ...*App) (bool, string) {
 	return leader != 0 && found, fmt.Sprintf("no common leader among the nodes: %v", ids)
 }
 
+// oneController reports whether exactly one node's controller leads.
+func oneController(nodes ...*App) (bool, string) {
+	var leaders []string
+	for _, n := range nodes {
+		if n.ControllerLeader() {
+			leaders = append(leaders, fmt.Sprintf("%x", n.MemberID()))
+		}
+	}
+	return len(leaders) == 1, fmt.Sprintf("controller leaders: %v", leaders)
+}
+
 func memberCount(t *testing.T, cli *clientv3.Client) int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -81,6 +92,7 @@ func TestThreeNodes(t *testing.T) {
 		}
 		return resp.Count == 3, fmt.Sprintf("%d registered", resp.Count)
 	})
+	waitUntil(t, "one controller leads", func() (bool, string) { return oneController(nodes...) })
 
 	// Stop the leader: the other two elect a new one and accept writes.
 	var down int
@@ -103,6 +115,7 @@ func TestThreeNodes(t *testing.T) {
 		ok, why := agreedLeader(rest...)
 		return ok && rest[0].Leader() != downID, why
 	})
+	waitUntil(t, "one of the remaining controllers leads", func() (bool, string) { return oneController(rest...) })
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	if _, err := rest[0].Client().Put(ctx, "/test/after-failover", "written by two"); err != nil {
@@ -125,4 +138,5 @@ func TestThreeNodes(t *testing.T) {
 		t.Fatalf("restarted node reads %v, %v; want the write made while it was down", resp, err)
 	}
 	waitUntil(t, "all three agree on a leader again", func() (bool, string) { return agreedLeader(nodes...) })
+	waitUntil(t, "still one controller leads", func() (bool, string) { return oneController(nodes...) })
 }

@@ -3,6 +3,7 @@ package catalog
 import (
 	"sort"
 
+	"github.com/shoaldb/shoal/pkg/cluster"
 	shoalv1 "github.com/shoaldb/shoal/proto/gen/shoal/v1"
 )
 
@@ -34,6 +35,34 @@ func placementNodes(nodes []*shoalv1.Node) []uint64 {
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	return ids
+}
+
+// listenerNodes returns the ids of the registered storage nodes of type
+// Listener, ascending.
+func listenerNodes(nodes []*shoalv1.Node) []uint64 {
+	var ids []uint64
+	for _, n := range nodes {
+		if n.Tier == shoalv1.NodeTier_NODE_TIER_STORAGE && n.NodeType == shoalv1.NodeType_NODE_TYPE_LISTENER {
+			ids = append(ids, n.Id)
+		}
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids
+}
+
+// addListeners gives every shard one extra replica on each Listener node,
+// after its counted replicas. Listener replicas start in state Listener:
+// they are never primary, never count toward the replication factor or
+// the write consistency factor, and activation does not wait for them.
+func addListeners(shards []*shoalv1.Shard, listeners []uint64) {
+	for _, sh := range shards {
+		for _, node := range listeners {
+			if cluster.FindReplica(sh, node) != nil {
+				continue
+			}
+			sh.Replicas = append(sh.Replicas, &shoalv1.Replica{NodeId: node, State: shoalv1.ReplicaState_REPLICA_STATE_LISTENER})
+		}
+	}
 }
 
 // place lays out shardNumber shards with perShard replicas each on

@@ -89,3 +89,36 @@ func TestReplicaLoad(t *testing.T) {
 		t.Fatalf("replicaLoad = %v, want map[1:2 2:1 3:1]", got)
 	}
 }
+
+func TestListenerPlacement(t *testing.T) {
+	nodes := []*shoalv1.Node{
+		{Id: 8, Tier: shoalv1.NodeTier_NODE_TIER_STORAGE, NodeType: shoalv1.NodeType_NODE_TYPE_LISTENER},
+		{Id: 2, Tier: shoalv1.NodeTier_NODE_TIER_STORAGE},
+		{Id: 3, Tier: shoalv1.NodeTier_NODE_TIER_STORAGE, NodeType: shoalv1.NodeType_NODE_TYPE_LISTENER},
+		{Id: 4, Tier: shoalv1.NodeTier_NODE_TIER_META, NodeType: shoalv1.NodeType_NODE_TYPE_LISTENER},
+	}
+	listeners := listenerNodes(nodes)
+	if len(listeners) != 2 || listeners[0] != 3 || listeners[1] != 8 {
+		t.Fatalf("listenerNodes = %v, want [3 8] (Listener storage nodes only, ascending)", listeners)
+	}
+	shards := place(3, 1, placementNodes(nodes), map[uint64]int{})
+	addListeners(shards, listeners)
+	for _, sh := range shards {
+		if len(sh.Replicas) != 3 || sh.Primary != 2 || sh.Replicas[0].NodeId != 2 ||
+			sh.Replicas[0].State != shoalv1.ReplicaState_REPLICA_STATE_INITIALIZING {
+			t.Fatalf("shard %v: want the counted replica (primary, Initializing) on node 2 first, then two Listener replicas", sh)
+		}
+		for i, want := range []uint64{3, 8} {
+			r := sh.Replicas[i+1]
+			if r.NodeId != want || r.State != shoalv1.ReplicaState_REPLICA_STATE_LISTENER {
+				t.Fatalf("shard %d replica %d = %v, want node %d in state Listener", sh.Id, i+1, r, want)
+			}
+		}
+	}
+	// A node already holding a replica of the shard gets no second one.
+	sh := &shoalv1.Shard{Replicas: []*shoalv1.Replica{{NodeId: 3, State: shoalv1.ReplicaState_REPLICA_STATE_ACTIVE}}, Primary: 3}
+	addListeners([]*shoalv1.Shard{sh}, listeners)
+	if len(sh.Replicas) != 2 || sh.Replicas[0].State != shoalv1.ReplicaState_REPLICA_STATE_ACTIVE || sh.Replicas[1].NodeId != 8 {
+		t.Fatalf("addListeners on a shard already on node 3 = %v, want one new replica on 8 only", sh.Replicas)
+	}
+}

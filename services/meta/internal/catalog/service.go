@@ -187,10 +187,11 @@ func (s *Service) store(ctx context.Context, name string, want *shoalv1.Collecti
 
 // plan builds a new collection and its shard map from the registered
 // nodes and the existing shard maps. shard_number 0 becomes the number of
-// Normal storage nodes. With fewer Normal nodes than the replication
-// factor each shard gets one replica per node and a warning is logged;
-// the stored replication factor stays as asked, for the controller to
-// complete when nodes join.
+// Normal storage nodes. Every registered Listener storage node also gets
+// one replica of every shard, in state Listener, besides the counted ones.
+// With fewer Normal nodes than the replication factor each shard gets one
+// replica per node and a warning is logged; the stored replication factor
+// stays as asked, for the controller to complete when nodes join.
 func (s *Service) plan(name string, want *shoalv1.CollectionConfig, nodes []*shoalv1.Node, maps []*shoalv1.ShardMap) (*shoalv1.Collection, *shoalv1.ShardMap, error) {
 	ids := placementNodes(nodes)
 	if len(ids) == 0 {
@@ -206,13 +207,16 @@ func (s *Service) plan(name string, want *shoalv1.CollectionConfig, nodes []*sho
 		s.log.Warn().Str("collection", name).Uint32("replication_factor", cfg.ReplicationFactor).Int("storage_nodes", len(ids)).
 			Msg("fewer storage nodes than the replication factor; placing one replica per node")
 	}
-	if total := uint64(cfg.ShardNumber) * uint64(perShard); total > MaxReplicas {
+	listeners := listenerNodes(nodes)
+	if total := uint64(cfg.ShardNumber) * uint64(perShard+uint32(len(listeners))); total > MaxReplicas {
 		return nil, nil, connect.NewError(connect.CodeInvalidArgument,
-			fmt.Errorf("Wrong input: shard_number × replication_factor = %d replicas, at most %d are supported", total, MaxReplicas))
+			fmt.Errorf("Wrong input: shard_number × (replication_factor + listener nodes) = %d replicas, at most %d are supported", total, MaxReplicas))
 	}
 	uid := uuid.NewString()
 	coll := &shoalv1.Collection{Name: name, Uid: uid, Config: cfg, CreatedUnixMs: time.Now().UnixMilli()}
-	m := &shoalv1.ShardMap{Collection: name, Uid: uid, Epoch: 1, Shards: place(cfg.ShardNumber, perShard, ids, replicaLoad(maps))}
+	shards := place(cfg.ShardNumber, perShard, ids, replicaLoad(maps))
+	addListeners(shards, listeners)
+	m := &shoalv1.ShardMap{Collection: name, Uid: uid, Epoch: 1, Shards: shards}
 	return coll, m, nil
 }
 

@@ -47,6 +47,9 @@ func putProto(t *testing.T, cli *clientv3.Client, key string, m proto.Message) {
 	}
 }
 
+// testListeners are the Listener storage nodes the tests register.
+var testListeners = map[uint64]bool{9: true}
+
 func registerStorage(t *testing.T, cli *clientv3.Client, id uint64, typ shoalv1.NodeType) {
 	putProto(t, cli, cluster.NodeKey(id), &shoalv1.Node{Id: id, Tier: shoalv1.NodeTier_NODE_TIER_STORAGE, NodeType: typ, Uri: "http://storage:6335"})
 }
@@ -145,8 +148,10 @@ func storedMap(t *testing.T, cli *clientv3.Client, name string) *shoalv1.ShardMa
 	return m
 }
 
-// checkActive checks that every replica is Active, on distinct nodes, and
-// that the map is the one in etcd; it returns the replicas per node.
+// checkActive checks that every counted replica is Active, that every
+// shard has one replica in state Listener on each of testListeners (never
+// the primary), that replicas are on distinct nodes, and that the map is
+// the one in etcd; it returns the Active replicas per node.
 func checkActive(t *testing.T, cli *clientv3.Client, coll *shoalv1.Collection, m *shoalv1.ShardMap) map[uint64]int {
 	t.Helper()
 	if m.Uid != coll.Uid || m.Collection != coll.Name || m.Epoch != 2 {
@@ -159,11 +164,25 @@ func checkActive(t *testing.T, cli *clientv3.Client, coll *shoalv1.Collection, m
 	for _, sh := range m.Shards {
 		seen := map[uint64]bool{}
 		for _, r := range sh.Replicas {
-			if r.State != shoalv1.ReplicaState_REPLICA_STATE_ACTIVE || seen[r.NodeId] {
-				t.Fatalf("shard %d: replica %v not Active or on a node twice", sh.Id, r)
+			if seen[r.NodeId] {
+				t.Fatalf("shard %d: two replicas on node %d", sh.Id, r.NodeId)
 			}
 			seen[r.NodeId] = true
+			if testListeners[r.NodeId] {
+				if r.State != shoalv1.ReplicaState_REPLICA_STATE_LISTENER || sh.Primary == r.NodeId {
+					t.Fatalf("shard %d: replica %v on a Listener node is not in state Listener or is the primary", sh.Id, r)
+				}
+				continue
+			}
+			if r.State != shoalv1.ReplicaState_REPLICA_STATE_ACTIVE {
+				t.Fatalf("shard %d: replica %v not Active", sh.Id, r)
+			}
 			count[r.NodeId]++
+		}
+		for id := range testListeners {
+			if !seen[id] {
+				t.Fatalf("shard %d: no replica on Listener node %d", sh.Id, id)
+			}
 		}
 		if sh.Term != 1 || sh.Primary != sh.Replicas[0].NodeId {
 			t.Fatalf("shard %d: term %d primary %d", sh.Id, sh.Term, sh.Primary)
@@ -188,9 +207,13 @@ func TestCreateCollection(t *testing.T) {
 		registerStorage(t, cli, id, shoalv1.NodeType_NODE_TYPE_NORMAL)
 	}
 	registerStorage(t, cli, 9, shoalv1.NodeType_NODE_TYPE_LISTENER)
+	// The Listener never reports a replica of these collections as
+	// Active (it reports a stale uid): activation must not wait for it.
+	fs.setStale(9, true)
 
-	// 6 shards × 2 replicas on 3 Normal nodes: 4 replicas each, none on
-	// the Listener.
+	// 6 shards × 2 replicas on 3 Normal nodes: 4 replicas each; the
+	// Listener gets one extra replica of every shard, in state Listener,
+	// which activation does not wait for.
 	first, err := svc.CreateCollection(ctx, createReq("c1", 6, 2))
 	if err != nil {
 		t.Fatalf("create c1: %v", err)
