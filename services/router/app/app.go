@@ -83,11 +83,13 @@ func Start(ctx context.Context, cfg config.Config, log zerolog.Logger) (_ *App, 
 		return nil, fmt.Errorf("watch aliases: %w", err)
 	}
 	a.pool = clients.NewPool()
+	rt := routing.New(a.state, a.pool, nil)
+	rt.SetLog(a.log)
 	svc := service.New(service.Options{
 		NodeID:    a.nodeID,
 		State:     a.state,
 		Aliases:   a.alias,
-		Router:    routing.New(a.state, a.pool, nil),
+		Router:    rt,
 		Meta:      a.pool,
 		Consensus: service.EtcdConsensus{Client: a.etcd},
 		Defaults:  service.Defaults{OnDiskPayload: cfg.Storage.OnDiskPayload},

@@ -34,6 +34,9 @@ const (
 	Unauthorized
 	// Forbidden is a read-only API key used for a write (403).
 	Forbidden
+	// TooManyRequests is a write over a storage node's update rate limit
+	// (429, with Retry-After).
+	TooManyRequests
 )
 
 // String names the kind for logs.
@@ -57,6 +60,8 @@ func (k Kind) String() string {
 		return "unauthorized"
 	case Forbidden:
 		return "forbidden"
+	case TooManyRequests:
+		return "too_many_requests"
 	}
 	return "internal"
 }
@@ -115,6 +120,11 @@ func Exists(format string, args ...any) *Error {
 // NoService is "Service unavailable: <detail>" (503).
 func NoService(format string, args ...any) *Error {
 	return New(Unavailable, "Service unavailable: "+format, args...)
+}
+
+// RateLimited is Qdrant's "Rate limiting exceeded: <detail>" (429).
+func RateLimited(format string, args ...any) *Error {
+	return New(TooManyRequests, "Rate limiting exceeded: "+format, args...)
 }
 
 // TimedOut is Qdrant's "Timeout error: <detail>".

@@ -18,9 +18,10 @@ import (
 //	                                               "Validation error …"
 //	NotFound                                     → NotFound ("Not found: …")
 //	AlreadyExists                                → Conflict
-//	Unavailable, FailedPrecondition, Aborted,
-//	ResourceExhausted                            → Unavailable (a replica that
+//	Unavailable, FailedPrecondition, Aborted     → Unavailable (a replica that
 //	                                               cannot serve now: retryable)
+//	ResourceExhausted                            → TooManyRequests (a storage
+//	                                               node's update rate limit)
 //	DeadlineExceeded, Canceled                   → Timeout
 //	anything else                                → Internal
 func FromConnect(err error, what string) error {
@@ -50,13 +51,15 @@ func FromConnect(err error, what string) error {
 		case strings.HasPrefix(msg, "Format error"), strings.HasPrefix(msg, "Bad request: "):
 			return &Error{Kind: BadRequest, Msg: msg, Cause: err}
 		}
-		return &Error{Kind: BadRequest, Msg: prefixed("Wrong input: ", msg), Cause: err}
+		return &Error{Kind: BadRequest, Msg: Prefixed("Wrong input: ", msg), Cause: err}
 	case connect.CodeNotFound:
-		return &Error{Kind: NotFound, Msg: prefixed("Not found: ", msg), Cause: err}
+		return &Error{Kind: NotFound, Msg: Prefixed("Not found: ", msg), Cause: err}
 	case connect.CodeAlreadyExists:
-		return &Error{Kind: Conflict, Msg: prefixed("Wrong input: ", msg), Cause: err}
-	case connect.CodeUnavailable, connect.CodeFailedPrecondition, connect.CodeAborted, connect.CodeResourceExhausted:
+		return &Error{Kind: Conflict, Msg: Prefixed("Wrong input: ", msg), Cause: err}
+	case connect.CodeUnavailable, connect.CodeFailedPrecondition, connect.CodeAborted:
 		return &Error{Kind: Unavailable, Msg: "Service unavailable: " + what + ": " + msg, Cause: err}
+	case connect.CodeResourceExhausted:
+		return &Error{Kind: TooManyRequests, Msg: "Rate limiting exceeded: " + what + ": " + msg, Cause: err}
 	case connect.CodeDeadlineExceeded, connect.CodeCanceled:
 		return &Error{Kind: Timeout, Msg: "Timeout error: " + what + ": " + msg, Cause: err}
 	}
@@ -73,8 +76,8 @@ func Retryable(err error) bool {
 	return false
 }
 
-// prefixed adds p to msg unless msg already starts with it.
-func prefixed(p, msg string) string {
+// Prefixed adds p to msg unless msg already starts with it.
+func Prefixed(p, msg string) string {
 	if strings.HasPrefix(msg, p) {
 		return msg
 	}
@@ -98,7 +101,7 @@ func ToConnect(err error) *connect.Error {
 		code = connect.CodeUnavailable
 	case Timeout:
 		code = connect.CodeDeadlineExceeded
-	case TooLarge:
+	case TooLarge, TooManyRequests:
 		code = connect.CodeResourceExhausted
 	case Unauthorized:
 		code = connect.CodeUnauthenticated

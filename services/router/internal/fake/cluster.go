@@ -30,11 +30,23 @@ type Cluster struct {
 func NewCluster(n int) *Cluster {
 	c := &Cluster{State: NewState(), Aliases: &Aliases{}}
 	for i := 1; i <= n; i++ {
-		c.Storage = append(c.Storage, NewStorage(uint64(i), c.State))
+		st := NewStorage(uint64(i), c.State)
+		st.peer = c.node
+		c.Storage = append(c.Storage, st)
 		c.State.PutNode(&shoalv1.Node{Id: uint64(i), Uri: "fake://storage-" + strconv.Itoa(i), Tier: shoalv1.NodeTier_NODE_TIER_STORAGE})
 	}
 	c.State.PutNode(&shoalv1.Node{Id: 100, Uri: "fake://meta-peer", ApiUri: "fake://meta", Tier: shoalv1.NodeTier_NODE_TIER_META})
 	return c
+}
+
+// node returns storage node id, or nil.
+func (c *Cluster) node(id uint64) *Storage {
+	for _, s := range c.Storage {
+		if s.NodeID == id {
+			return s
+		}
+	}
+	return nil
 }
 
 // StorageClient returns the node serving uri; an unknown uri gets a node

@@ -73,11 +73,12 @@ func (s *State) DeleteCollection(name string) bool {
 	return ok
 }
 
-// SetReplicaState changes one replica's state.
+// SetReplicaState changes one replica's state (a new map epoch).
 func (s *State) SetReplicaState(collection string, shard uint32, node uint64, st shoalv1.ReplicaState) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m := proto.Clone(s.maps[collection]).(*shoalv1.ShardMap)
+	m.Epoch++
 	for _, sh := range m.Shards {
 		if sh.Id != shard {
 			continue
@@ -86,6 +87,22 @@ func (s *State) SetReplicaState(collection string, shard uint32, node uint64, st
 			if r.NodeId == node {
 				r.State = st
 			}
+		}
+	}
+	s.maps[collection] = m
+	s.notifyLocked()
+}
+
+// SetPrimary makes node the primary of a shard at term (a new map epoch),
+// as the meta controller's failover does.
+func (s *State) SetPrimary(collection string, shard uint32, node, term uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := proto.Clone(s.maps[collection]).(*shoalv1.ShardMap)
+	m.Epoch++
+	for _, sh := range m.Shards {
+		if sh.Id == shard {
+			sh.Primary, sh.Term = node, term
 		}
 	}
 	s.maps[collection] = m

@@ -30,11 +30,20 @@ type Storage struct {
 	// noUpdate makes Update and Info answer Unimplemented, as a storage
 	// node of an older version does.
 	noUpdate bool
+	// rateLimited makes writes answer ResourceExhausted.
+	rateLimited bool
+	// hang makes writes wait for their context's end, as a stopped
+	// (SIGSTOP) node's do.
+	hang bool
+	// peer returns another node of the cluster (for replication).
+	peer func(id uint64) *Storage
+	// called is closed (and replaced) at every call.
+	called chan struct{}
 }
 
 // NewStorage returns an empty node.
 func NewStorage(id uint64, st *State) *Storage {
-	return &Storage{NodeID: id, State: st, replicas: map[string]map[string]*shoalv1.Point{}, indexes: map[string]map[string]string{}, calls: map[string]int{}}
+	return &Storage{NodeID: id, State: st, replicas: map[string]map[string]*shoalv1.Point{}, indexes: map[string]map[string]string{}, calls: map[string]int{}, called: make(chan struct{})}
 }
 
 // SetDown stops or restarts the node.
@@ -61,6 +70,8 @@ func (s *Storage) Points(uid string, shard uint32) int {
 // enter counts the call and returns the replica, or Unavailable when down.
 func (s *Storage) enter(method string, ref *shoalv1.ShardRef) (map[string]*shoalv1.Point, error) {
 	s.calls[method]++
+	close(s.called)
+	s.called = make(chan struct{})
 	if s.down {
 		return nil, connect.NewError(connect.CodeUnavailable, ErrDown)
 	}
@@ -73,36 +84,26 @@ func (s *Storage) enter(method string, ref *shoalv1.ShardRef) (map[string]*shoal
 	return r, nil
 }
 
-// Upsert implements StorageServiceClient.
-func (s *Storage) Upsert(_ context.Context, req *connect.Request[shoalv1.UpsertRequest]) (*connect.Response[shoalv1.UpdateResponse], error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, err := s.enter("Upsert", req.Msg.Shard)
-	if err != nil {
-		return nil, err
-	}
-	s.seq++
-	for _, p := range req.Msg.Points {
-		c := proto.Clone(p).(*shoalv1.Point)
-		c.Version = s.seq
-		r[string(pointid.Key(p.Id))] = c
-	}
-	return connect.NewResponse(&shoalv1.UpdateResponse{Seq: s.seq, Completed: req.Msg.Wait}), nil
+// Upsert implements StorageServiceClient; see write.
+func (s *Storage) Upsert(ctx context.Context, req *connect.Request[shoalv1.UpsertRequest]) (*connect.Response[shoalv1.UpdateResponse], error) {
+	return s.write(ctx, "Upsert", req.Msg.Shard, req.Msg.Term, req.Msg.Wait, func(_ *Storage, r map[string]*shoalv1.Point, version uint64) error {
+		for _, p := range req.Msg.Points {
+			c := proto.Clone(p).(*shoalv1.Point)
+			c.Version = version
+			r[string(pointid.Key(p.Id))] = c
+		}
+		return nil
+	})
 }
 
-// DeletePoints implements StorageServiceClient.
-func (s *Storage) DeletePoints(_ context.Context, req *connect.Request[shoalv1.DeletePointsRequest]) (*connect.Response[shoalv1.UpdateResponse], error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, err := s.enter("DeletePoints", req.Msg.Shard)
-	if err != nil {
-		return nil, err
-	}
-	s.seq++
-	for _, id := range req.Msg.Ids {
-		delete(r, string(pointid.Key(id)))
-	}
-	return connect.NewResponse(&shoalv1.UpdateResponse{Seq: s.seq, Completed: req.Msg.Wait}), nil
+// DeletePoints implements StorageServiceClient; see write.
+func (s *Storage) DeletePoints(ctx context.Context, req *connect.Request[shoalv1.DeletePointsRequest]) (*connect.Response[shoalv1.UpdateResponse], error) {
+	return s.write(ctx, "DeletePoints", req.Msg.Shard, req.Msg.Term, req.Msg.Wait, func(_ *Storage, r map[string]*shoalv1.Point, _ uint64) error {
+		for _, id := range req.Msg.Ids {
+			delete(r, string(pointid.Key(id)))
+		}
+		return nil
+	})
 }
 
 // project copies a point with the selected payload and vectors.

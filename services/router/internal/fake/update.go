@@ -22,16 +22,16 @@ func (s *Storage) SetNoUpdate(v bool) {
 
 // Update implements StorageServiceClient: every Operation kind, with
 // payloads merged at the top level (set_payload's key is not supported).
-func (s *Storage) Update(_ context.Context, req *connect.Request[shoalv1.UpdateRequest]) (*connect.Response[shoalv1.UpdateResponse], error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, err := s.enter("Update", req.Msg.Shard)
-	if err != nil {
-		return nil, err
-	}
-	if s.noUpdate {
-		return nil, connect.NewError(connect.CodeUnimplemented, fmt.Errorf("shoal.v1.StorageService.Update is not implemented"))
-	}
+// See write for the primary check and the replication.
+func (s *Storage) Update(ctx context.Context, req *connect.Request[shoalv1.UpdateRequest]) (*connect.Response[shoalv1.UpdateResponse], error) {
+	return s.write(ctx, "Update", req.Msg.Shard, req.Msg.Term, req.Msg.Wait, func(f *Storage, r map[string]*shoalv1.Point, version uint64) error {
+		return f.applyOp(r, req.Msg.Shard, req.Msg.Op, version)
+	})
+}
+
+// applyOp applies one Operation to replica r (s.mu held).
+func (s *Storage) applyOp(r map[string]*shoalv1.Point, ref *shoalv1.ShardRef, o *shoalv1.Operation, version uint64) error {
+	var err error
 	selected := func(sel *shoalv1.PointSelector) ([]*shoalv1.Point, error) {
 		var out []*shoalv1.Point
 		if len(sel.GetFilter()) > 0 {
@@ -53,13 +53,12 @@ func (s *Storage) Update(_ context.Context, req *connect.Request[shoalv1.UpdateR
 		}
 		return out, nil
 	}
-	s.seq++
 	var pts []*shoalv1.Point
-	switch op := req.Msg.Op.GetKind().(type) {
+	switch op := o.GetKind().(type) {
 	case *shoalv1.Operation_Upsert:
 		for _, p := range op.Upsert.Points {
 			c := proto.Clone(p).(*shoalv1.Point)
-			c.Version = s.seq
+			c.Version = version
 			r[string(pointid.Key(p.Id))] = c
 		}
 	case *shoalv1.Operation_Delete:
@@ -69,9 +68,9 @@ func (s *Storage) Update(_ context.Context, req *connect.Request[shoalv1.UpdateR
 			}
 		}
 	case *shoalv1.Operation_SetPayload, *shoalv1.Operation_OverwritePayload:
-		sp, overwrite := req.Msg.Op.GetSetPayload(), false
+		sp, overwrite := o.GetSetPayload(), false
 		if sp == nil {
-			sp, overwrite = req.Msg.Op.GetOverwritePayload(), true
+			sp, overwrite = o.GetOverwritePayload(), true
 		}
 		if pts, err = selected(sp.Selector); err == nil {
 			for _, p := range pts {
@@ -109,7 +108,9 @@ func (s *Storage) Update(_ context.Context, req *connect.Request[shoalv1.UpdateR
 		for _, pv := range op.UpdateVectors.Points {
 			p, ok := r[string(pointid.Key(pv.Id))]
 			if !ok {
-				return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("No point with id %s found", pointid.String(pv.Id)))
+				e := connect.NewError(connect.CodeNotFound, fmt.Errorf("No point with id %s found", pointid.String(pv.Id)))
+				e.Meta().Set("Shoal-Error-Kind", "point-not-found")
+				return e
 			}
 			for name, v := range pv.Vectors {
 				p.Vectors[name] = v
@@ -124,16 +125,13 @@ func (s *Storage) Update(_ context.Context, req *connect.Request[shoalv1.UpdateR
 			}
 		}
 	case *shoalv1.Operation_CreateFieldIndex:
-		s.indexesOf(req.Msg.Shard)[op.CreateFieldIndex.Field] = string(op.CreateFieldIndex.SchemaJson)
+		s.indexesOf(ref)[op.CreateFieldIndex.Field] = string(op.CreateFieldIndex.SchemaJson)
 	case *shoalv1.Operation_DeleteFieldIndex:
-		delete(s.indexesOf(req.Msg.Shard), op.DeleteFieldIndex.Field)
+		delete(s.indexesOf(ref), op.DeleteFieldIndex.Field)
 	default:
-		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("empty operation"))
+		return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("empty operation"))
 	}
-	if err != nil {
-		return nil, err
-	}
-	return connect.NewResponse(&shoalv1.UpdateResponse{Seq: s.seq, Completed: req.Msg.Wait}), nil
+	return err
 }
 
 func (s *Storage) indexesOf(ref *shoalv1.ShardRef) map[string]string {

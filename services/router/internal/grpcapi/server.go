@@ -20,18 +20,17 @@ import (
 	"connectrpc.com/connect"
 	"connectrpc.com/grpchealth"
 	"connectrpc.com/grpcreflect"
+	"github.com/qdrant/go-client/qdrant"
 	"github.com/rs/zerolog"
 	"github.com/shoaldb/shoal/services/router/internal/apierr"
 	"github.com/shoaldb/shoal/services/router/internal/apikey"
 	"github.com/shoaldb/shoal/services/router/internal/metrics"
+	"github.com/shoaldb/shoal/services/router/internal/routing"
 	"github.com/shoaldb/shoal/services/router/internal/service"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/known/emptypb"
-
-	// The Qdrant messages and their file descriptors (for reflection).
-	_ "github.com/qdrant/go-client/qdrant"
 )
 
 // Services are the Qdrant gRPC services served.
@@ -90,6 +89,34 @@ func New(svc *service.Service, opt Options) *Server {
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
+// readConsistencer is a read request with Qdrant's read_consistency.
+type readConsistencer interface {
+	GetReadConsistency() *qdrant.ReadConsistency
+}
+
+// readConsistency converts read_consistency (nil: the default, one
+// replica). A factor of 0 is invalid, as in Qdrant.
+func readConsistency(rc *qdrant.ReadConsistency) (routing.Consistency, error) {
+	switch v := rc.GetValue().(type) {
+	case *qdrant.ReadConsistency_Factor:
+		if v.Factor == 0 {
+			return routing.Consistency{}, apierr.New(apierr.BadRequest, "Wrong input: read_consistency: Read consistency factor cannot be less than 1")
+		}
+		return routing.Consistency{Factor: int(min(v.Factor, 1<<30))}, nil
+	case *qdrant.ReadConsistency_Type:
+		switch v.Type {
+		case qdrant.ReadConsistencyType_All:
+			return routing.Consistency{Level: routing.LevelAll}, nil
+		case qdrant.ReadConsistencyType_Majority:
+			return routing.Consistency{Level: routing.LevelMajority}, nil
+		case qdrant.ReadConsistencyType_Quorum:
+			return routing.Consistency{Level: routing.LevelQuorum}, nil
+		}
+		return routing.Consistency{}, apierr.New(apierr.BadRequest, "Wrong input: read_consistency: unknown type %d", v.Type)
+	}
+	return routing.Consistency{}, nil
+}
+
 // timeouter is a request with Qdrant's optional timeout field (seconds).
 type timeouter interface{ GetTimeout() uint64 }
 
@@ -126,6 +153,13 @@ func unary[Req, Res any](s *Server, procedure string, write bool, fn func(ctx co
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeout(ctx, timeout)
 			defer cancel()
+		}
+		if rc, ok := any(r.Msg).(readConsistencer); ok {
+			c, err := readConsistency(rc.GetReadConsistency())
+			if err != nil {
+				return nil, apierr.ToConnect(err)
+			}
+			ctx = routing.WithConsistency(ctx, c)
 		}
 		res, err := fn(ctx, r.Msg)
 		var unimpl *unimplementedError

@@ -61,6 +61,9 @@ func (s *Server) routes() {
 
 	m.HandleFunc("GET /cluster", s.api(s.clusterStatus))
 
+	// Shoal extensions (docs/COMPATIBILITY.md).
+	m.HandleFunc("GET /debug/collections/{name}/digests", s.api(s.digests))
+
 	m.HandleFunc("/", s.api(func(r *http.Request, _ []byte) (any, error) {
 		return nil, apierr.New(apierr.NotFound, "Not found: %s %s", r.Method, r.URL.Path)
 	}))

@@ -18,6 +18,7 @@ import (
 	"github.com/shoaldb/shoal/services/router/internal/apierr"
 	"github.com/shoaldb/shoal/services/router/internal/apikey"
 	"github.com/shoaldb/shoal/services/router/internal/metrics"
+	"github.com/shoaldb/shoal/services/router/internal/routing"
 	"github.com/shoaldb/shoal/services/router/internal/service"
 )
 
@@ -133,18 +134,23 @@ func (s *Server) authorize(r *http.Request) error {
 	case "/healthz", "/livez", "/readyz":
 		return nil
 	}
-	write := true
+	return keys.Check(r.Header, !isRead(r))
+}
+
+// isRead reports whether a request only reads: GET and HEAD, and the
+// read-only POSTs.
+func isRead(r *http.Request) bool {
 	switch {
 	case r.Method == http.MethodGet || r.Method == http.MethodHead:
-		write = false
+		return true
 	case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/collections/"):
 		for _, suffix := range readOnlyRoutes {
 			if strings.HasSuffix(r.URL.Path, suffix) {
-				write = false
+				return true
 			}
 		}
 	}
-	return keys.Check(r.Header, write)
+	return false
 }
 
 // apiHandler is an endpoint: it returns the result to wrap in the envelope.
@@ -183,7 +189,7 @@ func (s *Server) apiWithin(timeout time.Duration, h apiHandler) http.HandlerFunc
 }
 
 // requestContext applies the `timeout` query parameter (seconds) or the
-// default timeout.
+// default timeout, and on reads the `consistency` parameter.
 func requestContext(r *http.Request, timeout time.Duration) (context.Context, context.CancelFunc, error) {
 	if t := r.URL.Query().Get("timeout"); t != "" {
 		secs, err := strconv.ParseUint(t, 10, 32)
@@ -192,7 +198,17 @@ func requestContext(r *http.Request, timeout time.Duration) (context.Context, co
 		}
 		timeout = time.Duration(secs) * time.Second
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	ctx := r.Context()
+	if isRead(r) {
+		// Qdrant's read consistency, honoured by every shard read of the
+		// request (see routing.WithConsistency).
+		rc, err := routing.ParseConsistency(r.URL.Query().Get("consistency"))
+		if err != nil {
+			return nil, nil, err
+		}
+		ctx = routing.WithConsistency(ctx, rc)
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	return ctx, cancel, nil
 }
 
@@ -256,6 +272,8 @@ func StatusCode(k apierr.Kind) int {
 		return http.StatusUnauthorized
 	case apierr.Forbidden:
 		return http.StatusForbidden
+	case apierr.TooManyRequests:
+		return http.StatusTooManyRequests
 	}
 	return http.StatusInternalServerError
 }
@@ -271,6 +289,11 @@ func writeError(w http.ResponseWriter, start time.Time, err error, log zerolog.L
 			ev = log.Error()
 		}
 		ev.Err(err).AnErr("cause", e.Cause).Str("method", r.Method).Str("path", r.URL.Path).Int("status", code).Msg("request failed")
+	}
+	if code == http.StatusTooManyRequests {
+		// Rate limits are per storage node and short-lived: a second is
+		// enough to try again.
+		w.Header().Set("Retry-After", "1")
 	}
 	writeJSON(w, code, map[string]any{"status": map[string]string{"error": e.Msg}, "time": time.Since(start).Seconds(), "result": nil})
 	return code

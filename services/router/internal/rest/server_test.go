@@ -51,6 +51,7 @@ func newEnv(t *testing.T, opt rest.Options) *env {
 
 type reply struct {
 	status int
+	header http.Header
 	body   map[string]any
 	raw    string
 }
@@ -82,7 +83,7 @@ func (e *env) do(method, path, body string, header ...string) reply {
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	r := reply{status: resp.StatusCode, raw: string(raw)}
+	r := reply{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
 	_ = json.Unmarshal(raw, &r.body)
 	return r
 }
@@ -332,7 +333,7 @@ func TestUnavailableAndLimits(t *testing.T) {
 		s.SetDown(true)
 	}
 	e.fails("POST", "/collections/c/points/count", `{}`, 503, "No active replica for shard")
-	e.fails("PUT", "/collections/c/points", `{"points":[{"id":1,"vector":[1,2]}]}`, 503, "Service unavailable")
+	e.fails("PUT", "/collections/c/points?timeout=1", `{"points":[{"id":1,"vector":[1,2]}]}`, 503, "no primary for shard")
 	if got := e.ok("GET", "/collections/c", ""); !strings.Contains(got, `"status":"red"`) {
 		t.Fatalf("collection info with storage down: %s", got)
 	}

@@ -66,16 +66,17 @@ func (r *Router) Get(ctx context.Context, c *Collection, ids []*shoalv1.PointID,
 	groups, order := groupByShard(c, ids, func(id *shoalv1.PointID) *shoalv1.PointID { return id })
 	found := make([][]*shoalv1.Point, len(order))
 	errs := parallel(len(order), func(i int) error {
-		return r.Read(ctx, c, order[i], "retrieve", func(ctx context.Context, cl shoalv1connect.StorageServiceClient, ref *shoalv1.ShardRef) error {
+		var err error
+		found[i], err = readShard(r, ctx, c, order[i], "retrieve", func(ctx context.Context, cl shoalv1connect.StorageServiceClient, ref *shoalv1.ShardRef) ([]*shoalv1.Point, error) {
 			resp, err := cl.GetPoints(ctx, connect.NewRequest(&shoalv1.GetPointsRequest{
 				Shard: ref, Ids: groups[order[i]], WithPayload: opt.WithPayload, WithVector: opt.WithVector,
 			}))
 			if err != nil {
-				return err
+				return nil, err
 			}
-			found[i] = resp.Msg.GetPoints()
-			return nil
-		})
+			return resp.Msg.GetPoints(), nil
+		}, ResolvePoints)
+		return err
 	})
 	if err := firstErr(errs); err != nil {
 		return nil, err
@@ -122,18 +123,19 @@ func (r *Router) Search(ctx context.Context, c *Collection, p SearchParams) ([]*
 	shards := c.Map.GetShards()
 	lists := make([][]*shoalv1.ScoredPoint, len(shards))
 	errs := parallel(len(shards), func(i int) error {
-		return r.Read(ctx, c, shards[i].GetId(), "search", func(ctx context.Context, cl shoalv1connect.StorageServiceClient, ref *shoalv1.ShardRef) error {
+		var err error
+		lists[i], err = readShard(r, ctx, c, shards[i].GetId(), "search", func(ctx context.Context, cl shoalv1connect.StorageServiceClient, ref *shoalv1.ShardRef) ([]*shoalv1.ScoredPoint, error) {
 			resp, err := cl.Search(ctx, connect.NewRequest(&shoalv1.SearchRequest{
 				Shard: ref, Using: p.Using, Vector: &shoalv1.Vector{Data: p.Vector}, Limit: perShard,
 				ScoreThreshold: p.ScoreThreshold, WithPayload: p.Read.WithPayload, WithVector: p.Read.WithVector,
 				Exact: p.Exact, HnswEf: p.HnswEf, Filter: p.Filter,
 			}))
 			if err != nil {
-				return err
+				return nil, err
 			}
-			lists[i] = resp.Msg.GetPoints()
-			return nil
-		})
+			return resp.Msg.GetPoints(), nil
+		}, ResolveScored)
+		return err
 	})
 	if err := firstErr(errs); err != nil {
 		return nil, err
@@ -173,16 +175,17 @@ func (r *Router) Scroll(ctx context.Context, c *Collection, p ScrollParams) ([]*
 	shards := c.Map.GetShards()
 	lists := make([][]*shoalv1.Point, len(shards))
 	errs := parallel(len(shards), func(i int) error {
-		return r.Read(ctx, c, shards[i].GetId(), "scroll", func(ctx context.Context, cl shoalv1connect.StorageServiceClient, ref *shoalv1.ShardRef) error {
+		var err error
+		lists[i], err = readShard(r, ctx, c, shards[i].GetId(), "scroll", func(ctx context.Context, cl shoalv1connect.StorageServiceClient, ref *shoalv1.ShardRef) ([]*shoalv1.Point, error) {
 			resp, err := cl.Scroll(ctx, connect.NewRequest(&shoalv1.ScrollRequest{
 				Shard: ref, Offset: p.Offset, Limit: uint32(p.Limit + 1), WithPayload: p.Read.WithPayload, WithVector: p.Read.WithVector, Filter: p.Filter,
 			}))
 			if err != nil {
-				return err
+				return nil, err
 			}
-			lists[i] = resp.Msg.GetPoints()
-			return nil
-		})
+			return resp.Msg.GetPoints(), nil
+		}, ResolvePoints)
+		return err
 	})
 	if err := firstErr(errs); err != nil {
 		return nil, nil, err
@@ -206,14 +209,13 @@ func (r *Router) CountEach(ctx context.Context, c *Collection, filter []byte) []
 	out := make([]ShardCount, len(shards))
 	parallel(len(shards), func(i int) error {
 		out[i].Shard = shards[i].GetId()
-		out[i].Err = r.Read(ctx, c, shards[i].GetId(), "count", func(ctx context.Context, cl shoalv1connect.StorageServiceClient, ref *shoalv1.ShardRef) error {
+		out[i].Count, out[i].Err = readShard(r, ctx, c, shards[i].GetId(), "count", func(ctx context.Context, cl shoalv1connect.StorageServiceClient, ref *shoalv1.ShardRef) (uint64, error) {
 			resp, err := cl.Count(ctx, connect.NewRequest(&shoalv1.CountRequest{Shard: ref, Filter: filter}))
 			if err != nil {
-				return err
+				return 0, err
 			}
-			out[i].Count = resp.Msg.GetCount()
-			return nil
-		})
+			return resp.Msg.GetCount(), nil
+		}, ResolveCount)
 		return nil
 	})
 	return out

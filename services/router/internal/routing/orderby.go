@@ -34,24 +34,26 @@ func (r *Router) ScrollOrdered(ctx context.Context, c *Collection, p OrderedScro
 	shards := c.Map.GetShards()
 	lists := make([][]OrderedPoint, len(shards))
 	errs := parallel(len(shards), func(i int) error {
-		return r.Read(ctx, c, shards[i].GetId(), "scroll", func(ctx context.Context, cl shoalv1connect.StorageServiceClient, ref *shoalv1.ShardRef) error {
+		var err error
+		lists[i], err = readShard(r, ctx, c, shards[i].GetId(), "scroll", func(ctx context.Context, cl shoalv1connect.StorageServiceClient, ref *shoalv1.ShardRef) ([]OrderedPoint, error) {
 			resp, err := cl.Scroll(ctx, connect.NewRequest(&shoalv1.ScrollRequest{
 				Shard: ref, Limit: uint32(p.Limit), WithPayload: p.Read.WithPayload, WithVector: p.Read.WithVector,
 				Filter: p.Filter, OrderBy: p.OrderBy,
 			}))
 			if err != nil {
-				return err
+				return nil, err
 			}
 			pts, vals := resp.Msg.GetPoints(), resp.Msg.GetOrderValues()
 			if len(vals) != len(pts) {
-				return connect.NewError(connect.CodeInternal, fmt.Errorf("ordered scroll answered %d points with %d order values", len(pts), len(vals)))
+				return nil, connect.NewError(connect.CodeInternal, fmt.Errorf("ordered scroll answered %d points with %d order values", len(pts), len(vals)))
 			}
-			lists[i] = make([]OrderedPoint, len(pts))
+			out := make([]OrderedPoint, len(pts))
 			for j, pt := range pts {
-				lists[i][j] = OrderedPoint{Point: pt, Value: vals[j]}
+				out[j] = OrderedPoint{Point: pt, Value: vals[j]}
 			}
-			return nil
-		})
+			return out, nil
+		}, ResolveOrdered)
+		return err
 	})
 	if err := firstErr(errs); err != nil {
 		return nil, err

@@ -3,9 +3,13 @@
 // the watched cluster state) and the replica states, and nothing about the
 // public API's wire formats.
 //
-// Writes go through a ShardWriter (see writer.go), reads pick one ACTIVE
-// replica per shard round-robin and retry another on failure (reader.go),
-// searches fan out to every shard and k-way merge (merge.go).
+// Writes go through a ShardWriter, by default the PrimaryWriter, which
+// sends each shard's write to the shard's primary and follows failovers
+// (writer.go); reads pick one ACTIVE replica per shard round-robin and
+// retry another on failure, or ask several and resolve their answers when
+// the request asks for a higher read consistency (reader.go,
+// consistency.go); searches fan out to every shard and k-way merge
+// (merge.go).
 package routing
 
 import (
@@ -14,6 +18,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/rs/zerolog"
 	"github.com/shoaldb/shoal/pkg/hashring"
 	shoalv1 "github.com/shoaldb/shoal/proto/gen/shoal/v1"
 	"github.com/shoaldb/shoal/proto/gen/shoal/v1/shoalv1connect"
@@ -23,7 +28,7 @@ import (
 // Topology is the part of the cluster state routing reads;
 // *cluster.State implements it.
 type Topology interface {
-	Collection(name string) (*shoalv1.Collection, *shoalv1.ShardMap, bool)
+	MapWatcher
 	Node(id uint64) (*shoalv1.Node, bool)
 }
 
@@ -41,14 +46,22 @@ type Router struct {
 	next   atomic.Uint64 // round-robin cursor for replica choice
 }
 
-// New returns a router. A nil writer selects the BroadcastWriter, which
-// sends every write to every replica that is not DEAD.
+// New returns a router. A nil writer selects the PrimaryWriter over topo,
+// which sends every write to its shard's primary.
 func New(topo Topology, dial Dialer, writer ShardWriter) *Router {
 	r := &Router{topo: topo, dial: dial, writer: writer}
 	if r.writer == nil {
-		r.writer = &BroadcastWriter{Replicas: r}
+		r.writer = &PrimaryWriter{Replicas: r, Maps: topo}
 	}
 	return r
+}
+
+// SetLog sets the logger of the default writer (its retries are logged at
+// debug level). It must be called before the router is used.
+func (r *Router) SetLog(log zerolog.Logger) {
+	if w, ok := r.writer.(*PrimaryWriter); ok {
+		w.Log = log
+	}
 }
 
 // Collection is a consistent snapshot of one collection's catalog entry and

@@ -86,29 +86,6 @@ func TestUpsertPlacesPointsOnEveryReplicaOfTheirShard(t *testing.T) {
 	}
 }
 
-func TestWriteSkipsDeadReplicasAndFailsOnUnreachableOnes(t *testing.T) {
-	fc, r, c := setup(t, 2, 1, 2, shoalv1.Distance_DISTANCE_DOT)
-	fc.Storage[0].SetDown(true)
-	_, err := r.Upsert(context.Background(), c, points(3), true)
-	if apierr.KindOf(err) != apierr.Unavailable {
-		t.Fatalf("write with a live but unreachable replica: got %v, want Unavailable", err)
-	}
-	fc.State.SetReplicaState("c", 0, 1, shoalv1.ReplicaState_REPLICA_STATE_DEAD)
-	c, _ = r.Resolve("c")
-	if _, err := r.Upsert(context.Background(), c, points(3), true); err != nil {
-		t.Fatalf("write with the unreachable replica DEAD: %v", err)
-	}
-	if got := fc.Storage[1].Points(c.Meta.Uid, 0); got != 3 {
-		t.Fatalf("live replica holds %d points", got)
-	}
-	fc.State.SetReplicaState("c", 0, 2, shoalv1.ReplicaState_REPLICA_STATE_DEAD)
-	c, _ = r.Resolve("c")
-	_, err = r.Delete(context.Background(), c, []*shoalv1.PointID{pointid.Num(1)}, true)
-	if apierr.KindOf(err) != apierr.Unavailable || !strings.Contains(err.Error(), "No active replica for shard 0") {
-		t.Fatalf("write with every replica DEAD: %v", err)
-	}
-}
-
 func TestReadRetriesAnotherReplica(t *testing.T) {
 	fc, r, c := setup(t, 2, 1, 2, shoalv1.Distance_DISTANCE_DOT)
 	ctx := context.Background()

@@ -8,6 +8,7 @@ import (
 
 	shoalv1 "github.com/shoaldb/shoal/proto/gen/shoal/v1"
 	"github.com/shoaldb/shoal/services/router/internal/apierr"
+	"github.com/shoaldb/shoal/services/router/internal/routing"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -141,4 +142,14 @@ func ReplicaStateName(st shoalv1.ReplicaState) string {
 		return "Recovery"
 	}
 	return "Initializing"
+}
+
+// Digests reports the digest of every replica of every shard of a
+// collection (named directly or through an alias); see routing.Digests.
+func (s *Service) Digests(ctx context.Context, name string) ([]routing.ShardDigests, error) {
+	c, err := s.resolve(name)
+	if err != nil {
+		return nil, err
+	}
+	return s.opt.Router.Digests(ctx, c), nil
 }

@@ -7,3 +7,9 @@ import "unsafe"
 //
 //go:noescape
 func prefetch(p unsafe.Pointer)
+
+//go:noescape
+func prefetchLines(p unsafe.Pointer, n int)
+
+//go:noescape
+func prefetchStride(p unsafe.Pointer, n int, stride int)

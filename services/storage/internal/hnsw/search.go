@@ -1,6 +1,8 @@
 package hnsw
 
 import (
+	"os"
+	"strconv"
 	"sync/atomic"
 	"unsafe"
 )
@@ -51,8 +53,16 @@ func (g *Graph) greedy(q []float32, cur uint32, curD float32, level int) (uint32
 		changed = false
 		lst := g.list(cur, level)
 		n := min(int(atomic.LoadUint32(&lst[0])), len(lst)-1)
+		if greedyPF > 0 {
+			for j := 1; j <= min(n, greedyPF); j++ {
+				prefetchVec(unsafe.Pointer(&g.vecs[int(lst[j])*g.dim]), g.dim)
+			}
+		}
 		for j := 1; j <= n; j++ {
 			nb := atomic.LoadUint32(&lst[j])
+			if greedyPF > 0 && j+greedyPF <= n {
+				prefetchVec(unsafe.Pointer(&g.vecs[int(lst[j+greedyPF])*g.dim]), g.dim)
+			}
 			if d := g.sp.dist(q, g.vec(nb)); d < curD {
 				cur, curD, changed = nb, d, true
 			}
@@ -89,9 +99,8 @@ func (g *Graph) searchLayer(s *searcher, q []float32, ep cand, ef, level int, ac
 		if len(res) >= ef && c.d > res[0].d {
 			break
 		}
-		// Collect the unvisited neighbours first and prefetch the start
-		// of each one's vector, so that the memory system fetches them
-		// all at once instead of missing the cache once per distance.
+		// Collect the unvisited neighbours first, then score them while
+		// prefetching whole vectors a few neighbours ahead.
 		lst := g.list(c.id, level)
 		n := min(int(atomic.LoadUint32(&lst[0])), len(lst)-1)
 		batch := s.batch[:0]
@@ -102,10 +111,15 @@ func (g *Graph) searchLayer(s *searcher, q []float32, ep cand, ef, level int, ac
 			}
 			vis[nb] = mark
 			batch = append(batch, nb)
-			prefetch(unsafe.Pointer(&vecs[int(nb)*dim]))
 		}
 		s.batch = batch
-		for _, nb := range batch {
+		for x := 0; x < vecAhead && x < len(batch); x++ {
+			prefetchVec(unsafe.Pointer(&vecs[int(batch[x])*dim]), dim)
+		}
+		for x, nb := range batch {
+			if x+vecAhead < len(batch) {
+				prefetchVec(unsafe.Pointer(&vecs[int(batch[x+vecAhead])*dim]), dim)
+			}
 			o := int(nb) * dim
 			d := dist(q, vecs[o:o+dim:o+dim])
 			if len(res) < ef || d < res[0].d {
@@ -149,3 +163,23 @@ func (g *Graph) searchNodes(s *searcher, q []float32, k, ef int, accept func(uin
 	}
 	return res
 }
+
+// vecAhead is how many neighbours ahead of the one being scored the
+// search prefetches whole vectors.
+var vecAhead = envInt("SHOAL_AHEAD", 2)
+
+// prefetchVec prefetches every cache line of a vector of dim floats at p.
+func prefetchVec(p unsafe.Pointer, dim int) {
+	for o := 0; o < dim*4; o += 128 {
+		prefetch(unsafe.Add(p, o))
+	}
+}
+
+func envInt(k string, d int) int {
+	if v, err := strconv.Atoi(os.Getenv(k)); err == nil {
+		return v
+	}
+	return d
+}
+
+var greedyPF = envInt("SHOAL_GREEDY", 0)

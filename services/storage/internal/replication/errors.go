@@ -17,4 +17,8 @@ var (
 	// ErrRateLimited: storage.performance.update_rate_limit concurrent
 	// writes are already in progress on this node.
 	ErrRateLimited = errors.New("too many concurrent updates")
+	// ErrNoLease: this node's lease is not certainly valid (meta is
+	// unreachable, or the node was frozen): it coordinates no write, since
+	// its shards may have failed over meanwhile.
+	ErrNoLease = errors.New("node lease not renewed")
 )

@@ -143,34 +143,64 @@ func (g *group) countLocked(seq uint64) int {
 	return n
 }
 
-// waitAcks waits until need replicas, this one included, hold seq. It
-// fails with ErrConsistency once that cannot happen any more (followers
-// were marked Dead) or after the ack timeout, and with ErrNotPrimary when
-// the group stops or is fenced.
-func (g *group) waitAcks(ctx context.Context, seq uint64, need int) error {
+// extraWait bounds how long a wait=true write, once
+// write_consistency_factor replicas hold it, still waits for the other
+// healthy Active followers.
+const extraWait = time.Second
+
+// waitAcks waits until need replicas, this one included, hold seq. With
+// all (wait=true) it then also waits, up to extraWait, until every Active
+// follower that is not failing holds it, so that a read right after the
+// write finds it on any replica in the normal case (as Qdrant, which
+// writes to all replicas in parallel). It fails with ErrConsistency once
+// need cannot be reached any more (followers were marked Dead) or after
+// the ack timeout, and with ErrNotPrimary when the group stops or is
+// fenced.
+func (g *group) waitAcks(ctx context.Context, seq uint64, need int, all bool) error {
 	timer := time.NewTimer(g.c.cfg.AckTimeout)
 	defer timer.Stop()
+	var reached <-chan time.Time // set once need replicas hold seq
 	for {
 		g.mu.Lock()
 		have, possible := 1+g.countLocked(seq), 1+g.countLocked(0)
+		lagging := g.laggingLocked(seq)
 		fenced, progress := g.fenced || g.ctx.Err() != nil, g.progress
 		g.mu.Unlock()
 		switch {
-		case have >= need:
+		case have >= need && (!all || lagging == 0):
 			return nil
 		case fenced:
 			return fmt.Errorf("shard %s term %d lost its primary role while waiting for replicas: %w", g.key, g.term, ErrNotPrimary)
 		case possible < need:
 			return fmt.Errorf("%w: %d of the required %d replicas of shard %d hold the write", ErrConsistency, have, need, g.key.shard)
 		}
+		if have >= need && reached == nil {
+			t := time.NewTimer(extraWait)
+			defer t.Stop()
+			reached = t.C
+		}
 		select {
 		case <-progress:
+		case <-reached:
+			return nil
 		case <-ctx.Done():
 			return fmt.Errorf("wait for replicas: %w", ctx.Err())
 		case <-timer.C:
 			return fmt.Errorf("%w: %d of the required %d replicas of shard %d acknowledged within %s", ErrConsistency, have, need, g.key.shard, g.c.cfg.AckTimeout)
 		}
 	}
+}
+
+// laggingLocked counts the Active followers that are not failing and do
+// not hold seq yet.
+func (g *group) laggingLocked(seq uint64) int {
+	n := 0
+	for _, s := range g.followers {
+		if s.counts() && !s.failing.Load() && s.acked.Load() < seq {
+			n++
+		}
+	}
+	return n
 }
 
 // setFollowerState sets a follower's state in the shard map if its

@@ -18,7 +18,9 @@ const primaryWait = 2 * time.Second
 // it to the followers in order, and Write returns once
 // write_consistency_factor replicas, this one included, hold it. wait
 // asks for it to be applied (searchable) here before the answer;
-// followers always apply before they acknowledge.
+// followers always apply before they acknowledge. With wait, Write also
+// waits (briefly) for the other healthy Active followers, so that reads
+// from any replica see the write.
 //
 // term, when not 0, is the shard's term in the sender's map; Write
 // refuses with ErrNotPrimary unless this node is the primary at exactly
@@ -38,7 +40,7 @@ func (c *Coordinator) Write(ctx context.Context, ref *shoalv1.ShardRef, term uin
 		}
 	}
 	if c.cfg.LeaseAlive != nil && !c.cfg.LeaseAlive() {
-		return 0, fmt.Errorf("node %d's lease is not renewed (cut off from meta, or just resumed): %w", c.cfg.NodeID, ErrNotPrimary)
+		return 0, fmt.Errorf("storage node %d cannot confirm its lease with the meta service; writes wait until it can (reads continue): %w", c.cfg.NodeID, ErrNoLease)
 	}
 	g, err := c.primary(ctx, ref, term)
 	if err != nil {
@@ -56,10 +58,8 @@ func (c *Coordinator) Write(ctx context.Context, ref *shoalv1.ShardRef, term uin
 	if err != nil {
 		return 0, err
 	}
-	if need > 1 {
-		if err := g.waitAcks(ctx, seq, need); err != nil {
-			return 0, err
-		}
+	if err := g.waitAcks(ctx, seq, need, wait); err != nil {
+		return 0, err
 	}
 	return seq, nil
 }

@@ -190,6 +190,9 @@ const (
 	// WriteConsistency marks an Unavailable: write_consistency_factor
 	// replicas could not hold the write.
 	WriteConsistency = "write-consistency"
+	// NoLease marks an Unavailable: the node cannot confirm its lease (no
+	// meta quorum reachable) and coordinates no write.
+	NoLease = "no-lease"
 )
 
 // toConnect maps an error to its Connect code: validation errors
@@ -217,6 +220,10 @@ func (s *Server) toConnect(err error) error {
 	case errors.Is(err, replication.ErrConsistency):
 		e := connect.NewError(connect.CodeUnavailable, err)
 		e.Meta().Set(ErrorKindHeader, WriteConsistency)
+		return e
+	case errors.Is(err, replication.ErrNoLease):
+		e := connect.NewError(connect.CodeUnavailable, err)
+		e.Meta().Set(ErrorKindHeader, NoLease)
 		return e
 	case errors.Is(err, replication.ErrRateLimited):
 		return connect.NewError(connect.CodeResourceExhausted, err)
