@@ -33,12 +33,12 @@ type shipper struct {
 	g    *group
 	node uint64
 
-	state  atomic.Int32  // the follower's shoalv1.ReplicaState in the map
-	acked  atomic.Uint64 // newest sequence number the follower holds
+	state atomic.Int32  // the follower's shoalv1.ReplicaState in the map
+	acked atomic.Uint64 // newest sequence number the follower holds
 	// failing is set while calls to the follower fail (writes do not wait
 	// for it beyond write_consistency_factor).
 	failing atomic.Bool
-	cancel context.CancelFunc
+	cancel  context.CancelFunc
 
 	// Shipper goroutine only.
 	failingSince time.Time
