@@ -122,6 +122,10 @@ func (c *Cluster) MetaConfig(i int) config.Config { return c.metaCfgs[i] }
 // StorageConfig returns storage node i's configuration.
 func (c *Cluster) StorageConfig(i int) config.Config { return c.storageCfgs[i] }
 
+// ConfigureStorage changes storage node i's configuration for its next
+// start (e.g. its node type).
+func (c *Cluster) ConfigureStorage(i int, fn func(cfg *config.Config)) { fn(&c.storageCfgs[i]) }
+
 // StartMeta starts meta node i (again, on the same data directory).
 func (c *Cluster) StartMeta(i int) {
 	c.t.Helper()
