@@ -17,6 +17,7 @@ const (
 	errorKindHeader      = "Shoal-Error-Kind"
 	kindNotPrimary       = "not-primary"
 	kindWriteConsistency = "write-consistency"
+	kindNoLease          = "no-lease"
 )
 
 // applyFunc applies a write to replica r of node f (f.mu held) with the
@@ -29,6 +30,14 @@ func (s *Storage) SetRateLimited(v bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.rateLimited = v
+}
+
+// SetNoLease makes the node refuse writes as a node that cannot confirm
+// its lease does (Unavailable, no-lease).
+func (s *Storage) SetNoLease(v bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.noLease = v
 }
 
 // SetHang makes the node's writes wait until their context ends, as a
@@ -54,6 +63,10 @@ func (s *Storage) write(ctx context.Context, method string, ref *shoalv1.ShardRe
 	case err != nil:
 	case method == "Update" && s.noUpdate:
 		err = connect.NewError(connect.CodeUnimplemented, fmt.Errorf("shoal.v1.StorageService.Update is not implemented"))
+	case s.noLease:
+		ce := connect.NewError(connect.CodeUnavailable, fmt.Errorf("storage node %d cannot confirm its lease with the meta service", s.NodeID))
+		ce.Meta().Set(errorKindHeader, kindNoLease)
+		err = ce
 	case s.rateLimited:
 		err = connect.NewError(connect.CodeResourceExhausted, fmt.Errorf("update rate limit of node %d exceeded", s.NodeID))
 	case s.hang:

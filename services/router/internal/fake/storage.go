@@ -32,6 +32,8 @@ type Storage struct {
 	noUpdate bool
 	// rateLimited makes writes answer ResourceExhausted.
 	rateLimited bool
+	// noLease makes writes answer Unavailable with the no-lease kind.
+	noLease bool
 	// hang makes writes wait for their context's end, as a stopped
 	// (SIGSTOP) node's do.
 	hang bool

@@ -247,3 +247,17 @@ func TestWriteLeavesAHungPrimaryForTheNewOne(t *testing.T) {
 		t.Fatalf("new primary calls %d, follower points %d, ctx %v", fc.Storage[1].Calls("Upsert"), fc.Storage[2].Points(c.Meta.Uid, 0), ctx.Err())
 	}
 }
+
+func TestWriteWithoutALeaseGivesUpAfterItsBudget(t *testing.T) {
+	fc, r, c := setupPrimary(t, 2, 2, 1, time.Minute)
+	fc.Storage[0].SetNoLease(true)
+	_, err := r.Upsert(context.Background(), c, points(2), true)
+	// The storage's refusal is the answer (not the retry budget's "no
+	// primary" one), after retries: the lease may have come back.
+	if apierr.KindOf(err) != apierr.Unavailable || !strings.HasPrefix(err.Error(), "Service unavailable: storage node 1 cannot confirm its lease") {
+		t.Fatalf("got %v", err)
+	}
+	if n := fc.Storage[0].Calls("Upsert"); n < 2 {
+		t.Fatalf("%d upsert calls, want retries", n)
+	}
+}

@@ -9,7 +9,4 @@ import "unsafe"
 func prefetch(p unsafe.Pointer)
 
 //go:noescape
-func prefetchLines(p unsafe.Pointer, n int)
-
-//go:noescape
-func prefetchStride(p unsafe.Pointer, n int, stride int)
+func prefetchBytes(p unsafe.Pointer, n int)

@@ -374,3 +374,37 @@ func TestRateLimit(t *testing.T) {
 		t.Fatalf("second concurrent write: %v", err)
 	}
 }
+
+func TestUnfinishedFullCopyIsRedone(t *testing.T) {
+	maps, nodes := startCluster(t, 2)
+	ctx := context.Background()
+	for i := uint64(1); i <= 10; i++ {
+		if _, err := nodes[1].coord.Write(ctx, ref, 1, upsert(i, float32(i)), true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	maps.setState(t, 3, shoalv1.ReplicaState_REPLICA_STATE_DEAD)
+	eventually(t, "shipper to node 3 stopped", func() bool {
+		nodes[1].coord.mu.Lock()
+		defer nodes[1].coord.mu.Unlock()
+		_, ok := nodes[1].coord.groups[groupKey{"c", "u", 0}].followers[3]
+		return !ok
+	})
+	// A full copy to node 3 starts and never ends (its sender died), and
+	// node 3 restarts: the half-filled replica is marked as such.
+	if err := nodes[3].coord.Install(ctx, &shoalv1.InstallRequest{Shard: ref, Term: 1, Primary: 1, Session: "s1", First: true,
+		Points: []*shoalv1.Point{{Id: pointid.Num(1), Version: 1, Vectors: map[string]*shoalv1.Vector{"": {Data: []float32{1, 1}}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	nodes[3].coord.installs.mu.Lock()
+	delete(nodes[3].coord.installs.sessions, groupKey{"c", "u", 0})
+	nodes[3].coord.installs.mu.Unlock()
+	r3, _ := nodes[3].reps.Replica(ctx, ref)
+	if !r3.Installing() {
+		t.Fatal("replica not marked as holding an unfinished copy")
+	}
+	// Back in service: the primary sends a new full copy.
+	maps.setState(t, 3, shoalv1.ReplicaState_REPLICA_STATE_PARTIAL)
+	eventually(t, "node 3 active again", func() bool { return maps.state(3) == shoalv1.ReplicaState_REPLICA_STATE_ACTIVE })
+	eventually(t, "equal digests", func() bool { return digest(t, nodes[3]) == digest(t, nodes[1]) })
+}
