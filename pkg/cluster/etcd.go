@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -14,13 +15,12 @@ import (
 // meta node is enough to learn the others.
 func NewClient(endpoints []string, log zerolog.Logger) (*clientv3.Client, error) {
 	cli, err := clientv3.New(clientv3.Config{
-		Endpoints:        endpoints,
-		DialTimeout:      5 * time.Second,
-		AutoSyncInterval: 30 * time.Second,
-		// Keep-alive pings detect a frozen or cut-off member within 2 s
-		// and move the client to another endpoint, before the node's
-		// lease (3 s with the default tick) can lapse; meta allows pings
-		// this frequent (etcdserver sets GRPCKeepAliveMinTime).
+		Endpoints:   endpoints,
+		DialTimeout: 5 * time.Second,
+		// Keep-alive pings detect a cut-off member (gRPC sends them at
+		// most every 10 s, whatever is asked); watchEndpoints detects a
+		// frozen one within about a second and keeps the endpoint list to
+		// the members that answer, so it also replaces auto-sync.
 		DialKeepAliveTime:    time.Second,
 		DialKeepAliveTimeout: time.Second,
 		PermitWithoutStream:  true,
@@ -29,6 +29,9 @@ func NewClient(endpoints []string, log zerolog.Logger) (*clientv3.Client, error)
 	if err != nil {
 		return nil, fmt.Errorf("connect to meta %v: %w", endpoints, err)
 	}
+	all := slices.Clone(endpoints)
+	slices.Sort(all)
+	go watchEndpoints(cli, all, log.With().Str("component", "etcd-client").Logger())
 	return cli, nil
 }
 

@@ -145,12 +145,13 @@ func (g *group) countLocked(seq uint64) int {
 
 // extraWait bounds how long a wait=true write, once
 // write_consistency_factor replicas hold it, still waits for the other
-// healthy Active followers.
+// Active followers.
 const extraWait = time.Second
 
 // waitAcks waits until need replicas, this one included, hold seq. With
 // all (wait=true) it then also waits, up to extraWait, until every Active
-// follower that is not failing holds it, so that a read right after the
+// follower holds it (a failing one costs a write at most extraWait, until
+// it is marked Dead), so that a read right after the
 // write finds it on any replica in the normal case (as Qdrant, which
 // writes to all replicas in parallel). It fails with ErrConsistency once
 // need cannot be reached any more (followers were marked Dead) or after
@@ -191,12 +192,11 @@ func (g *group) waitAcks(ctx context.Context, seq uint64, need int, all bool) er
 	}
 }
 
-// laggingLocked counts the Active followers that are not failing and do
-// not hold seq yet.
+// laggingLocked counts the Active followers that do not hold seq yet.
 func (g *group) laggingLocked(seq uint64) int {
 	n := 0
 	for _, s := range g.followers {
-		if s.counts() && !s.failing.Load() && s.acked.Load() < seq {
+		if s.counts() && s.acked.Load() < seq {
 			n++
 		}
 	}

@@ -33,12 +33,9 @@ type shipper struct {
 	g    *group
 	node uint64
 
-	state atomic.Int32  // the follower's shoalv1.ReplicaState in the map
-	acked atomic.Uint64 // newest sequence number the follower holds
-	// failing is set while calls to the follower fail (writes do not wait
-	// for it beyond write_consistency_factor).
-	failing atomic.Bool
-	cancel  context.CancelFunc
+	state  atomic.Int32  // the follower's shoalv1.ReplicaState in the map
+	acked  atomic.Uint64 // newest sequence number the follower holds
+	cancel context.CancelFunc
 
 	// Shipper goroutine only.
 	failingSince time.Time
@@ -101,7 +98,6 @@ func (s *shipper) run(parent context.Context) {
 			log.Info().Msg("follower reachable again")
 		}
 		s.failingSince = time.Time{}
-		s.failing.Store(false)
 		backoff = 50 * time.Millisecond
 	}
 }
@@ -215,8 +211,6 @@ func (s *shipper) failed(ctx context.Context, err error, log zerolog.Logger) {
 	now := time.Now()
 	if s.failingSince.IsZero() {
 		s.failingSince = now
-		s.failing.Store(true)
-		s.g.notify()
 		log.Warn().Err(err).Msg("shipping to follower failed; retrying")
 		return
 	}
