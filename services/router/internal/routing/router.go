@@ -13,10 +13,12 @@
 package routing
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/shoaldb/shoal/pkg/hashring"
@@ -71,14 +73,41 @@ type Collection struct {
 	Meta *shoalv1.Collection
 	Map  *shoalv1.ShardMap
 	ring *hashring.Ring
+	// fetched: read from etcd, not (yet) in the local state.
+	fetched bool
 }
 
-// Resolve snapshots collection name. An unknown name (or one whose shard
-// map is not written yet) is a NotFound error with Qdrant's message.
+// Fetcher reads a collection straight from etcd; *cluster.State
+// implements it.
+type Fetcher interface {
+	Fetch(ctx context.Context, name string) (*shoalv1.Collection, *shoalv1.ShardMap, bool, error)
+}
+
+// fetchTimeout bounds the direct read of a collection the local state
+// does not have.
+const fetchTimeout = 2 * time.Second
+
+// Resolve snapshots collection name. A name the local state does not
+// know is read from etcd directly when the topology can (Fetcher): a
+// collection just created through another router is found even before
+// this router's watch delivers it. An unknown name (or one whose shard map
+// is not written yet) is a NotFound error with Qdrant's message.
 func (r *Router) Resolve(name string) (*Collection, error) {
 	meta, m, ok := r.topo.Collection(name)
 	if !ok {
-		return nil, apierr.CollectionNotFound(name)
+		f, can := r.topo.(Fetcher)
+		if !can {
+			return nil, apierr.CollectionNotFound(name)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
+		defer cancel()
+		var err error
+		if meta, m, ok, err = f.Fetch(ctx, name); err != nil || !ok {
+			return nil, apierr.CollectionNotFound(name)
+		}
+		c := NewCollection(meta, m)
+		c.fetched = true
+		return c, nil
 	}
 	return NewCollection(meta, m), nil
 }

@@ -303,6 +303,9 @@ func (w *PrimaryWriter) watchPrimary(ctx context.Context, cancel context.CancelC
 // collection deleted (or deleted and created again) meanwhile.
 func (w *PrimaryWriter) newerMap(c *Collection, shardID uint32) (*Collection, *shoalv1.Shard, bool, error) {
 	meta, m, ok := w.Maps.Collection(c.Name())
+	if !ok && c.fetched {
+		return nil, nil, false, nil // read from etcd; the watch has not delivered it yet
+	}
 	if !ok || meta.GetUid() != c.Meta.GetUid() {
 		return nil, nil, false, apierr.CollectionNotFound(c.Name())
 	}
