@@ -21,6 +21,59 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// UpdateMode says which points of an upsert are written.
+type UpdateMode int32
+
+const (
+	// Insert new points and replace existing ones.
+	UpdateMode_UPDATE_MODE_UPSERT UpdateMode = 0
+	// Only insert new points; existing ones are left as they are.
+	UpdateMode_UPDATE_MODE_INSERT_ONLY UpdateMode = 1
+	// Only replace existing points; new ones are not inserted.
+	UpdateMode_UPDATE_MODE_UPDATE_ONLY UpdateMode = 2
+)
+
+// Enum value maps for UpdateMode.
+var (
+	UpdateMode_name = map[int32]string{
+		0: "UPDATE_MODE_UPSERT",
+		1: "UPDATE_MODE_INSERT_ONLY",
+		2: "UPDATE_MODE_UPDATE_ONLY",
+	}
+	UpdateMode_value = map[string]int32{
+		"UPDATE_MODE_UPSERT":      0,
+		"UPDATE_MODE_INSERT_ONLY": 1,
+		"UPDATE_MODE_UPDATE_ONLY": 2,
+	}
+)
+
+func (x UpdateMode) Enum() *UpdateMode {
+	p := new(UpdateMode)
+	*p = x
+	return p
+}
+
+func (x UpdateMode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (UpdateMode) Descriptor() protoreflect.EnumDescriptor {
+	return file_shoal_v1_storage_proto_enumTypes[0].Descriptor()
+}
+
+func (UpdateMode) Type() protoreflect.EnumType {
+	return &file_shoal_v1_storage_proto_enumTypes[0]
+}
+
+func (x UpdateMode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use UpdateMode.Descriptor instead.
+func (UpdateMode) EnumDescriptor() ([]byte, []int) {
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{0}
+}
+
 type UpdateRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Shard *ShardRef              `protobuf:"bytes,1,opt,name=shard,proto3" json:"shard,omitempty"`
@@ -204,6 +257,349 @@ func (x *InfoResponse) GetPayloadSchemaJson() []byte {
 	return nil
 }
 
+type OptimizationsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Shard         *ShardRef              `protobuf:"bytes,1,opt,name=shard,proto3" json:"shard,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OptimizationsRequest) Reset() {
+	*x = OptimizationsRequest{}
+	mi := &file_shoal_v1_storage_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OptimizationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OptimizationsRequest) ProtoMessage() {}
+
+func (x *OptimizationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_storage_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OptimizationsRequest.ProtoReflect.Descriptor instead.
+func (*OptimizationsRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *OptimizationsRequest) GetShard() *ShardRef {
+	if x != nil {
+		return x.Shard
+	}
+	return nil
+}
+
+// SegmentInfo is one segment of a replica: uuid is stable while the node
+// runs; points counts its live points.
+type SegmentInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Uuid          string                 `protobuf:"bytes,1,opt,name=uuid,proto3" json:"uuid,omitempty"`
+	Points        uint64                 `protobuf:"varint,2,opt,name=points,proto3" json:"points,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SegmentInfo) Reset() {
+	*x = SegmentInfo{}
+	mi := &file_shoal_v1_storage_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SegmentInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SegmentInfo) ProtoMessage() {}
+
+func (x *SegmentInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_storage_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SegmentInfo.ProtoReflect.Descriptor instead.
+func (*SegmentInfo) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *SegmentInfo) GetUuid() string {
+	if x != nil {
+		return x.Uuid
+	}
+	return ""
+}
+
+func (x *SegmentInfo) GetPoints() uint64 {
+	if x != nil {
+		return x.Points
+	}
+	return 0
+}
+
+// SegmentOptimization is one optimizer job, running or finished.
+type SegmentOptimization struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// uuid is the segment the job produces.
+	Uuid string `protobuf:"bytes,1,opt,name=uuid,proto3" json:"uuid,omitempty"`
+	// optimizer is the job's kind: indexing, vacuum, merge, drop_empty.
+	Optimizer string `protobuf:"bytes,2,opt,name=optimizer,proto3" json:"optimizer,omitempty"`
+	// done is true once the job succeeded; error is set if it failed.
+	Done     bool           `protobuf:"varint,3,opt,name=done,proto3" json:"done,omitempty"`
+	Error    string         `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	Segments []*SegmentInfo `protobuf:"bytes,5,rep,name=segments,proto3" json:"segments,omitempty"`
+	// points is the number of live points the job indexes.
+	Points        uint64 `protobuf:"varint,6,opt,name=points,proto3" json:"points,omitempty"`
+	StartedUnixMs int64  `protobuf:"varint,7,opt,name=started_unix_ms,json=startedUnixMs,proto3" json:"started_unix_ms,omitempty"`
+	// finished_unix_ms is 0 while the job runs.
+	FinishedUnixMs int64 `protobuf:"varint,8,opt,name=finished_unix_ms,json=finishedUnixMs,proto3" json:"finished_unix_ms,omitempty"`
+	// vector is the vector name whose segments the job optimizes.
+	Vector        string `protobuf:"bytes,9,opt,name=vector,proto3" json:"vector,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SegmentOptimization) Reset() {
+	*x = SegmentOptimization{}
+	mi := &file_shoal_v1_storage_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SegmentOptimization) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SegmentOptimization) ProtoMessage() {}
+
+func (x *SegmentOptimization) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_storage_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SegmentOptimization.ProtoReflect.Descriptor instead.
+func (*SegmentOptimization) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *SegmentOptimization) GetUuid() string {
+	if x != nil {
+		return x.Uuid
+	}
+	return ""
+}
+
+func (x *SegmentOptimization) GetOptimizer() string {
+	if x != nil {
+		return x.Optimizer
+	}
+	return ""
+}
+
+func (x *SegmentOptimization) GetDone() bool {
+	if x != nil {
+		return x.Done
+	}
+	return false
+}
+
+func (x *SegmentOptimization) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *SegmentOptimization) GetSegments() []*SegmentInfo {
+	if x != nil {
+		return x.Segments
+	}
+	return nil
+}
+
+func (x *SegmentOptimization) GetPoints() uint64 {
+	if x != nil {
+		return x.Points
+	}
+	return 0
+}
+
+func (x *SegmentOptimization) GetStartedUnixMs() int64 {
+	if x != nil {
+		return x.StartedUnixMs
+	}
+	return 0
+}
+
+func (x *SegmentOptimization) GetFinishedUnixMs() int64 {
+	if x != nil {
+		return x.FinishedUnixMs
+	}
+	return 0
+}
+
+func (x *SegmentOptimization) GetVector() string {
+	if x != nil {
+		return x.Vector
+	}
+	return ""
+}
+
+// PendingOptimization is a job the optimizer would run next.
+type PendingOptimization struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Optimizer     string                 `protobuf:"bytes,1,opt,name=optimizer,proto3" json:"optimizer,omitempty"`
+	Segments      []*SegmentInfo         `protobuf:"bytes,2,rep,name=segments,proto3" json:"segments,omitempty"`
+	Vector        string                 `protobuf:"bytes,3,opt,name=vector,proto3" json:"vector,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PendingOptimization) Reset() {
+	*x = PendingOptimization{}
+	mi := &file_shoal_v1_storage_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PendingOptimization) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PendingOptimization) ProtoMessage() {}
+
+func (x *PendingOptimization) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_storage_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PendingOptimization.ProtoReflect.Descriptor instead.
+func (*PendingOptimization) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *PendingOptimization) GetOptimizer() string {
+	if x != nil {
+		return x.Optimizer
+	}
+	return ""
+}
+
+func (x *PendingOptimization) GetSegments() []*SegmentInfo {
+	if x != nil {
+		return x.Segments
+	}
+	return nil
+}
+
+func (x *PendingOptimization) GetVector() string {
+	if x != nil {
+		return x.Vector
+	}
+	return ""
+}
+
+type OptimizationsResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Running []*SegmentOptimization `protobuf:"bytes,1,rep,name=running,proto3" json:"running,omitempty"`
+	// completed is newest first.
+	Completed     []*SegmentOptimization `protobuf:"bytes,2,rep,name=completed,proto3" json:"completed,omitempty"`
+	Queued        []*PendingOptimization `protobuf:"bytes,3,rep,name=queued,proto3" json:"queued,omitempty"`
+	Idle          []*SegmentInfo         `protobuf:"bytes,4,rep,name=idle,proto3" json:"idle,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OptimizationsResponse) Reset() {
+	*x = OptimizationsResponse{}
+	mi := &file_shoal_v1_storage_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OptimizationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OptimizationsResponse) ProtoMessage() {}
+
+func (x *OptimizationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_storage_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OptimizationsResponse.ProtoReflect.Descriptor instead.
+func (*OptimizationsResponse) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *OptimizationsResponse) GetRunning() []*SegmentOptimization {
+	if x != nil {
+		return x.Running
+	}
+	return nil
+}
+
+func (x *OptimizationsResponse) GetCompleted() []*SegmentOptimization {
+	if x != nil {
+		return x.Completed
+	}
+	return nil
+}
+
+func (x *OptimizationsResponse) GetQueued() []*PendingOptimization {
+	if x != nil {
+		return x.Queued
+	}
+	return nil
+}
+
+func (x *OptimizationsResponse) GetIdle() []*SegmentInfo {
+	if x != nil {
+		return x.Idle
+	}
+	return nil
+}
+
 type ShardRef struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
@@ -215,7 +611,7 @@ type ShardRef struct {
 
 func (x *ShardRef) Reset() {
 	*x = ShardRef{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[3]
+	mi := &file_shoal_v1_storage_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -227,7 +623,7 @@ func (x *ShardRef) String() string {
 func (*ShardRef) ProtoMessage() {}
 
 func (x *ShardRef) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[3]
+	mi := &file_shoal_v1_storage_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -240,7 +636,7 @@ func (x *ShardRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShardRef.ProtoReflect.Descriptor instead.
 func (*ShardRef) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{3}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ShardRef) GetCollection() string {
@@ -275,7 +671,7 @@ type WithVector struct {
 
 func (x *WithVector) Reset() {
 	*x = WithVector{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[4]
+	mi := &file_shoal_v1_storage_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -287,7 +683,7 @@ func (x *WithVector) String() string {
 func (*WithVector) ProtoMessage() {}
 
 func (x *WithVector) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[4]
+	mi := &file_shoal_v1_storage_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -300,7 +696,7 @@ func (x *WithVector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithVector.ProtoReflect.Descriptor instead.
 func (*WithVector) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{4}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *WithVector) GetAll() bool {
@@ -333,7 +729,7 @@ type UpsertRequest struct {
 
 func (x *UpsertRequest) Reset() {
 	*x = UpsertRequest{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[5]
+	mi := &file_shoal_v1_storage_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -345,7 +741,7 @@ func (x *UpsertRequest) String() string {
 func (*UpsertRequest) ProtoMessage() {}
 
 func (x *UpsertRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[5]
+	mi := &file_shoal_v1_storage_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -358,7 +754,7 @@ func (x *UpsertRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertRequest.ProtoReflect.Descriptor instead.
 func (*UpsertRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{5}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *UpsertRequest) GetShard() *ShardRef {
@@ -401,7 +797,7 @@ type DeletePointsRequest struct {
 
 func (x *DeletePointsRequest) Reset() {
 	*x = DeletePointsRequest{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[6]
+	mi := &file_shoal_v1_storage_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -413,7 +809,7 @@ func (x *DeletePointsRequest) String() string {
 func (*DeletePointsRequest) ProtoMessage() {}
 
 func (x *DeletePointsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[6]
+	mi := &file_shoal_v1_storage_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -426,7 +822,7 @@ func (x *DeletePointsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePointsRequest.ProtoReflect.Descriptor instead.
 func (*DeletePointsRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{6}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DeletePointsRequest) GetShard() *ShardRef {
@@ -470,7 +866,7 @@ type UpdateResponse struct {
 
 func (x *UpdateResponse) Reset() {
 	*x = UpdateResponse{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[7]
+	mi := &file_shoal_v1_storage_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -482,7 +878,7 @@ func (x *UpdateResponse) String() string {
 func (*UpdateResponse) ProtoMessage() {}
 
 func (x *UpdateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[7]
+	mi := &file_shoal_v1_storage_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -495,7 +891,7 @@ func (x *UpdateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateResponse.ProtoReflect.Descriptor instead.
 func (*UpdateResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{7}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *UpdateResponse) GetSeq() uint64 {
@@ -524,7 +920,7 @@ type GetPointsRequest struct {
 
 func (x *GetPointsRequest) Reset() {
 	*x = GetPointsRequest{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[8]
+	mi := &file_shoal_v1_storage_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -536,7 +932,7 @@ func (x *GetPointsRequest) String() string {
 func (*GetPointsRequest) ProtoMessage() {}
 
 func (x *GetPointsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[8]
+	mi := &file_shoal_v1_storage_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -549,7 +945,7 @@ func (x *GetPointsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPointsRequest.ProtoReflect.Descriptor instead.
 func (*GetPointsRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{8}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetPointsRequest) GetShard() *ShardRef {
@@ -590,7 +986,7 @@ type GetPointsResponse struct {
 
 func (x *GetPointsResponse) Reset() {
 	*x = GetPointsResponse{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[9]
+	mi := &file_shoal_v1_storage_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -602,7 +998,7 @@ func (x *GetPointsResponse) String() string {
 func (*GetPointsResponse) ProtoMessage() {}
 
 func (x *GetPointsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[9]
+	mi := &file_shoal_v1_storage_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -615,7 +1011,7 @@ func (x *GetPointsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPointsResponse.ProtoReflect.Descriptor instead.
 func (*GetPointsResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{9}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetPointsResponse) GetPoints() []*Point {
@@ -647,7 +1043,7 @@ type SearchRequest struct {
 
 func (x *SearchRequest) Reset() {
 	*x = SearchRequest{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[10]
+	mi := &file_shoal_v1_storage_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -659,7 +1055,7 @@ func (x *SearchRequest) String() string {
 func (*SearchRequest) ProtoMessage() {}
 
 func (x *SearchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[10]
+	mi := &file_shoal_v1_storage_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -672,7 +1068,7 @@ func (x *SearchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchRequest.ProtoReflect.Descriptor instead.
 func (*SearchRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{10}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SearchRequest) GetShard() *ShardRef {
@@ -755,7 +1151,7 @@ type ScoredPoint struct {
 
 func (x *ScoredPoint) Reset() {
 	*x = ScoredPoint{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[11]
+	mi := &file_shoal_v1_storage_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -767,7 +1163,7 @@ func (x *ScoredPoint) String() string {
 func (*ScoredPoint) ProtoMessage() {}
 
 func (x *ScoredPoint) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[11]
+	mi := &file_shoal_v1_storage_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -780,7 +1176,7 @@ func (x *ScoredPoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoredPoint.ProtoReflect.Descriptor instead.
 func (*ScoredPoint) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{11}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ScoredPoint) GetPoint() *Point {
@@ -807,7 +1203,7 @@ type SearchResponse struct {
 
 func (x *SearchResponse) Reset() {
 	*x = SearchResponse{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[12]
+	mi := &file_shoal_v1_storage_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -819,7 +1215,7 @@ func (x *SearchResponse) String() string {
 func (*SearchResponse) ProtoMessage() {}
 
 func (x *SearchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[12]
+	mi := &file_shoal_v1_storage_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -832,7 +1228,7 @@ func (x *SearchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchResponse.ProtoReflect.Descriptor instead.
 func (*SearchResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{12}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SearchResponse) GetPoints() []*ScoredPoint {
@@ -860,7 +1256,7 @@ type ScrollRequest struct {
 
 func (x *ScrollRequest) Reset() {
 	*x = ScrollRequest{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[13]
+	mi := &file_shoal_v1_storage_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -872,7 +1268,7 @@ func (x *ScrollRequest) String() string {
 func (*ScrollRequest) ProtoMessage() {}
 
 func (x *ScrollRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[13]
+	mi := &file_shoal_v1_storage_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -885,7 +1281,7 @@ func (x *ScrollRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScrollRequest.ProtoReflect.Descriptor instead.
 func (*ScrollRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{13}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ScrollRequest) GetShard() *ShardRef {
@@ -950,7 +1346,7 @@ type OrderBy struct {
 
 func (x *OrderBy) Reset() {
 	*x = OrderBy{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[14]
+	mi := &file_shoal_v1_storage_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -962,7 +1358,7 @@ func (x *OrderBy) String() string {
 func (*OrderBy) ProtoMessage() {}
 
 func (x *OrderBy) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[14]
+	mi := &file_shoal_v1_storage_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -975,7 +1371,7 @@ func (x *OrderBy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OrderBy.ProtoReflect.Descriptor instead.
 func (*OrderBy) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{14}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *OrderBy) GetKey() string {
@@ -1014,7 +1410,7 @@ type ScrollResponse struct {
 
 func (x *ScrollResponse) Reset() {
 	*x = ScrollResponse{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[15]
+	mi := &file_shoal_v1_storage_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1026,7 +1422,7 @@ func (x *ScrollResponse) String() string {
 func (*ScrollResponse) ProtoMessage() {}
 
 func (x *ScrollResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[15]
+	mi := &file_shoal_v1_storage_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1039,7 +1435,7 @@ func (x *ScrollResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScrollResponse.ProtoReflect.Descriptor instead.
 func (*ScrollResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{15}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ScrollResponse) GetPoints() []*Point {
@@ -1073,7 +1469,7 @@ type CountRequest struct {
 
 func (x *CountRequest) Reset() {
 	*x = CountRequest{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[16]
+	mi := &file_shoal_v1_storage_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1085,7 +1481,7 @@ func (x *CountRequest) String() string {
 func (*CountRequest) ProtoMessage() {}
 
 func (x *CountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[16]
+	mi := &file_shoal_v1_storage_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1098,7 +1494,7 @@ func (x *CountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CountRequest.ProtoReflect.Descriptor instead.
 func (*CountRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{16}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CountRequest) GetShard() *ShardRef {
@@ -1124,7 +1520,7 @@ type CountResponse struct {
 
 func (x *CountResponse) Reset() {
 	*x = CountResponse{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[17]
+	mi := &file_shoal_v1_storage_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1136,7 +1532,7 @@ func (x *CountResponse) String() string {
 func (*CountResponse) ProtoMessage() {}
 
 func (x *CountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[17]
+	mi := &file_shoal_v1_storage_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1149,7 +1545,7 @@ func (x *CountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CountResponse.ProtoReflect.Descriptor instead.
 func (*CountResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{17}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CountResponse) GetCount() uint64 {
@@ -1182,7 +1578,7 @@ type Operation struct {
 
 func (x *Operation) Reset() {
 	*x = Operation{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[18]
+	mi := &file_shoal_v1_storage_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1194,7 +1590,7 @@ func (x *Operation) String() string {
 func (*Operation) ProtoMessage() {}
 
 func (x *Operation) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[18]
+	mi := &file_shoal_v1_storage_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1207,7 +1603,7 @@ func (x *Operation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Operation.ProtoReflect.Descriptor instead.
 func (*Operation) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{18}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Operation) GetKind() isOperation_Kind {
@@ -1383,7 +1779,7 @@ type PointSelector struct {
 
 func (x *PointSelector) Reset() {
 	*x = PointSelector{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[19]
+	mi := &file_shoal_v1_storage_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1395,7 +1791,7 @@ func (x *PointSelector) String() string {
 func (*PointSelector) ProtoMessage() {}
 
 func (x *PointSelector) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[19]
+	mi := &file_shoal_v1_storage_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1408,7 +1804,7 @@ func (x *PointSelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PointSelector.ProtoReflect.Descriptor instead.
 func (*PointSelector) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{19}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *PointSelector) GetIds() []*PointID {
@@ -1438,7 +1834,7 @@ type SetPayload struct {
 
 func (x *SetPayload) Reset() {
 	*x = SetPayload{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[20]
+	mi := &file_shoal_v1_storage_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1450,7 +1846,7 @@ func (x *SetPayload) String() string {
 func (*SetPayload) ProtoMessage() {}
 
 func (x *SetPayload) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[20]
+	mi := &file_shoal_v1_storage_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1463,7 +1859,7 @@ func (x *SetPayload) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPayload.ProtoReflect.Descriptor instead.
 func (*SetPayload) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{20}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SetPayload) GetSelector() *PointSelector {
@@ -1497,7 +1893,7 @@ type DeletePayload struct {
 
 func (x *DeletePayload) Reset() {
 	*x = DeletePayload{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[21]
+	mi := &file_shoal_v1_storage_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1509,7 +1905,7 @@ func (x *DeletePayload) String() string {
 func (*DeletePayload) ProtoMessage() {}
 
 func (x *DeletePayload) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[21]
+	mi := &file_shoal_v1_storage_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1522,7 +1918,7 @@ func (x *DeletePayload) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePayload.ProtoReflect.Descriptor instead.
 func (*DeletePayload) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{21}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *DeletePayload) GetSelector() *PointSelector {
@@ -1549,7 +1945,7 @@ type PointVectors struct {
 
 func (x *PointVectors) Reset() {
 	*x = PointVectors{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[22]
+	mi := &file_shoal_v1_storage_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1561,7 +1957,7 @@ func (x *PointVectors) String() string {
 func (*PointVectors) ProtoMessage() {}
 
 func (x *PointVectors) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[22]
+	mi := &file_shoal_v1_storage_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1574,7 +1970,7 @@ func (x *PointVectors) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PointVectors.ProtoReflect.Descriptor instead.
 func (*PointVectors) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{22}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *PointVectors) GetId() *PointID {
@@ -1592,15 +1988,19 @@ func (x *PointVectors) GetVectors() map[string]*Vector {
 }
 
 type UpdateVectors struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Points        []*PointVectors        `protobuf:"bytes,1,rep,name=points,proto3" json:"points,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Points []*PointVectors        `protobuf:"bytes,1,rep,name=points,proto3" json:"points,omitempty"`
+	// update_filter, if set (Qdrant filter JSON), limits the update to the
+	// listed points that match it; the others keep their vectors. It is
+	// evaluated when the operation is applied, against the stored points.
+	UpdateFilter  []byte `protobuf:"bytes,2,opt,name=update_filter,json=updateFilter,proto3" json:"update_filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateVectors) Reset() {
 	*x = UpdateVectors{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[23]
+	mi := &file_shoal_v1_storage_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1612,7 +2012,7 @@ func (x *UpdateVectors) String() string {
 func (*UpdateVectors) ProtoMessage() {}
 
 func (x *UpdateVectors) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[23]
+	mi := &file_shoal_v1_storage_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1625,12 +2025,19 @@ func (x *UpdateVectors) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateVectors.ProtoReflect.Descriptor instead.
 func (*UpdateVectors) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{23}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *UpdateVectors) GetPoints() []*PointVectors {
 	if x != nil {
 		return x.Points
+	}
+	return nil
+}
+
+func (x *UpdateVectors) GetUpdateFilter() []byte {
+	if x != nil {
+		return x.UpdateFilter
 	}
 	return nil
 }
@@ -1645,7 +2052,7 @@ type DeleteVectors struct {
 
 func (x *DeleteVectors) Reset() {
 	*x = DeleteVectors{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[24]
+	mi := &file_shoal_v1_storage_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1657,7 +2064,7 @@ func (x *DeleteVectors) String() string {
 func (*DeleteVectors) ProtoMessage() {}
 
 func (x *DeleteVectors) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[24]
+	mi := &file_shoal_v1_storage_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1670,7 +2077,7 @@ func (x *DeleteVectors) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteVectors.ProtoReflect.Descriptor instead.
 func (*DeleteVectors) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{24}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *DeleteVectors) GetSelector() *PointSelector {
@@ -1699,7 +2106,7 @@ type CreateFieldIndex struct {
 
 func (x *CreateFieldIndex) Reset() {
 	*x = CreateFieldIndex{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[25]
+	mi := &file_shoal_v1_storage_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1711,7 +2118,7 @@ func (x *CreateFieldIndex) String() string {
 func (*CreateFieldIndex) ProtoMessage() {}
 
 func (x *CreateFieldIndex) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[25]
+	mi := &file_shoal_v1_storage_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1724,7 +2131,7 @@ func (x *CreateFieldIndex) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateFieldIndex.ProtoReflect.Descriptor instead.
 func (*CreateFieldIndex) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{25}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CreateFieldIndex) GetField() string {
@@ -1750,7 +2157,7 @@ type DeleteFieldIndex struct {
 
 func (x *DeleteFieldIndex) Reset() {
 	*x = DeleteFieldIndex{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[26]
+	mi := &file_shoal_v1_storage_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1762,7 +2169,7 @@ func (x *DeleteFieldIndex) String() string {
 func (*DeleteFieldIndex) ProtoMessage() {}
 
 func (x *DeleteFieldIndex) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[26]
+	mi := &file_shoal_v1_storage_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1775,7 +2182,7 @@ func (x *DeleteFieldIndex) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteFieldIndex.ProtoReflect.Descriptor instead.
 func (*DeleteFieldIndex) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{26}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DeleteFieldIndex) GetField() string {
@@ -1786,15 +2193,22 @@ func (x *DeleteFieldIndex) GetField() string {
 }
 
 type UpsertPoints struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Points        []*Point               `protobuf:"bytes,1,rep,name=points,proto3" json:"points,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Points []*Point               `protobuf:"bytes,1,rep,name=points,proto3" json:"points,omitempty"`
+	// update_filter, if set (Qdrant filter JSON), limits which existing
+	// points are replaced: the ones matching it. Points that do not exist
+	// yet are inserted regardless (unless update_mode forbids it). Like
+	// update_mode it is evaluated when the operation is applied, against
+	// the points as stored just before it.
+	UpdateFilter  []byte     `protobuf:"bytes,2,opt,name=update_filter,json=updateFilter,proto3" json:"update_filter,omitempty"`
+	UpdateMode    UpdateMode `protobuf:"varint,3,opt,name=update_mode,json=updateMode,proto3,enum=shoal.v1.UpdateMode" json:"update_mode,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpsertPoints) Reset() {
 	*x = UpsertPoints{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[27]
+	mi := &file_shoal_v1_storage_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1806,7 +2220,7 @@ func (x *UpsertPoints) String() string {
 func (*UpsertPoints) ProtoMessage() {}
 
 func (x *UpsertPoints) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[27]
+	mi := &file_shoal_v1_storage_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1819,7 +2233,7 @@ func (x *UpsertPoints) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertPoints.ProtoReflect.Descriptor instead.
 func (*UpsertPoints) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{27}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *UpsertPoints) GetPoints() []*Point {
@@ -1827,6 +2241,20 @@ func (x *UpsertPoints) GetPoints() []*Point {
 		return x.Points
 	}
 	return nil
+}
+
+func (x *UpsertPoints) GetUpdateFilter() []byte {
+	if x != nil {
+		return x.UpdateFilter
+	}
+	return nil
+}
+
+func (x *UpsertPoints) GetUpdateMode() UpdateMode {
+	if x != nil {
+		return x.UpdateMode
+	}
+	return UpdateMode_UPDATE_MODE_UPSERT
 }
 
 type DeletePoints struct {
@@ -1840,7 +2268,7 @@ type DeletePoints struct {
 
 func (x *DeletePoints) Reset() {
 	*x = DeletePoints{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[28]
+	mi := &file_shoal_v1_storage_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1852,7 +2280,7 @@ func (x *DeletePoints) String() string {
 func (*DeletePoints) ProtoMessage() {}
 
 func (x *DeletePoints) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[28]
+	mi := &file_shoal_v1_storage_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1865,7 +2293,7 @@ func (x *DeletePoints) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePoints.ProtoReflect.Descriptor instead.
 func (*DeletePoints) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{28}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *DeletePoints) GetIds() []*PointID {
@@ -1895,7 +2323,7 @@ type WalEntry struct {
 
 func (x *WalEntry) Reset() {
 	*x = WalEntry{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[29]
+	mi := &file_shoal_v1_storage_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1907,7 +2335,7 @@ func (x *WalEntry) String() string {
 func (*WalEntry) ProtoMessage() {}
 
 func (x *WalEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[29]
+	mi := &file_shoal_v1_storage_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1920,7 +2348,7 @@ func (x *WalEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WalEntry.ProtoReflect.Descriptor instead.
 func (*WalEntry) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{29}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *WalEntry) GetTerm() uint64 {
@@ -1957,7 +2385,7 @@ type LogEntry struct {
 
 func (x *LogEntry) Reset() {
 	*x = LogEntry{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[30]
+	mi := &file_shoal_v1_storage_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1969,7 +2397,7 @@ func (x *LogEntry) String() string {
 func (*LogEntry) ProtoMessage() {}
 
 func (x *LogEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[30]
+	mi := &file_shoal_v1_storage_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1982,7 +2410,7 @@ func (x *LogEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogEntry.ProtoReflect.Descriptor instead.
 func (*LogEntry) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{30}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *LogEntry) GetTerm() uint64 {
@@ -2022,7 +2450,7 @@ type ReplicateRequest struct {
 
 func (x *ReplicateRequest) Reset() {
 	*x = ReplicateRequest{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[31]
+	mi := &file_shoal_v1_storage_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2034,7 +2462,7 @@ func (x *ReplicateRequest) String() string {
 func (*ReplicateRequest) ProtoMessage() {}
 
 func (x *ReplicateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[31]
+	mi := &file_shoal_v1_storage_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2047,7 +2475,7 @@ func (x *ReplicateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicateRequest.ProtoReflect.Descriptor instead.
 func (*ReplicateRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{31}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ReplicateRequest) GetShard() *ShardRef {
@@ -2109,7 +2537,7 @@ type ReplicateResponse struct {
 
 func (x *ReplicateResponse) Reset() {
 	*x = ReplicateResponse{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[32]
+	mi := &file_shoal_v1_storage_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2121,7 +2549,7 @@ func (x *ReplicateResponse) String() string {
 func (*ReplicateResponse) ProtoMessage() {}
 
 func (x *ReplicateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[32]
+	mi := &file_shoal_v1_storage_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2134,7 +2562,7 @@ func (x *ReplicateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicateResponse.ProtoReflect.Descriptor instead.
 func (*ReplicateResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{32}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ReplicateResponse) GetAccepted() bool {
@@ -2181,7 +2609,7 @@ type PositionRequest struct {
 
 func (x *PositionRequest) Reset() {
 	*x = PositionRequest{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[33]
+	mi := &file_shoal_v1_storage_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2193,7 +2621,7 @@ func (x *PositionRequest) String() string {
 func (*PositionRequest) ProtoMessage() {}
 
 func (x *PositionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[33]
+	mi := &file_shoal_v1_storage_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2206,7 +2634,7 @@ func (x *PositionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PositionRequest.ProtoReflect.Descriptor instead.
 func (*PositionRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{33}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *PositionRequest) GetShard() *ShardRef {
@@ -2228,7 +2656,7 @@ type PositionResponse struct {
 
 func (x *PositionResponse) Reset() {
 	*x = PositionResponse{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[34]
+	mi := &file_shoal_v1_storage_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2240,7 +2668,7 @@ func (x *PositionResponse) String() string {
 func (*PositionResponse) ProtoMessage() {}
 
 func (x *PositionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[34]
+	mi := &file_shoal_v1_storage_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2253,7 +2681,7 @@ func (x *PositionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PositionResponse.ProtoReflect.Descriptor instead.
 func (*PositionResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{34}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *PositionResponse) GetTerm() uint64 {
@@ -2293,7 +2721,7 @@ type DigestRequest struct {
 
 func (x *DigestRequest) Reset() {
 	*x = DigestRequest{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[35]
+	mi := &file_shoal_v1_storage_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2305,7 +2733,7 @@ func (x *DigestRequest) String() string {
 func (*DigestRequest) ProtoMessage() {}
 
 func (x *DigestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[35]
+	mi := &file_shoal_v1_storage_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2318,7 +2746,7 @@ func (x *DigestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DigestRequest.ProtoReflect.Descriptor instead.
 func (*DigestRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{35}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *DigestRequest) GetShard() *ShardRef {
@@ -2341,7 +2769,7 @@ type DigestResponse struct {
 
 func (x *DigestResponse) Reset() {
 	*x = DigestResponse{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[36]
+	mi := &file_shoal_v1_storage_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2353,7 +2781,7 @@ func (x *DigestResponse) String() string {
 func (*DigestResponse) ProtoMessage() {}
 
 func (x *DigestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[36]
+	mi := &file_shoal_v1_storage_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2366,7 +2794,7 @@ func (x *DigestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DigestResponse.ProtoReflect.Descriptor instead.
 func (*DigestResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{36}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *DigestResponse) GetLastTerm() uint64 {
@@ -2421,7 +2849,7 @@ type InstallRequest struct {
 
 func (x *InstallRequest) Reset() {
 	*x = InstallRequest{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[37]
+	mi := &file_shoal_v1_storage_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2433,7 +2861,7 @@ func (x *InstallRequest) String() string {
 func (*InstallRequest) ProtoMessage() {}
 
 func (x *InstallRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[37]
+	mi := &file_shoal_v1_storage_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2446,7 +2874,7 @@ func (x *InstallRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InstallRequest.ProtoReflect.Descriptor instead.
 func (*InstallRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{37}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *InstallRequest) GetShard() *ShardRef {
@@ -2527,7 +2955,7 @@ type InstallResponse struct {
 
 func (x *InstallResponse) Reset() {
 	*x = InstallResponse{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[38]
+	mi := &file_shoal_v1_storage_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2539,7 +2967,7 @@ func (x *InstallResponse) String() string {
 func (*InstallResponse) ProtoMessage() {}
 
 func (x *InstallResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[38]
+	mi := &file_shoal_v1_storage_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2552,7 +2980,7 @@ func (x *InstallResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InstallResponse.ProtoReflect.Descriptor instead.
 func (*InstallResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{38}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{43}
 }
 
 var File_shoal_v1_storage_proto protoreflect.FileDescriptor
@@ -2571,7 +2999,31 @@ const file_shoal_v1_storage_proto_rawDesc = "" +
 	"\x06points\x18\x01 \x01(\x04R\x06points\x12'\n" +
 	"\x0findexed_vectors\x18\x02 \x01(\x04R\x0eindexedVectors\x12\x1a\n" +
 	"\bsegments\x18\x03 \x01(\rR\bsegments\x12.\n" +
-	"\x13payload_schema_json\x18\x04 \x01(\fR\x11payloadSchemaJson\"W\n" +
+	"\x13payload_schema_json\x18\x04 \x01(\fR\x11payloadSchemaJson\"@\n" +
+	"\x14OptimizationsRequest\x12(\n" +
+	"\x05shard\x18\x01 \x01(\v2\x12.shoal.v1.ShardRefR\x05shard\"9\n" +
+	"\vSegmentInfo\x12\x12\n" +
+	"\x04uuid\x18\x01 \x01(\tR\x04uuid\x12\x16\n" +
+	"\x06points\x18\x02 \x01(\x04R\x06points\"\xa6\x02\n" +
+	"\x13SegmentOptimization\x12\x12\n" +
+	"\x04uuid\x18\x01 \x01(\tR\x04uuid\x12\x1c\n" +
+	"\toptimizer\x18\x02 \x01(\tR\toptimizer\x12\x12\n" +
+	"\x04done\x18\x03 \x01(\bR\x04done\x12\x14\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\x121\n" +
+	"\bsegments\x18\x05 \x03(\v2\x15.shoal.v1.SegmentInfoR\bsegments\x12\x16\n" +
+	"\x06points\x18\x06 \x01(\x04R\x06points\x12&\n" +
+	"\x0fstarted_unix_ms\x18\a \x01(\x03R\rstartedUnixMs\x12(\n" +
+	"\x10finished_unix_ms\x18\b \x01(\x03R\x0efinishedUnixMs\x12\x16\n" +
+	"\x06vector\x18\t \x01(\tR\x06vector\"~\n" +
+	"\x13PendingOptimization\x12\x1c\n" +
+	"\toptimizer\x18\x01 \x01(\tR\toptimizer\x121\n" +
+	"\bsegments\x18\x02 \x03(\v2\x15.shoal.v1.SegmentInfoR\bsegments\x12\x16\n" +
+	"\x06vector\x18\x03 \x01(\tR\x06vector\"\xef\x01\n" +
+	"\x15OptimizationsResponse\x127\n" +
+	"\arunning\x18\x01 \x03(\v2\x1d.shoal.v1.SegmentOptimizationR\arunning\x12;\n" +
+	"\tcompleted\x18\x02 \x03(\v2\x1d.shoal.v1.SegmentOptimizationR\tcompleted\x125\n" +
+	"\x06queued\x18\x03 \x03(\v2\x1d.shoal.v1.PendingOptimizationR\x06queued\x12)\n" +
+	"\x04idle\x18\x04 \x03(\v2\x15.shoal.v1.SegmentInfoR\x04idle\"W\n" +
 	"\bShardRef\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -2679,9 +3131,10 @@ const file_shoal_v1_storage_proto_rawDesc = "" +
 	"\avectors\x18\x02 \x03(\v2#.shoal.v1.PointVectors.VectorsEntryR\avectors\x1aL\n" +
 	"\fVectorsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12&\n" +
-	"\x05value\x18\x02 \x01(\v2\x10.shoal.v1.VectorR\x05value:\x028\x01\"?\n" +
+	"\x05value\x18\x02 \x01(\v2\x10.shoal.v1.VectorR\x05value:\x028\x01\"d\n" +
 	"\rUpdateVectors\x12.\n" +
-	"\x06points\x18\x01 \x03(\v2\x16.shoal.v1.PointVectorsR\x06points\"Z\n" +
+	"\x06points\x18\x01 \x03(\v2\x16.shoal.v1.PointVectorsR\x06points\x12#\n" +
+	"\rupdate_filter\x18\x02 \x01(\fR\fupdateFilter\"Z\n" +
 	"\rDeleteVectors\x123\n" +
 	"\bselector\x18\x01 \x01(\v2\x17.shoal.v1.PointSelectorR\bselector\x12\x14\n" +
 	"\x05names\x18\x02 \x03(\tR\x05names\"I\n" +
@@ -2690,9 +3143,12 @@ const file_shoal_v1_storage_proto_rawDesc = "" +
 	"\vschema_json\x18\x02 \x01(\fR\n" +
 	"schemaJson\"(\n" +
 	"\x10DeleteFieldIndex\x12\x14\n" +
-	"\x05field\x18\x01 \x01(\tR\x05field\"7\n" +
+	"\x05field\x18\x01 \x01(\tR\x05field\"\x93\x01\n" +
 	"\fUpsertPoints\x12'\n" +
-	"\x06points\x18\x01 \x03(\v2\x0f.shoal.v1.PointR\x06points\"K\n" +
+	"\x06points\x18\x01 \x03(\v2\x0f.shoal.v1.PointR\x06points\x12#\n" +
+	"\rupdate_filter\x18\x02 \x01(\fR\fupdateFilter\x125\n" +
+	"\vupdate_mode\x18\x03 \x01(\x0e2\x14.shoal.v1.UpdateModeR\n" +
+	"updateMode\"K\n" +
 	"\fDeletePoints\x12#\n" +
 	"\x03ids\x18\x01 \x03(\v2\x11.shoal.v1.PointIDR\x03ids\x12\x16\n" +
 	"\x06filter\x18\x02 \x01(\fR\x06filter\"U\n" +
@@ -2744,7 +3200,12 @@ const file_shoal_v1_storage_proto_rawDesc = "" +
 	"\tlast_term\x18\t \x01(\x04R\blastTerm\x12\x19\n" +
 	"\blast_seq\x18\n" +
 	" \x01(\x04R\alastSeq\"\x11\n" +
-	"\x0fInstallResponse2\x8a\x06\n" +
+	"\x0fInstallResponse*^\n" +
+	"\n" +
+	"UpdateMode\x12\x16\n" +
+	"\x12UPDATE_MODE_UPSERT\x10\x00\x12\x1b\n" +
+	"\x17UPDATE_MODE_INSERT_ONLY\x10\x01\x12\x1b\n" +
+	"\x17UPDATE_MODE_UPDATE_ONLY\x10\x022\xdc\x06\n" +
 	"\x0eStorageService\x12;\n" +
 	"\x06Upsert\x12\x17.shoal.v1.UpsertRequest\x1a\x18.shoal.v1.UpdateResponse\x12G\n" +
 	"\fDeletePoints\x12\x1d.shoal.v1.DeletePointsRequest\x1a\x18.shoal.v1.UpdateResponse\x12D\n" +
@@ -2753,7 +3214,8 @@ const file_shoal_v1_storage_proto_rawDesc = "" +
 	"\x06Scroll\x12\x17.shoal.v1.ScrollRequest\x1a\x18.shoal.v1.ScrollResponse\x128\n" +
 	"\x05Count\x12\x16.shoal.v1.CountRequest\x1a\x17.shoal.v1.CountResponse\x12;\n" +
 	"\x06Update\x12\x17.shoal.v1.UpdateRequest\x1a\x18.shoal.v1.UpdateResponse\x125\n" +
-	"\x04Info\x12\x15.shoal.v1.InfoRequest\x1a\x16.shoal.v1.InfoResponse\x12D\n" +
+	"\x04Info\x12\x15.shoal.v1.InfoRequest\x1a\x16.shoal.v1.InfoResponse\x12P\n" +
+	"\rOptimizations\x12\x1e.shoal.v1.OptimizationsRequest\x1a\x1f.shoal.v1.OptimizationsResponse\x12D\n" +
 	"\tReplicate\x12\x1a.shoal.v1.ReplicateRequest\x1a\x1b.shoal.v1.ReplicateResponse\x12A\n" +
 	"\bPosition\x12\x19.shoal.v1.PositionRequest\x1a\x1a.shoal.v1.PositionResponse\x12;\n" +
 	"\x06Digest\x12\x17.shoal.v1.DigestRequest\x1a\x18.shoal.v1.DigestResponse\x12>\n" +
@@ -2771,133 +3233,150 @@ func file_shoal_v1_storage_proto_rawDescGZIP() []byte {
 	return file_shoal_v1_storage_proto_rawDescData
 }
 
-var file_shoal_v1_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_shoal_v1_storage_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_shoal_v1_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_shoal_v1_storage_proto_goTypes = []any{
-	(*UpdateRequest)(nil),       // 0: shoal.v1.UpdateRequest
-	(*InfoRequest)(nil),         // 1: shoal.v1.InfoRequest
-	(*InfoResponse)(nil),        // 2: shoal.v1.InfoResponse
-	(*ShardRef)(nil),            // 3: shoal.v1.ShardRef
-	(*WithVector)(nil),          // 4: shoal.v1.WithVector
-	(*UpsertRequest)(nil),       // 5: shoal.v1.UpsertRequest
-	(*DeletePointsRequest)(nil), // 6: shoal.v1.DeletePointsRequest
-	(*UpdateResponse)(nil),      // 7: shoal.v1.UpdateResponse
-	(*GetPointsRequest)(nil),    // 8: shoal.v1.GetPointsRequest
-	(*GetPointsResponse)(nil),   // 9: shoal.v1.GetPointsResponse
-	(*SearchRequest)(nil),       // 10: shoal.v1.SearchRequest
-	(*ScoredPoint)(nil),         // 11: shoal.v1.ScoredPoint
-	(*SearchResponse)(nil),      // 12: shoal.v1.SearchResponse
-	(*ScrollRequest)(nil),       // 13: shoal.v1.ScrollRequest
-	(*OrderBy)(nil),             // 14: shoal.v1.OrderBy
-	(*ScrollResponse)(nil),      // 15: shoal.v1.ScrollResponse
-	(*CountRequest)(nil),        // 16: shoal.v1.CountRequest
-	(*CountResponse)(nil),       // 17: shoal.v1.CountResponse
-	(*Operation)(nil),           // 18: shoal.v1.Operation
-	(*PointSelector)(nil),       // 19: shoal.v1.PointSelector
-	(*SetPayload)(nil),          // 20: shoal.v1.SetPayload
-	(*DeletePayload)(nil),       // 21: shoal.v1.DeletePayload
-	(*PointVectors)(nil),        // 22: shoal.v1.PointVectors
-	(*UpdateVectors)(nil),       // 23: shoal.v1.UpdateVectors
-	(*DeleteVectors)(nil),       // 24: shoal.v1.DeleteVectors
-	(*CreateFieldIndex)(nil),    // 25: shoal.v1.CreateFieldIndex
-	(*DeleteFieldIndex)(nil),    // 26: shoal.v1.DeleteFieldIndex
-	(*UpsertPoints)(nil),        // 27: shoal.v1.UpsertPoints
-	(*DeletePoints)(nil),        // 28: shoal.v1.DeletePoints
-	(*WalEntry)(nil),            // 29: shoal.v1.WalEntry
-	(*LogEntry)(nil),            // 30: shoal.v1.LogEntry
-	(*ReplicateRequest)(nil),    // 31: shoal.v1.ReplicateRequest
-	(*ReplicateResponse)(nil),   // 32: shoal.v1.ReplicateResponse
-	(*PositionRequest)(nil),     // 33: shoal.v1.PositionRequest
-	(*PositionResponse)(nil),    // 34: shoal.v1.PositionResponse
-	(*DigestRequest)(nil),       // 35: shoal.v1.DigestRequest
-	(*DigestResponse)(nil),      // 36: shoal.v1.DigestResponse
-	(*InstallRequest)(nil),      // 37: shoal.v1.InstallRequest
-	(*InstallResponse)(nil),     // 38: shoal.v1.InstallResponse
-	nil,                         // 39: shoal.v1.PointVectors.VectorsEntry
-	(*Point)(nil),               // 40: shoal.v1.Point
-	(*PointID)(nil),             // 41: shoal.v1.PointID
-	(*Vector)(nil),              // 42: shoal.v1.Vector
+	(UpdateMode)(0),               // 0: shoal.v1.UpdateMode
+	(*UpdateRequest)(nil),         // 1: shoal.v1.UpdateRequest
+	(*InfoRequest)(nil),           // 2: shoal.v1.InfoRequest
+	(*InfoResponse)(nil),          // 3: shoal.v1.InfoResponse
+	(*OptimizationsRequest)(nil),  // 4: shoal.v1.OptimizationsRequest
+	(*SegmentInfo)(nil),           // 5: shoal.v1.SegmentInfo
+	(*SegmentOptimization)(nil),   // 6: shoal.v1.SegmentOptimization
+	(*PendingOptimization)(nil),   // 7: shoal.v1.PendingOptimization
+	(*OptimizationsResponse)(nil), // 8: shoal.v1.OptimizationsResponse
+	(*ShardRef)(nil),              // 9: shoal.v1.ShardRef
+	(*WithVector)(nil),            // 10: shoal.v1.WithVector
+	(*UpsertRequest)(nil),         // 11: shoal.v1.UpsertRequest
+	(*DeletePointsRequest)(nil),   // 12: shoal.v1.DeletePointsRequest
+	(*UpdateResponse)(nil),        // 13: shoal.v1.UpdateResponse
+	(*GetPointsRequest)(nil),      // 14: shoal.v1.GetPointsRequest
+	(*GetPointsResponse)(nil),     // 15: shoal.v1.GetPointsResponse
+	(*SearchRequest)(nil),         // 16: shoal.v1.SearchRequest
+	(*ScoredPoint)(nil),           // 17: shoal.v1.ScoredPoint
+	(*SearchResponse)(nil),        // 18: shoal.v1.SearchResponse
+	(*ScrollRequest)(nil),         // 19: shoal.v1.ScrollRequest
+	(*OrderBy)(nil),               // 20: shoal.v1.OrderBy
+	(*ScrollResponse)(nil),        // 21: shoal.v1.ScrollResponse
+	(*CountRequest)(nil),          // 22: shoal.v1.CountRequest
+	(*CountResponse)(nil),         // 23: shoal.v1.CountResponse
+	(*Operation)(nil),             // 24: shoal.v1.Operation
+	(*PointSelector)(nil),         // 25: shoal.v1.PointSelector
+	(*SetPayload)(nil),            // 26: shoal.v1.SetPayload
+	(*DeletePayload)(nil),         // 27: shoal.v1.DeletePayload
+	(*PointVectors)(nil),          // 28: shoal.v1.PointVectors
+	(*UpdateVectors)(nil),         // 29: shoal.v1.UpdateVectors
+	(*DeleteVectors)(nil),         // 30: shoal.v1.DeleteVectors
+	(*CreateFieldIndex)(nil),      // 31: shoal.v1.CreateFieldIndex
+	(*DeleteFieldIndex)(nil),      // 32: shoal.v1.DeleteFieldIndex
+	(*UpsertPoints)(nil),          // 33: shoal.v1.UpsertPoints
+	(*DeletePoints)(nil),          // 34: shoal.v1.DeletePoints
+	(*WalEntry)(nil),              // 35: shoal.v1.WalEntry
+	(*LogEntry)(nil),              // 36: shoal.v1.LogEntry
+	(*ReplicateRequest)(nil),      // 37: shoal.v1.ReplicateRequest
+	(*ReplicateResponse)(nil),     // 38: shoal.v1.ReplicateResponse
+	(*PositionRequest)(nil),       // 39: shoal.v1.PositionRequest
+	(*PositionResponse)(nil),      // 40: shoal.v1.PositionResponse
+	(*DigestRequest)(nil),         // 41: shoal.v1.DigestRequest
+	(*DigestResponse)(nil),        // 42: shoal.v1.DigestResponse
+	(*InstallRequest)(nil),        // 43: shoal.v1.InstallRequest
+	(*InstallResponse)(nil),       // 44: shoal.v1.InstallResponse
+	nil,                           // 45: shoal.v1.PointVectors.VectorsEntry
+	(*Point)(nil),                 // 46: shoal.v1.Point
+	(*PointID)(nil),               // 47: shoal.v1.PointID
+	(*Vector)(nil),                // 48: shoal.v1.Vector
 }
 var file_shoal_v1_storage_proto_depIdxs = []int32{
-	3,  // 0: shoal.v1.UpdateRequest.shard:type_name -> shoal.v1.ShardRef
-	18, // 1: shoal.v1.UpdateRequest.op:type_name -> shoal.v1.Operation
-	3,  // 2: shoal.v1.InfoRequest.shard:type_name -> shoal.v1.ShardRef
-	3,  // 3: shoal.v1.UpsertRequest.shard:type_name -> shoal.v1.ShardRef
-	40, // 4: shoal.v1.UpsertRequest.points:type_name -> shoal.v1.Point
-	3,  // 5: shoal.v1.DeletePointsRequest.shard:type_name -> shoal.v1.ShardRef
-	41, // 6: shoal.v1.DeletePointsRequest.ids:type_name -> shoal.v1.PointID
-	3,  // 7: shoal.v1.GetPointsRequest.shard:type_name -> shoal.v1.ShardRef
-	41, // 8: shoal.v1.GetPointsRequest.ids:type_name -> shoal.v1.PointID
-	4,  // 9: shoal.v1.GetPointsRequest.with_vector:type_name -> shoal.v1.WithVector
-	40, // 10: shoal.v1.GetPointsResponse.points:type_name -> shoal.v1.Point
-	3,  // 11: shoal.v1.SearchRequest.shard:type_name -> shoal.v1.ShardRef
-	42, // 12: shoal.v1.SearchRequest.vector:type_name -> shoal.v1.Vector
-	4,  // 13: shoal.v1.SearchRequest.with_vector:type_name -> shoal.v1.WithVector
-	40, // 14: shoal.v1.ScoredPoint.point:type_name -> shoal.v1.Point
-	11, // 15: shoal.v1.SearchResponse.points:type_name -> shoal.v1.ScoredPoint
-	3,  // 16: shoal.v1.ScrollRequest.shard:type_name -> shoal.v1.ShardRef
-	41, // 17: shoal.v1.ScrollRequest.offset:type_name -> shoal.v1.PointID
-	4,  // 18: shoal.v1.ScrollRequest.with_vector:type_name -> shoal.v1.WithVector
-	14, // 19: shoal.v1.ScrollRequest.order_by:type_name -> shoal.v1.OrderBy
-	40, // 20: shoal.v1.ScrollResponse.points:type_name -> shoal.v1.Point
-	41, // 21: shoal.v1.ScrollResponse.next_offset:type_name -> shoal.v1.PointID
-	3,  // 22: shoal.v1.CountRequest.shard:type_name -> shoal.v1.ShardRef
-	27, // 23: shoal.v1.Operation.upsert:type_name -> shoal.v1.UpsertPoints
-	28, // 24: shoal.v1.Operation.delete:type_name -> shoal.v1.DeletePoints
-	20, // 25: shoal.v1.Operation.set_payload:type_name -> shoal.v1.SetPayload
-	20, // 26: shoal.v1.Operation.overwrite_payload:type_name -> shoal.v1.SetPayload
-	21, // 27: shoal.v1.Operation.delete_payload:type_name -> shoal.v1.DeletePayload
-	19, // 28: shoal.v1.Operation.clear_payload:type_name -> shoal.v1.PointSelector
-	23, // 29: shoal.v1.Operation.update_vectors:type_name -> shoal.v1.UpdateVectors
-	24, // 30: shoal.v1.Operation.delete_vectors:type_name -> shoal.v1.DeleteVectors
-	25, // 31: shoal.v1.Operation.create_field_index:type_name -> shoal.v1.CreateFieldIndex
-	26, // 32: shoal.v1.Operation.delete_field_index:type_name -> shoal.v1.DeleteFieldIndex
-	41, // 33: shoal.v1.PointSelector.ids:type_name -> shoal.v1.PointID
-	19, // 34: shoal.v1.SetPayload.selector:type_name -> shoal.v1.PointSelector
-	19, // 35: shoal.v1.DeletePayload.selector:type_name -> shoal.v1.PointSelector
-	41, // 36: shoal.v1.PointVectors.id:type_name -> shoal.v1.PointID
-	39, // 37: shoal.v1.PointVectors.vectors:type_name -> shoal.v1.PointVectors.VectorsEntry
-	22, // 38: shoal.v1.UpdateVectors.points:type_name -> shoal.v1.PointVectors
-	19, // 39: shoal.v1.DeleteVectors.selector:type_name -> shoal.v1.PointSelector
-	40, // 40: shoal.v1.UpsertPoints.points:type_name -> shoal.v1.Point
-	41, // 41: shoal.v1.DeletePoints.ids:type_name -> shoal.v1.PointID
-	18, // 42: shoal.v1.WalEntry.op:type_name -> shoal.v1.Operation
-	3,  // 43: shoal.v1.ReplicateRequest.shard:type_name -> shoal.v1.ShardRef
-	30, // 44: shoal.v1.ReplicateRequest.entries:type_name -> shoal.v1.LogEntry
-	3,  // 45: shoal.v1.PositionRequest.shard:type_name -> shoal.v1.ShardRef
-	3,  // 46: shoal.v1.DigestRequest.shard:type_name -> shoal.v1.ShardRef
-	3,  // 47: shoal.v1.InstallRequest.shard:type_name -> shoal.v1.ShardRef
-	40, // 48: shoal.v1.InstallRequest.points:type_name -> shoal.v1.Point
-	25, // 49: shoal.v1.InstallRequest.field_indexes:type_name -> shoal.v1.CreateFieldIndex
-	42, // 50: shoal.v1.PointVectors.VectorsEntry.value:type_name -> shoal.v1.Vector
-	5,  // 51: shoal.v1.StorageService.Upsert:input_type -> shoal.v1.UpsertRequest
-	6,  // 52: shoal.v1.StorageService.DeletePoints:input_type -> shoal.v1.DeletePointsRequest
-	8,  // 53: shoal.v1.StorageService.GetPoints:input_type -> shoal.v1.GetPointsRequest
-	10, // 54: shoal.v1.StorageService.Search:input_type -> shoal.v1.SearchRequest
-	13, // 55: shoal.v1.StorageService.Scroll:input_type -> shoal.v1.ScrollRequest
-	16, // 56: shoal.v1.StorageService.Count:input_type -> shoal.v1.CountRequest
-	0,  // 57: shoal.v1.StorageService.Update:input_type -> shoal.v1.UpdateRequest
-	1,  // 58: shoal.v1.StorageService.Info:input_type -> shoal.v1.InfoRequest
-	31, // 59: shoal.v1.StorageService.Replicate:input_type -> shoal.v1.ReplicateRequest
-	33, // 60: shoal.v1.StorageService.Position:input_type -> shoal.v1.PositionRequest
-	35, // 61: shoal.v1.StorageService.Digest:input_type -> shoal.v1.DigestRequest
-	37, // 62: shoal.v1.StorageService.Install:input_type -> shoal.v1.InstallRequest
-	7,  // 63: shoal.v1.StorageService.Upsert:output_type -> shoal.v1.UpdateResponse
-	7,  // 64: shoal.v1.StorageService.DeletePoints:output_type -> shoal.v1.UpdateResponse
-	9,  // 65: shoal.v1.StorageService.GetPoints:output_type -> shoal.v1.GetPointsResponse
-	12, // 66: shoal.v1.StorageService.Search:output_type -> shoal.v1.SearchResponse
-	15, // 67: shoal.v1.StorageService.Scroll:output_type -> shoal.v1.ScrollResponse
-	17, // 68: shoal.v1.StorageService.Count:output_type -> shoal.v1.CountResponse
-	7,  // 69: shoal.v1.StorageService.Update:output_type -> shoal.v1.UpdateResponse
-	2,  // 70: shoal.v1.StorageService.Info:output_type -> shoal.v1.InfoResponse
-	32, // 71: shoal.v1.StorageService.Replicate:output_type -> shoal.v1.ReplicateResponse
-	34, // 72: shoal.v1.StorageService.Position:output_type -> shoal.v1.PositionResponse
-	36, // 73: shoal.v1.StorageService.Digest:output_type -> shoal.v1.DigestResponse
-	38, // 74: shoal.v1.StorageService.Install:output_type -> shoal.v1.InstallResponse
-	63, // [63:75] is the sub-list for method output_type
-	51, // [51:63] is the sub-list for method input_type
-	51, // [51:51] is the sub-list for extension type_name
-	51, // [51:51] is the sub-list for extension extendee
-	0,  // [0:51] is the sub-list for field type_name
+	9,  // 0: shoal.v1.UpdateRequest.shard:type_name -> shoal.v1.ShardRef
+	24, // 1: shoal.v1.UpdateRequest.op:type_name -> shoal.v1.Operation
+	9,  // 2: shoal.v1.InfoRequest.shard:type_name -> shoal.v1.ShardRef
+	9,  // 3: shoal.v1.OptimizationsRequest.shard:type_name -> shoal.v1.ShardRef
+	5,  // 4: shoal.v1.SegmentOptimization.segments:type_name -> shoal.v1.SegmentInfo
+	5,  // 5: shoal.v1.PendingOptimization.segments:type_name -> shoal.v1.SegmentInfo
+	6,  // 6: shoal.v1.OptimizationsResponse.running:type_name -> shoal.v1.SegmentOptimization
+	6,  // 7: shoal.v1.OptimizationsResponse.completed:type_name -> shoal.v1.SegmentOptimization
+	7,  // 8: shoal.v1.OptimizationsResponse.queued:type_name -> shoal.v1.PendingOptimization
+	5,  // 9: shoal.v1.OptimizationsResponse.idle:type_name -> shoal.v1.SegmentInfo
+	9,  // 10: shoal.v1.UpsertRequest.shard:type_name -> shoal.v1.ShardRef
+	46, // 11: shoal.v1.UpsertRequest.points:type_name -> shoal.v1.Point
+	9,  // 12: shoal.v1.DeletePointsRequest.shard:type_name -> shoal.v1.ShardRef
+	47, // 13: shoal.v1.DeletePointsRequest.ids:type_name -> shoal.v1.PointID
+	9,  // 14: shoal.v1.GetPointsRequest.shard:type_name -> shoal.v1.ShardRef
+	47, // 15: shoal.v1.GetPointsRequest.ids:type_name -> shoal.v1.PointID
+	10, // 16: shoal.v1.GetPointsRequest.with_vector:type_name -> shoal.v1.WithVector
+	46, // 17: shoal.v1.GetPointsResponse.points:type_name -> shoal.v1.Point
+	9,  // 18: shoal.v1.SearchRequest.shard:type_name -> shoal.v1.ShardRef
+	48, // 19: shoal.v1.SearchRequest.vector:type_name -> shoal.v1.Vector
+	10, // 20: shoal.v1.SearchRequest.with_vector:type_name -> shoal.v1.WithVector
+	46, // 21: shoal.v1.ScoredPoint.point:type_name -> shoal.v1.Point
+	17, // 22: shoal.v1.SearchResponse.points:type_name -> shoal.v1.ScoredPoint
+	9,  // 23: shoal.v1.ScrollRequest.shard:type_name -> shoal.v1.ShardRef
+	47, // 24: shoal.v1.ScrollRequest.offset:type_name -> shoal.v1.PointID
+	10, // 25: shoal.v1.ScrollRequest.with_vector:type_name -> shoal.v1.WithVector
+	20, // 26: shoal.v1.ScrollRequest.order_by:type_name -> shoal.v1.OrderBy
+	46, // 27: shoal.v1.ScrollResponse.points:type_name -> shoal.v1.Point
+	47, // 28: shoal.v1.ScrollResponse.next_offset:type_name -> shoal.v1.PointID
+	9,  // 29: shoal.v1.CountRequest.shard:type_name -> shoal.v1.ShardRef
+	33, // 30: shoal.v1.Operation.upsert:type_name -> shoal.v1.UpsertPoints
+	34, // 31: shoal.v1.Operation.delete:type_name -> shoal.v1.DeletePoints
+	26, // 32: shoal.v1.Operation.set_payload:type_name -> shoal.v1.SetPayload
+	26, // 33: shoal.v1.Operation.overwrite_payload:type_name -> shoal.v1.SetPayload
+	27, // 34: shoal.v1.Operation.delete_payload:type_name -> shoal.v1.DeletePayload
+	25, // 35: shoal.v1.Operation.clear_payload:type_name -> shoal.v1.PointSelector
+	29, // 36: shoal.v1.Operation.update_vectors:type_name -> shoal.v1.UpdateVectors
+	30, // 37: shoal.v1.Operation.delete_vectors:type_name -> shoal.v1.DeleteVectors
+	31, // 38: shoal.v1.Operation.create_field_index:type_name -> shoal.v1.CreateFieldIndex
+	32, // 39: shoal.v1.Operation.delete_field_index:type_name -> shoal.v1.DeleteFieldIndex
+	47, // 40: shoal.v1.PointSelector.ids:type_name -> shoal.v1.PointID
+	25, // 41: shoal.v1.SetPayload.selector:type_name -> shoal.v1.PointSelector
+	25, // 42: shoal.v1.DeletePayload.selector:type_name -> shoal.v1.PointSelector
+	47, // 43: shoal.v1.PointVectors.id:type_name -> shoal.v1.PointID
+	45, // 44: shoal.v1.PointVectors.vectors:type_name -> shoal.v1.PointVectors.VectorsEntry
+	28, // 45: shoal.v1.UpdateVectors.points:type_name -> shoal.v1.PointVectors
+	25, // 46: shoal.v1.DeleteVectors.selector:type_name -> shoal.v1.PointSelector
+	46, // 47: shoal.v1.UpsertPoints.points:type_name -> shoal.v1.Point
+	0,  // 48: shoal.v1.UpsertPoints.update_mode:type_name -> shoal.v1.UpdateMode
+	47, // 49: shoal.v1.DeletePoints.ids:type_name -> shoal.v1.PointID
+	24, // 50: shoal.v1.WalEntry.op:type_name -> shoal.v1.Operation
+	9,  // 51: shoal.v1.ReplicateRequest.shard:type_name -> shoal.v1.ShardRef
+	36, // 52: shoal.v1.ReplicateRequest.entries:type_name -> shoal.v1.LogEntry
+	9,  // 53: shoal.v1.PositionRequest.shard:type_name -> shoal.v1.ShardRef
+	9,  // 54: shoal.v1.DigestRequest.shard:type_name -> shoal.v1.ShardRef
+	9,  // 55: shoal.v1.InstallRequest.shard:type_name -> shoal.v1.ShardRef
+	46, // 56: shoal.v1.InstallRequest.points:type_name -> shoal.v1.Point
+	31, // 57: shoal.v1.InstallRequest.field_indexes:type_name -> shoal.v1.CreateFieldIndex
+	48, // 58: shoal.v1.PointVectors.VectorsEntry.value:type_name -> shoal.v1.Vector
+	11, // 59: shoal.v1.StorageService.Upsert:input_type -> shoal.v1.UpsertRequest
+	12, // 60: shoal.v1.StorageService.DeletePoints:input_type -> shoal.v1.DeletePointsRequest
+	14, // 61: shoal.v1.StorageService.GetPoints:input_type -> shoal.v1.GetPointsRequest
+	16, // 62: shoal.v1.StorageService.Search:input_type -> shoal.v1.SearchRequest
+	19, // 63: shoal.v1.StorageService.Scroll:input_type -> shoal.v1.ScrollRequest
+	22, // 64: shoal.v1.StorageService.Count:input_type -> shoal.v1.CountRequest
+	1,  // 65: shoal.v1.StorageService.Update:input_type -> shoal.v1.UpdateRequest
+	2,  // 66: shoal.v1.StorageService.Info:input_type -> shoal.v1.InfoRequest
+	4,  // 67: shoal.v1.StorageService.Optimizations:input_type -> shoal.v1.OptimizationsRequest
+	37, // 68: shoal.v1.StorageService.Replicate:input_type -> shoal.v1.ReplicateRequest
+	39, // 69: shoal.v1.StorageService.Position:input_type -> shoal.v1.PositionRequest
+	41, // 70: shoal.v1.StorageService.Digest:input_type -> shoal.v1.DigestRequest
+	43, // 71: shoal.v1.StorageService.Install:input_type -> shoal.v1.InstallRequest
+	13, // 72: shoal.v1.StorageService.Upsert:output_type -> shoal.v1.UpdateResponse
+	13, // 73: shoal.v1.StorageService.DeletePoints:output_type -> shoal.v1.UpdateResponse
+	15, // 74: shoal.v1.StorageService.GetPoints:output_type -> shoal.v1.GetPointsResponse
+	18, // 75: shoal.v1.StorageService.Search:output_type -> shoal.v1.SearchResponse
+	21, // 76: shoal.v1.StorageService.Scroll:output_type -> shoal.v1.ScrollResponse
+	23, // 77: shoal.v1.StorageService.Count:output_type -> shoal.v1.CountResponse
+	13, // 78: shoal.v1.StorageService.Update:output_type -> shoal.v1.UpdateResponse
+	3,  // 79: shoal.v1.StorageService.Info:output_type -> shoal.v1.InfoResponse
+	8,  // 80: shoal.v1.StorageService.Optimizations:output_type -> shoal.v1.OptimizationsResponse
+	38, // 81: shoal.v1.StorageService.Replicate:output_type -> shoal.v1.ReplicateResponse
+	40, // 82: shoal.v1.StorageService.Position:output_type -> shoal.v1.PositionResponse
+	42, // 83: shoal.v1.StorageService.Digest:output_type -> shoal.v1.DigestResponse
+	44, // 84: shoal.v1.StorageService.Install:output_type -> shoal.v1.InstallResponse
+	72, // [72:85] is the sub-list for method output_type
+	59, // [59:72] is the sub-list for method input_type
+	59, // [59:59] is the sub-list for extension type_name
+	59, // [59:59] is the sub-list for extension extendee
+	0,  // [0:59] is the sub-list for field type_name
 }
 
 func init() { file_shoal_v1_storage_proto_init() }
@@ -2906,9 +3385,9 @@ func file_shoal_v1_storage_proto_init() {
 		return
 	}
 	file_shoal_v1_types_proto_init()
-	file_shoal_v1_storage_proto_msgTypes[10].OneofWrappers = []any{}
-	file_shoal_v1_storage_proto_msgTypes[14].OneofWrappers = []any{}
-	file_shoal_v1_storage_proto_msgTypes[18].OneofWrappers = []any{
+	file_shoal_v1_storage_proto_msgTypes[15].OneofWrappers = []any{}
+	file_shoal_v1_storage_proto_msgTypes[19].OneofWrappers = []any{}
+	file_shoal_v1_storage_proto_msgTypes[23].OneofWrappers = []any{
 		(*Operation_Upsert)(nil),
 		(*Operation_Delete)(nil),
 		(*Operation_SetPayload)(nil),
@@ -2925,13 +3404,14 @@ func file_shoal_v1_storage_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_shoal_v1_storage_proto_rawDesc), len(file_shoal_v1_storage_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   40,
+			NumEnums:      1,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_shoal_v1_storage_proto_goTypes,
 		DependencyIndexes: file_shoal_v1_storage_proto_depIdxs,
+		EnumInfos:         file_shoal_v1_storage_proto_enumTypes,
 		MessageInfos:      file_shoal_v1_storage_proto_msgTypes,
 	}.Build()
 	File_shoal_v1_storage_proto = out.File

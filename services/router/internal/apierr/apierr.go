@@ -144,12 +144,6 @@ func Unsupported(what string) *Error {
 	return BadInput("%s is not supported yet", what)
 }
 
-// NoFilters is the error for a request with a filter, until the storage
-// engine evaluates them.
-func NoFilters() *Error {
-	return BadInput("filters are not supported yet")
-}
-
 // KindOf returns the kind of err: its *Error's kind, Internal otherwise.
 func KindOf(err error) Kind {
 	var e *Error

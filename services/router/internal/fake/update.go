@@ -56,10 +56,28 @@ func (s *Storage) applyOp(r map[string]*shoalv1.Point, ref *shoalv1.ShardRef, o 
 	var pts []*shoalv1.Point
 	switch op := o.GetKind().(type) {
 	case *shoalv1.Operation_Upsert:
+		match, err := compileFilter(op.Upsert.UpdateFilter)
+		if err != nil {
+			return err
+		}
+		mode := op.Upsert.UpdateMode
+		// Every point is judged against the replica as it was before.
+		write := map[string]*shoalv1.Point{}
 		for _, p := range op.Upsert.Points {
+			key := string(pointid.Key(p.Id))
+			old, exists := r[key]
+			switch {
+			case !exists && mode == shoalv1.UpdateMode_UPDATE_MODE_UPDATE_ONLY:
+				continue
+			case exists && (mode == shoalv1.UpdateMode_UPDATE_MODE_INSERT_ONLY || !match(old)):
+				continue
+			}
 			c := proto.Clone(p).(*shoalv1.Point)
 			c.Version = version
-			r[string(pointid.Key(p.Id))] = c
+			write[key] = c
+		}
+		for key, p := range write {
+			r[key] = p
 		}
 	case *shoalv1.Operation_Delete:
 		if pts, err = selected(&shoalv1.PointSelector{Ids: op.Delete.Ids, Filter: op.Delete.Filter}); err == nil {
@@ -105,12 +123,21 @@ func (s *Storage) applyOp(r map[string]*shoalv1.Point, ref *shoalv1.ShardRef, o 
 			}
 		}
 	case *shoalv1.Operation_UpdateVectors:
+		match, err := compileFilter(op.UpdateVectors.UpdateFilter)
+		if err != nil {
+			return err
+		}
 		for _, pv := range op.UpdateVectors.Points {
-			p, ok := r[string(pointid.Key(pv.Id))]
-			if !ok {
+			if _, ok := r[string(pointid.Key(pv.Id))]; !ok {
 				e := connect.NewError(connect.CodeNotFound, fmt.Errorf("No point with id %s found", pointid.String(pv.Id)))
 				e.Meta().Set("Shoal-Error-Kind", "point-not-found")
 				return e
+			}
+		}
+		for _, pv := range op.UpdateVectors.Points {
+			p := r[string(pointid.Key(pv.Id))]
+			if !match(p) {
+				continue
 			}
 			for name, v := range pv.Vectors {
 				p.Vectors[name] = v

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/qdrant/go-client/qdrant"
+	shoalv1 "github.com/shoaldb/shoal/proto/gen/shoal/v1"
 	"github.com/shoaldb/shoal/services/router/internal/apierr"
 	"github.com/shoaldb/shoal/services/router/internal/service"
 )
@@ -14,11 +15,11 @@ func (s *Server) registerPoints() {
 		if err := noShardKey(req.GetShardKeySelector()); err != nil {
 			return nil, err
 		}
-		points, err := upsertPoints(req)
+		up, err := upsertRequest(req.GetPoints(), req.GetUpdateFilter(), req.GetUpdateMode())
 		if err != nil {
 			return nil, err
 		}
-		return operation(s.svc.Upsert(ctx, req.GetCollectionName(), points, req.GetWait()))
+		return operation(s.svc.Upsert(ctx, req.GetCollectionName(), up, req.GetWait()))
 	})
 	unary(s, "/qdrant.Points/Delete", true, func(ctx context.Context, req *qdrant.DeletePoints) (*qdrant.PointsOperationResponse, error) {
 		if err := noShardKey(req.GetShardKeySelector()); err != nil {
@@ -62,11 +63,11 @@ func (s *Server) registerPoints() {
 		return operation(s.svc.ClearPayload(ctx, req.GetCollectionName(), sel, req.GetWait()))
 	})
 	unary(s, "/qdrant.Points/UpdateVectors", true, func(ctx context.Context, req *qdrant.UpdatePointVectors) (*qdrant.PointsOperationResponse, error) {
-		pts, err := updateVectors(req)
+		uv, err := updateVectors(req)
 		if err != nil {
 			return nil, err
 		}
-		return operation(s.svc.UpdateVectors(ctx, req.GetCollectionName(), pts, req.GetWait()))
+		return operation(s.svc.UpdateVectors(ctx, req.GetCollectionName(), uv, req.GetWait()))
 	})
 	unary(s, "/qdrant.Points/DeleteVectors", true, func(ctx context.Context, req *qdrant.DeletePointVectors) (*qdrant.PointsOperationResponse, error) {
 		dv, err := deleteVectors(req)
@@ -112,14 +113,35 @@ func operation(r service.UpdateResult, err error) (*qdrant.PointsOperationRespon
 	return &qdrant.PointsOperationResponse{Result: updateResult(r)}, nil
 }
 
-func upsertPoints(req *qdrant.UpsertPoints) ([]service.PointInput, error) {
-	if req.UpdateFilter != nil {
-		return nil, apierr.Unsupported("update_filter")
+// updateModes maps Qdrant's update modes to Shoal's.
+var updateModes = map[qdrant.UpdateMode]shoalv1.UpdateMode{
+	qdrant.UpdateMode_Upsert:     shoalv1.UpdateMode_UPDATE_MODE_UPSERT,
+	qdrant.UpdateMode_InsertOnly: shoalv1.UpdateMode_UPDATE_MODE_INSERT_ONLY,
+	qdrant.UpdateMode_UpdateOnly: shoalv1.UpdateMode_UPDATE_MODE_UPDATE_ONLY,
+}
+
+// upsertRequest converts the points and conditions of an upsert (the
+// Upsert RPC or an upsert of UpdateBatch).
+func upsertRequest(points []*qdrant.PointStruct, updateFilter *qdrant.Filter, mode qdrant.UpdateMode) (service.UpsertRequest, error) {
+	var req service.UpsertRequest
+	m, ok := updateModes[mode]
+	if !ok {
+		return req, apierr.Format("update_mode: unknown value %d", int32(mode))
 	}
-	if req.UpdateMode != nil && req.GetUpdateMode() != qdrant.UpdateMode_Upsert {
-		return nil, apierr.Unsupported("update_mode " + req.GetUpdateMode().String())
+	req.Mode = m
+	var err error
+	if updateFilter != nil {
+		if req.UpdateFilter, err = filterJSON(updateFilter); err != nil {
+			return req, err
+		}
 	}
-	return pointStructs(req.GetPoints())
+	if req.Points, err = pointStructs(points); err != nil {
+		return req, err
+	}
+	if req.Points == nil {
+		req.Points = []service.PointInput{}
+	}
+	return req, nil
 }
 
 func pointStructs(in []*qdrant.PointStruct) ([]service.PointInput, error) {
@@ -166,14 +188,25 @@ func deletePayload(req *qdrant.DeletePayloadPoints) (service.DeletePayloadReques
 	return dp, err
 }
 
-func updateVectors(req *qdrant.UpdatePointVectors) ([]service.PointVectors, error) {
+func updateVectors(req *qdrant.UpdatePointVectors) (service.UpdateVectorsRequest, error) {
 	if err := noShardKey(req.GetShardKeySelector()); err != nil {
-		return nil, err
+		return service.UpdateVectorsRequest{}, err
 	}
-	if req.UpdateFilter != nil {
-		return nil, apierr.Unsupported("update_filter")
+	return updateVectorsRequest(req.GetPoints(), req.GetUpdateFilter())
+}
+
+// updateVectorsRequest converts the points and update filter of a vector
+// update (the UpdateVectors RPC or an operation of UpdateBatch).
+func updateVectorsRequest(points []*qdrant.PointVectors, updateFilter *qdrant.Filter) (service.UpdateVectorsRequest, error) {
+	var req service.UpdateVectorsRequest
+	var err error
+	if updateFilter != nil {
+		if req.UpdateFilter, err = filterJSON(updateFilter); err != nil {
+			return req, err
+		}
 	}
-	return pointVectors(req.GetPoints())
+	req.Points, err = pointVectors(points)
+	return req, err
 }
 
 func pointVectors(in []*qdrant.PointVectors) ([]service.PointVectors, error) {
@@ -210,13 +243,9 @@ func batchOperation(op *qdrant.PointsUpdateOperation) (service.UpdateOperation, 
 		if err = noShardKey(k.Upsert.GetShardKeySelector()); err != nil {
 			return out, err
 		}
-		if k.Upsert.UpdateFilter != nil {
-			return out, apierr.Unsupported("update_filter")
-		}
-		out.Upsert, err = pointStructs(k.Upsert.GetPoints())
-		if out.Upsert == nil && err == nil {
-			out.Upsert = []service.PointInput{}
-		}
+		var req service.UpsertRequest
+		req, err = upsertRequest(k.Upsert.GetPoints(), k.Upsert.GetUpdateFilter(), k.Upsert.GetUpdateMode())
+		out.Upsert = &req
 	case *qdrant.PointsUpdateOperation_DeleteDeprecated:
 		var sel service.PointSelector
 		sel, err = selector(k.DeleteDeprecated)
@@ -242,7 +271,12 @@ func batchOperation(op *qdrant.PointsUpdateOperation) (service.UpdateOperation, 
 		sel, err = selector(k.ClearPayload.GetPoints())
 		out.ClearPayload = &sel
 	case *qdrant.PointsUpdateOperation_UpdateVectors_:
-		out.UpdateVectors, err = pointVectors(k.UpdateVectors.GetPoints())
+		if err = noShardKey(k.UpdateVectors.GetShardKeySelector()); err != nil {
+			return out, err
+		}
+		var req service.UpdateVectorsRequest
+		req, err = updateVectorsRequest(k.UpdateVectors.GetPoints(), k.UpdateVectors.GetUpdateFilter())
+		out.UpdateVectors = &req
 	case *qdrant.PointsUpdateOperation_DeleteVectors_:
 		var sel service.PointSelector
 		sel, err = selector(k.DeleteVectors.GetPointsSelector())

@@ -48,11 +48,11 @@ func (s *Server) upsertPoints(r *http.Request, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	points, err := decodeUpsert(body)
+	req, err := decodeUpsert(body)
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.svc.Upsert(r.Context(), r.PathValue("name"), points, wait)
+	res, err := s.svc.Upsert(r.Context(), r.PathValue("name"), req, wait)
 	if err != nil {
 		return nil, err
 	}

@@ -55,11 +55,11 @@ func (s *Server) clearPayload(r *http.Request, body []byte, wait bool) (service.
 }
 
 func (s *Server) updateVectors(r *http.Request, body []byte, wait bool) (service.UpdateResult, error) {
-	pts, err := decodeUpdateVectors(body)
+	req, err := decodeUpdateVectors(body)
 	if err != nil {
 		return service.UpdateResult{}, err
 	}
-	return s.svc.UpdateVectors(r.Context(), r.PathValue("name"), pts, wait)
+	return s.svc.UpdateVectors(r.Context(), r.PathValue("name"), req, wait)
 }
 
 func (s *Server) deleteVectors(r *http.Request, body []byte, wait bool) (service.UpdateResult, error) {

@@ -138,33 +138,66 @@ func checkShardKey(f fields) error {
 }
 
 // decodeUpsert decodes PointsList or PointsBatch.
-func decodeUpsert(body []byte) ([]service.PointInput, error) {
+func decodeUpsert(body []byte) (service.UpsertRequest, error) {
+	var req service.UpsertRequest
 	f, err := object(body, false, "points", "batch", "shard_key", "update_filter", "update_mode")
 	if err != nil {
-		return nil, err
+		return req, err
 	}
 	if err := checkShardKey(f); err != nil {
-		return nil, err
+		return req, err
 	}
-	if err := f.mustBeNull("update_filter", apierr.NoFilters()); err != nil {
-		return nil, err
+	if req.UpdateFilter, err = updateFilter(f); err != nil {
+		return req, err
 	}
-	if mode, err := f.stringField("update_mode"); err != nil {
-		return nil, err
-	} else if mode != nil && *mode != "upsert" {
-		return nil, apierr.Unsupported("update_mode " + *mode)
+	if req.Mode, err = updateMode(f); err != nil {
+		return req, err
 	}
 	_, hasPoints := f["points"]
 	_, hasBatch := f["batch"]
 	switch {
 	case hasPoints && hasBatch:
-		return nil, apierr.Format("expected either `points` or `batch`, not both")
+		return req, apierr.Format("expected either `points` or `batch`, not both")
 	case hasPoints:
-		return pointsList(f["points"])
+		req.Points, err = pointsList(f["points"])
 	case hasBatch:
-		return pointsBatch(f["batch"])
+		req.Points, err = pointsBatch(f["batch"])
+	default:
+		return req, apierr.Format("missing field `points` or `batch`")
 	}
-	return nil, apierr.Format("missing field `points` or `batch`")
+	return req, err
+}
+
+// updateModes are the values of UpdateMode.
+var updateModes = map[string]shoalv1.UpdateMode{
+	"upsert":      shoalv1.UpdateMode_UPDATE_MODE_UPSERT,
+	"insert_only": shoalv1.UpdateMode_UPDATE_MODE_INSERT_ONLY,
+	"update_only": shoalv1.UpdateMode_UPDATE_MODE_UPDATE_ONLY,
+}
+
+// updateMode decodes the update_mode member (absent or null: upsert).
+func updateMode(f fields) (shoalv1.UpdateMode, error) {
+	mode, err := f.stringField("update_mode")
+	if err != nil || mode == nil {
+		return shoalv1.UpdateMode_UPDATE_MODE_UPSERT, err
+	}
+	m, ok := updateModes[*mode]
+	if !ok {
+		return m, apierr.Format("update_mode: unknown variant `%s`, expected one of `upsert`, `insert_only`, `update_only`", *mode)
+	}
+	return m, nil
+}
+
+// updateFilter decodes the update_filter member: a Filter, or null/absent
+// for none.
+func updateFilter(f fields) (json.RawMessage, error) {
+	if !f.present("update_filter") {
+		return nil, nil
+	}
+	if t := bytes.TrimSpace(f["update_filter"]); t[0] != '{' {
+		return nil, apierr.Format("update_filter: invalid type: %s, expected struct Filter", kindOf(t))
+	}
+	return f["update_filter"], nil
 }
 
 func pointsList(raw json.RawMessage) ([]service.PointInput, error) {

@@ -94,11 +94,11 @@ func vec(v ...float32) []float32 { return v }
 func TestDecodeUpsert(t *testing.T) {
 	f := func(body string, want []service.PointInput, errWant string) {
 		t.Helper()
-		got, err := decodeUpsert([]byte(body))
+		req, err := decodeUpsert([]byte(body))
 		if !checkErr(t, body, err, apierr.BadRequest, errWant) {
 			return
 		}
-		if !reflect.DeepEqual(got, want) {
+		if got := req.Points; !reflect.DeepEqual(got, want) {
 			t.Errorf("%s:\n got %+v\nwant %+v", body, got, want)
 		}
 	}
@@ -143,8 +143,9 @@ func TestDecodeUpsert(t *testing.T) {
 	f(`{}`, nil, "missing field `points` or `batch`")
 	f(`{"points":[],"batch":{}}`, nil, "not both")
 	f(`{"points":[],"shard_key":"k"}`, nil, "custom sharding")
-	f(`{"points":[],"update_filter":{"must":[]}}`, nil, "filters are not supported yet")
-	f(`{"points":[],"update_mode":"insert_only"}`, nil, "update_mode insert_only is not supported yet")
+	f(`{"points":[],"update_filter":[1]}`, nil, "update_filter: invalid type: an array, expected struct Filter")
+	f(`{"points":[],"update_mode":"insert"}`, nil, "update_mode: unknown variant `insert`")
+	f(`{"points":[],"update_mode":1}`, nil, "update_mode")
 	f(`{"batch":{"ids":[1,2],"vectors":[[1]]}}`, nil, "number of ids and vectors must be equal")
 	f(`{"batch":{"ids":[1],"vectors":[[1]],"payloads":[]}}`, nil, "number of ids and payloads must be equal")
 	f(`{"batch":{"ids":[1],"vectors":{"a":[[1],[2]]}}}`, nil, "number of ids and vectors must be equal")
@@ -152,6 +153,35 @@ func TestDecodeUpsert(t *testing.T) {
 	f(`{"batch":{"vectors":[[1]]}}`, nil, "missing field `ids`")
 	f(`{"batch":{"ids":[1],"vectors":5}}`, nil, "batch.vectors: expected")
 	f(`not json`, nil, "Format error in JSON body: invalid character 'o' in literal null (expecting 'u') at line 1 column 2")
+}
+
+func TestDecodeUpsertConditions(t *testing.T) {
+	pts := `"points":[{"id":1,"vector":[1]}]`
+	for body, want := range map[string]service.UpsertRequest{
+		`{` + pts + `}`:                             {},
+		`{` + pts + `,"update_mode":null}`:          {},
+		`{` + pts + `,"update_mode":"upsert"}`:      {Mode: shoalv1.UpdateMode_UPDATE_MODE_UPSERT},
+		`{` + pts + `,"update_mode":"insert_only"}`: {Mode: shoalv1.UpdateMode_UPDATE_MODE_INSERT_ONLY},
+		`{` + pts + `,"update_mode":"update_only","update_filter":{"must":[{"key":"v","match":{"value":1}}]}}`: {
+			Mode: shoalv1.UpdateMode_UPDATE_MODE_UPDATE_ONLY, UpdateFilter: json.RawMessage(`{"must":[{"key":"v","match":{"value":1}}]}`),
+		},
+		`{"batch":{"ids":[1],"vectors":[[1]]},"update_filter":{}}`: {UpdateFilter: json.RawMessage(`{}`)},
+	} {
+		got, err := decodeUpsert([]byte(body))
+		if err != nil {
+			t.Errorf("%s: %v", body, err)
+			continue
+		}
+		if got.Mode != want.Mode || string(got.UpdateFilter) != string(want.UpdateFilter) || len(got.Points) != 1 {
+			t.Errorf("%s: got mode %v filter %s (%d points), want mode %v filter %s", body, got.Mode, got.UpdateFilter, len(got.Points), want.Mode, want.UpdateFilter)
+		}
+	}
+	uv, err := decodeUpdateVectors([]byte(`{"points":[{"id":1,"vector":[1]}],"update_filter":{"must":[]}}`))
+	if err != nil || string(uv.UpdateFilter) != `{"must":[]}` || len(uv.Points) != 1 {
+		t.Fatalf("update vectors: %+v %v", uv, err)
+	}
+	_, err = decodeUpdateVectors([]byte(`{"points":[{"id":1,"vector":[1]}],"update_filter":"x"}`))
+	checkErr(t, "update_filter string", err, apierr.BadRequest, "update_filter: invalid type: a string")
 }
 
 func TestWithPayloadAndWithVector(t *testing.T) {

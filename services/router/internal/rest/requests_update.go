@@ -84,44 +84,45 @@ func decodeDeletePayload(body []byte) (service.DeletePayloadRequest, error) {
 }
 
 // decodeUpdateVectors decodes UpdateVectors.
-func decodeUpdateVectors(body []byte) ([]service.PointVectors, error) {
+func decodeUpdateVectors(body []byte) (service.UpdateVectorsRequest, error) {
+	var req service.UpdateVectorsRequest
 	f, err := object(body, false, "points", "shard_key", "update_filter")
 	if err != nil {
-		return nil, err
+		return req, err
 	}
 	if err := checkShardKey(f); err != nil {
-		return nil, err
+		return req, err
 	}
-	if err := f.mustBeNull("update_filter", apierr.Unsupported("update_filter")); err != nil {
-		return nil, err
+	if req.UpdateFilter, err = updateFilter(f); err != nil {
+		return req, err
 	}
 	if !f.present("points") {
-		return nil, apierr.Format("missing field `points`")
+		return req, apierr.Format("missing field `points`")
 	}
 	var elems []json.RawMessage
 	if err := json.Unmarshal(f["points"], &elems); err != nil || elems == nil {
-		return nil, apierr.Format("points: expected an array of points, got %s", kindOf(f["points"]))
+		return req, apierr.Format("points: expected an array of points, got %s", kindOf(f["points"]))
 	}
 	if len(elems) == 0 {
-		return nil, apierr.Invalid("points", "must contain at least 1 item")
+		return req, apierr.Invalid("points", "must contain at least 1 item")
 	}
-	out := make([]service.PointVectors, len(elems))
+	req.Points = make([]service.PointVectors, len(elems))
 	for i, e := range elems {
 		pf, err := members(e, "points", "id", "vector")
 		if err != nil {
-			return nil, err
+			return req, err
 		}
 		if _, ok := pf["id"]; !ok {
-			return nil, apierr.Format("points: missing field `id`")
+			return req, apierr.Format("points: missing field `id`")
 		}
-		if out[i].ID, err = pointID(pf["id"], "points.id"); err != nil {
-			return nil, err
+		if req.Points[i].ID, err = pointID(pf["id"], "points.id"); err != nil {
+			return req, err
 		}
-		if out[i].Vectors, err = vectorStruct(pf["vector"], "points.vector"); err != nil {
-			return nil, err
+		if req.Points[i].Vectors, err = vectorStruct(pf["vector"], "points.vector"); err != nil {
+			return req, err
 		}
 	}
-	return out, nil
+	return req, nil
 }
 
 // decodeDeleteVectors decodes DeleteVectors.
@@ -182,10 +183,9 @@ func batchOperation(kind string, raw json.RawMessage) (service.UpdateOperation, 
 	var err error
 	switch kind {
 	case "upsert":
-		op.Upsert, err = decodeUpsert(raw)
-		if err == nil && op.Upsert == nil {
-			op.Upsert = []service.PointInput{}
-		}
+		var req service.UpsertRequest
+		req, err = decodeUpsert(raw)
+		op.Upsert = &req
 	case "delete":
 		var sel service.PointSelector
 		sel, err = decodePointsSelector(raw)
@@ -207,7 +207,9 @@ func batchOperation(kind string, raw json.RawMessage) (service.UpdateOperation, 
 		sel, err = decodePointsSelector(raw)
 		op.ClearPayload = &sel
 	case "update_vectors":
-		op.UpdateVectors, err = decodeUpdateVectors(raw)
+		var req service.UpdateVectorsRequest
+		req, err = decodeUpdateVectors(raw)
+		op.UpdateVectors = &req
 	case "delete_vectors":
 		var req service.DeleteVectorsRequest
 		req, err = decodeDeleteVectors(raw)

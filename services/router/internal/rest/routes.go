@@ -30,6 +30,7 @@ func (s *Server) routes() {
 	m.HandleFunc("DELETE /collections/{name}/index/{field}", s.api(s.updateHandler(s.deleteIndex)))
 	m.HandleFunc("GET /collections/{name}/exists", s.api(s.collectionExists))
 	m.HandleFunc("GET /collections/{name}/cluster", s.api(s.collectionCluster))
+	m.HandleFunc("GET /collections/{name}/optimizations", s.api(s.getOptimizations))
 
 	m.HandleFunc("PUT /collections/{name}/points", s.api(s.upsertPoints))
 	m.HandleFunc("POST /collections/{name}/points", s.api(s.retrievePoints))
@@ -60,6 +61,8 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /collections/{name}/points/count", s.api(s.countPoints))
 
 	m.HandleFunc("GET /cluster", s.api(s.clusterStatus))
+	m.HandleFunc("GET /issues", s.api(s.getIssues))
+	m.HandleFunc("DELETE /issues", s.api(s.clearIssues))
 
 	// Shoal extensions (docs/COMPATIBILITY.md).
 	m.HandleFunc("GET /debug/collections/{name}/digests", s.api(s.digests))

@@ -42,3 +42,10 @@ func SplitVectors(c *Collection, points []*shoalv1.PointVectors) map[uint32][]*s
 	groups, _ := groupByShard(c, points, (*shoalv1.PointVectors).GetId)
 	return groups
 }
+
+// SplitPoints groups points by the shard that owns them, keeping their
+// order within each shard.
+func SplitPoints(c *Collection, points []*shoalv1.Point) map[uint32][]*shoalv1.Point {
+	groups, _ := groupByShard(c, points, (*shoalv1.Point).GetId)
+	return groups
+}

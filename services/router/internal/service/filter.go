@@ -11,16 +11,21 @@ import (
 // else must be a JSON object (its conditions are checked by the storage
 // nodes, which evaluate it). It is returned compacted.
 func checkFilter(raw json.RawMessage) ([]byte, error) {
+	return checkFilterAt(raw, "filter")
+}
+
+// checkFilterAt is checkFilter for a filter in the request member what.
+func checkFilterAt(raw json.RawMessage, what string) ([]byte, error) {
 	t := bytes.TrimSpace(raw)
 	if len(t) == 0 || string(t) == "null" {
 		return nil, nil
 	}
 	if t[0] != '{' {
-		return nil, apierr.Format("filter: expected an object")
+		return nil, apierr.Format("%s: expected an object", what)
 	}
 	var b bytes.Buffer
 	if err := json.Compact(&b, t); err != nil {
-		return nil, apierr.Format("filter: %v", err)
+		return nil, apierr.Format("%s: %v", what, err)
 	}
 	return b.Bytes(), nil
 }

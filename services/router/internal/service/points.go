@@ -3,6 +3,7 @@ package service
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 
 	"github.com/shoaldb/shoal/pkg/pointid"
 	shoalv1 "github.com/shoaldb/shoal/proto/gen/shoal/v1"
@@ -10,13 +11,51 @@ import (
 	"github.com/shoaldb/shoal/services/router/internal/routing"
 )
 
+// UpsertRequest is a point upsert with Qdrant's conditions.
+type UpsertRequest struct {
+	Points []PointInput
+	// UpdateFilter (a Qdrant filter; nil for none) limits the existing
+	// points replaced to those matching it; points that do not exist are
+	// inserted regardless (unless Mode is update_only).
+	UpdateFilter json.RawMessage
+	// Mode is upsert (the zero value), insert_only or update_only.
+	Mode shoalv1.UpdateMode
+}
+
 // Upsert validates and writes points. Every point is checked before
 // anything is sent, so a bad point fails the whole request without a
 // partial write. When an id occurs more than once the last occurrence
 // wins, as if the points were applied in order. An empty list succeeds
-// without a write.
-func (s *Service) Upsert(ctx context.Context, collection string, points []PointInput, wait bool) (UpdateResult, error) {
-	return s.updateOne(ctx, collection, UpdateOperation{Upsert: points}, wait)
+// without a write. The storage nodes judge the update filter and mode
+// when they apply the write, against the points as stored then.
+func (s *Service) Upsert(ctx context.Context, collection string, req UpsertRequest, wait bool) (UpdateResult, error) {
+	return s.updateOne(ctx, collection, UpdateOperation{Upsert: &req}, wait)
+}
+
+// planUpsertOp plans an upsert: the storage's Upsert call for a plain
+// one, one conditional operation per shard otherwise.
+func planUpsertOp(c *routing.Collection, req UpsertRequest) (plannedOp, error) {
+	pts, err := planUpsert(c, req.Points)
+	if err != nil {
+		return plannedOp{}, err
+	}
+	filter, err := checkFilterAt(req.UpdateFilter, "update_filter")
+	if err != nil {
+		return plannedOp{}, err
+	}
+	if _, ok := shoalv1.UpdateMode_name[int32(req.Mode)]; !ok {
+		return plannedOp{}, apierr.Format("update_mode: unknown variant %d, expected one of `upsert`, `insert_only`, `update_only`", int32(req.Mode))
+	}
+	if filter == nil && req.Mode == shoalv1.UpdateMode_UPDATE_MODE_UPSERT {
+		return plannedOp{upsert: pts}, nil
+	}
+	per := map[uint32]*shoalv1.Operation{}
+	for shard, list := range routing.SplitPoints(c, pts) {
+		per[shard] = &shoalv1.Operation{Kind: &shoalv1.Operation_Upsert{Upsert: &shoalv1.UpsertPoints{
+			Points: list, UpdateFilter: filter, UpdateMode: req.Mode,
+		}}}
+	}
+	return plannedOp{perShard: per}, nil
 }
 
 // planUpsert validates points and keeps the last occurrence of each id.

@@ -75,7 +75,8 @@ type Options struct {
 
 // Service implements the router's operations. It is safe for concurrent use.
 type Service struct {
-	opt Options
+	opt    Options
+	issues *issueLog
 }
 
 // New returns a service.
@@ -83,7 +84,7 @@ func New(opt Options) *Service {
 	if opt.SettleTimeout == 0 {
 		opt.SettleTimeout = 10 * time.Second
 	}
-	return &Service{opt: opt}
+	return &Service{opt: opt, issues: newIssueLog()}
 }
 
 // NodeID is this router's node id.

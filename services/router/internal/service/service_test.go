@@ -177,10 +177,10 @@ func TestUpsertLastOccurrenceWins(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := pointid.Num(7)
-	_, err := svc.Upsert(ctx, "c", []service.PointInput{
+	_, err := svc.Upsert(ctx, "c", service.UpsertRequest{Points: []service.PointInput{
 		{ID: id, Vectors: map[string][]float32{"": {1}}, Payload: json.RawMessage(`{"v":1}`)},
 		{ID: id, Vectors: map[string][]float32{"": {2}}, Payload: json.RawMessage(`{"v":2}`)},
-	}, true)
+	}}, true)
 	if err != nil {
 		t.Fatal(err)
 	}

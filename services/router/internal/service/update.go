@@ -33,6 +33,14 @@ type PointVectors struct {
 	Vectors map[string][]float32
 }
 
+// UpdateVectorsRequest replaces vectors of existing points.
+type UpdateVectorsRequest struct {
+	Points []PointVectors
+	// UpdateFilter (a Qdrant filter; nil for none) limits the update to
+	// the listed points that match it.
+	UpdateFilter json.RawMessage
+}
+
 // DeleteVectorsRequest removes named vectors from the selected points.
 type DeleteVectorsRequest struct {
 	Selector PointSelector
@@ -42,13 +50,13 @@ type DeleteVectorsRequest struct {
 // UpdateOperation is one operation of a batch update: exactly one member
 // is set.
 type UpdateOperation struct {
-	Upsert           []PointInput
+	Upsert           *UpsertRequest
 	Delete           *PointSelector
 	SetPayload       *SetPayloadRequest
 	OverwritePayload *SetPayloadRequest
 	DeletePayload    *DeletePayloadRequest
 	ClearPayload     *PointSelector
-	UpdateVectors    []PointVectors
+	UpdateVectors    *UpdateVectorsRequest
 	DeleteVectors    *DeleteVectorsRequest
 }
 
@@ -80,8 +88,8 @@ func (s *Service) ClearPayload(ctx context.Context, collection string, sel Point
 
 // UpdateVectors replaces the given vectors of existing points; their other
 // vectors and payload stay.
-func (s *Service) UpdateVectors(ctx context.Context, collection string, points []PointVectors, wait bool) (UpdateResult, error) {
-	return s.updateOne(ctx, collection, UpdateOperation{UpdateVectors: points}, wait)
+func (s *Service) UpdateVectors(ctx context.Context, collection string, req UpdateVectorsRequest, wait bool) (UpdateResult, error) {
+	return s.updateOne(ctx, collection, UpdateOperation{UpdateVectors: &req}, wait)
 }
 
 // DeleteVectors removes named vectors from the selected points.
@@ -157,8 +165,7 @@ func (s *Service) run(ctx context.Context, c *routing.Collection, p plannedOp, w
 func planOp(c *routing.Collection, op UpdateOperation) (plannedOp, error) {
 	switch {
 	case op.Upsert != nil:
-		pts, err := planUpsert(c, op.Upsert)
-		return plannedOp{upsert: pts}, err
+		return planUpsertOp(c, *op.Upsert)
 	case op.Delete != nil && isNull(op.Delete.Filter):
 		// By ids: the storage's DeletePoints call, like the upserts.
 		if _, err := checkSelector(*op.Delete); err != nil {
@@ -189,7 +196,7 @@ func planOp(c *routing.Collection, op UpdateOperation) (plannedOp, error) {
 			return &shoalv1.Operation{Kind: &shoalv1.Operation_ClearPayload{ClearPayload: sel}}
 		})
 	case op.UpdateVectors != nil:
-		return planUpdateVectors(c, op.UpdateVectors)
+		return planUpdateVectors(c, *op.UpdateVectors)
 	case op.DeleteVectors != nil:
 		names := op.DeleteVectors.Names
 		if len(names) == 0 {
@@ -255,7 +262,12 @@ func checkPayloadObject(raw json.RawMessage) ([]byte, error) {
 	return c, nil
 }
 
-func planUpdateVectors(c *routing.Collection, points []PointVectors) (plannedOp, error) {
+func planUpdateVectors(c *routing.Collection, req UpdateVectorsRequest) (plannedOp, error) {
+	points := req.Points
+	filter, err := checkFilterAt(req.UpdateFilter, "update_filter")
+	if err != nil {
+		return plannedOp{}, err
+	}
 	last := map[string]int{}
 	for i, p := range points {
 		if p.ID == nil || p.ID.GetKind() == nil {
@@ -284,7 +296,7 @@ func planUpdateVectors(c *routing.Collection, points []PointVectors) (plannedOp,
 	}
 	per := map[uint32]*shoalv1.Operation{}
 	for shard, list := range routing.SplitVectors(c, pvs) {
-		per[shard] = &shoalv1.Operation{Kind: &shoalv1.Operation_UpdateVectors{UpdateVectors: &shoalv1.UpdateVectors{Points: list}}}
+		per[shard] = &shoalv1.Operation{Kind: &shoalv1.Operation_UpdateVectors{UpdateVectors: &shoalv1.UpdateVectors{Points: list, UpdateFilter: filter}}}
 	}
 	return plannedOp{perShard: per}, nil
 }

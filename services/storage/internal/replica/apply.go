@@ -57,7 +57,7 @@ func (r *Replica) apply(tx *bolt.Tx, p *prepared, seq uint64) (effect, error) {
 	points := tx.Bucket(bucketPoints)
 	switch p.kind {
 	case opUpsert:
-		return writeUpserts(points, p, seq)
+		return r.writeUpserts(points, p, seq)
 	case opDelete:
 		keys, err := r.resolve(points, p.sel, false)
 		if err != nil {
@@ -71,7 +71,7 @@ func (r *Replica) apply(tx *bolt.Tx, p *prepared, seq uint64) (effect, error) {
 		}
 		return rewrite(points, keys, seq, func(pt *shoalv1.Point, c *change) error { return p.editPayload(pt, c) })
 	case opUpdateVectors:
-		return updateVectors(points, p, seq)
+		return r.updateVectors(points, p, seq)
 	case opDeleteVectors:
 		keys, err := r.resolve(points, p.sel, !p.replicated)
 		if err != nil {
@@ -147,9 +147,13 @@ func (r *Replica) matching(b *bolt.Bucket, f *filter.Filter) ([]string, error) {
 	return out, nil
 }
 
-func writeUpserts(b *bolt.Bucket, p *prepared, seq uint64) (effect, error) {
+func (r *Replica) writeUpserts(b *bolt.Bucket, p *prepared, seq uint64) (effect, error) {
+	keep := r.upsertTargets(b, p)
 	var e effect
-	for _, pp := range p.upserts {
+	for i, pp := range p.upserts {
+		if keep != nil && !keep[i] {
+			continue
+		}
 		k := []byte(pp.key)
 		if b.Get(k) == nil {
 			e.countDelta++
@@ -160,6 +164,44 @@ func writeUpserts(b *bolt.Bucket, p *prepared, seq uint64) (effect, error) {
 		e.changes = append(e.changes, change{key: pp.key, vectors: pp.vectors, replaceAll: true, payloadSet: true, payload: pp.payload})
 	}
 	return e, nil
+}
+
+// upsertTargets decides which points of a conditional upsert are written
+// (nil: all of them), judging each against the points as stored before
+// the operation: a point that does not exist is inserted unless the mode
+// is update_only; an existing one is replaced unless the mode is
+// insert_only or it does not match the update filter. A replica applying
+// the same log from the same state decides the same way.
+func (r *Replica) upsertTargets(b *bolt.Bucket, p *prepared) []bool {
+	if p.mode == shoalv1.UpdateMode_UPDATE_MODE_UPSERT && p.updateFilter == nil {
+		return nil
+	}
+	match := r.updateMatcher(b, p)
+	keep := make([]bool, len(p.upserts))
+	for i, pp := range p.upserts {
+		switch {
+		case b.Get([]byte(pp.key)) == nil:
+			keep[i] = p.mode != shoalv1.UpdateMode_UPDATE_MODE_UPDATE_ONLY
+		case p.mode == shoalv1.UpdateMode_UPDATE_MODE_INSERT_ONLY:
+			keep[i] = false
+		default:
+			keep[i] = match(pp.key)
+		}
+	}
+	return keep
+}
+
+// updateMatcher returns whether the stored point of a key matches p's
+// update filter (always true without one). The operation is a barrier
+// (see prepared.barrier), so the payload indexes the filter uses describe
+// the points of this transaction.
+func (r *Replica) updateMatcher(b *bolt.Bucket, p *prepared) func(key string) bool {
+	if p.updateFilter == nil {
+		return func(string) bool { return true }
+	}
+	m := filter.Compile(p.updateFilter, r.payload)
+	get := func(k string) []byte { return b.Get([]byte(k)) }
+	return func(key string) bool { return m.Match(&recordPoint{key: key, get: get}) }
 }
 
 func deletePoints(b *bolt.Bucket, keys []string) (effect, error) {
@@ -259,16 +301,26 @@ func decodeStored(raw []byte) map[string]any {
 
 // updateVectors replaces named vectors of existing points; one missing
 // point rejects the whole operation before anything is written (a
-// replicated one skips the missing points).
-func updateVectors(b *bolt.Bucket, p *prepared, seq uint64) (effect, error) {
+// replicated one skips the missing points). With an update filter, the
+// existing points that do not match it are left as they are.
+func (r *Replica) updateVectors(b *bolt.Bucket, p *prepared, seq uint64) (effect, error) {
+	match := r.updateMatcher(b, p)
 	merged := map[string]map[string][]float32{}
 	var order []string
+	skipped := map[string]bool{}
 	for _, u := range p.vectors {
 		if b.Get([]byte(u.key)) == nil {
 			if p.replicated {
 				continue
 			}
 			return effect{}, &NotFoundError{Msg: fmt.Sprintf("No point with id %s found", pointid.String(u.id))}
+		}
+		if skipped[u.key] {
+			continue
+		}
+		if merged[u.key] == nil && !match(u.key) {
+			skipped[u.key] = true
+			continue
 		}
 		if merged[u.key] == nil {
 			merged[u.key] = map[string][]float32{}

@@ -40,6 +40,12 @@ type prepared struct {
 	upserts []preparedPoint // opUpsert
 	sel     *selector       // opDelete and the payload / vector ops
 
+	// updateFilter (opUpsert, opUpdateVectors) limits the existing points
+	// written to those matching it; mode (opUpsert) says whether new and
+	// existing points are written. Both are judged at apply time.
+	updateFilter *filter.Filter
+	mode         shoalv1.UpdateMode
+
 	payload map[string]any // opSetPayload, opOverwritePayload (never mutated)
 	key     *filter.Path   // opSetPayload, opOverwritePayload: nested target
 	paths   []filter.Path  // opDeletePayload
@@ -58,7 +64,9 @@ type prepared struct {
 // barrier reports whether p resolves a filter at apply time. The
 // committer starts a new batch for it, so that the in-memory payload
 // indexes it plans with match the state it is applied to.
-func (p *prepared) barrier() bool { return p.sel != nil && p.sel.filter != nil }
+func (p *prepared) barrier() bool {
+	return (p.sel != nil && p.sel.filter != nil) || p.updateFilter != nil
+}
 
 type preparedPoint struct {
 	key string
@@ -92,6 +100,9 @@ func (r *Replica) prepareOp(op *shoalv1.Operation, replicated bool) (*prepared, 
 	switch k := op.GetKind().(type) {
 	case *shoalv1.Operation_Upsert:
 		p.kind = opUpsert
+		if err := p.prepareCondition(k.Upsert.GetUpdateFilter(), k.Upsert.GetUpdateMode()); err != nil {
+			return nil, err
+		}
 		points := make([]*shoalv1.Point, 0, len(k.Upsert.GetPoints()))
 		for i, pt := range k.Upsert.GetPoints() {
 			norm, pp, err := r.preparePoint(i, pt, replicated)
@@ -101,7 +112,9 @@ func (r *Replica) prepareOp(op *shoalv1.Operation, replicated bool) (*prepared, 
 			points = append(points, norm)
 			p.upserts = append(p.upserts, pp)
 		}
-		logged = &shoalv1.Operation{Kind: &shoalv1.Operation_Upsert{Upsert: &shoalv1.UpsertPoints{Points: points}}}
+		logged = &shoalv1.Operation{Kind: &shoalv1.Operation_Upsert{Upsert: &shoalv1.UpsertPoints{
+			Points: points, UpdateFilter: k.Upsert.GetUpdateFilter(), UpdateMode: k.Upsert.GetUpdateMode(),
+		}}}
 	case *shoalv1.Operation_Delete:
 		p.kind = opDelete
 		p.sel, err = parseSelector(k.Delete.GetIds(), k.Delete.GetFilter(), true)

@@ -3,6 +3,7 @@ package replica
 import (
 	"errors"
 	"sort"
+	"strings"
 
 	"github.com/shoaldb/shoal/pkg/pointid"
 	shoalv1 "github.com/shoaldb/shoal/proto/gen/shoal/v1"
@@ -111,13 +112,45 @@ func (p *prepared) prepareDeletePayload(dp *shoalv1.DeletePayload) error {
 	return nil
 }
 
+// prepareCondition checks the update_filter and update_mode of an upsert
+// (or the update_filter of update_vectors, whose mode is always upsert).
+func (p *prepared) prepareCondition(updateFilter []byte, mode shoalv1.UpdateMode) error {
+	switch mode {
+	case shoalv1.UpdateMode_UPDATE_MODE_UPSERT, shoalv1.UpdateMode_UPDATE_MODE_INSERT_ONLY, shoalv1.UpdateMode_UPDATE_MODE_UPDATE_ONLY:
+	default:
+		return invalidf("Format error in JSON body: update_mode: unknown variant %d, expected one of `upsert`, `insert_only`, `update_only`", int32(mode))
+	}
+	p.mode = mode
+	if len(updateFilter) == 0 {
+		return nil
+	}
+	f, err := filter.Parse(updateFilter)
+	if err != nil {
+		var fe *filter.Error
+		if errors.As(err, &fe) {
+			// Name the request's member, not the filter of a selector.
+			at := fe.At
+			if strings.HasPrefix(at, "filter") {
+				at = "update_" + at
+			}
+			return &ValidationError{Msg: (&filter.Error{At: at, Msg: fe.Msg}).Error()}
+		}
+		return invalidf("Format error in JSON body: update_filter: %v", err)
+	}
+	p.updateFilter = f
+	return nil
+}
+
 // prepareUpdateVectors checks update_vectors and returns the op to log
 // (vectors normalised for Cosine).
 func (r *Replica) prepareUpdateVectors(p *prepared, uv *shoalv1.UpdateVectors) (*shoalv1.Operation, error) {
 	if len(uv.GetPoints()) == 0 {
 		return nil, invalidf("Validation error in JSON body: [points: must have at least 1 item]")
 	}
-	logged := &shoalv1.UpdateVectors{}
+	if err := p.prepareCondition(uv.GetUpdateFilter(), shoalv1.UpdateMode_UPDATE_MODE_UPSERT); err != nil {
+		return nil, err
+	}
+	logged := &shoalv1.UpdateVectors{UpdateFilter: uv.GetUpdateFilter()}
 	for i, pv := range uv.GetPoints() {
 		if pv == nil {
 			return nil, invalidf("Wrong input: point %d is empty", i)

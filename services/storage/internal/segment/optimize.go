@@ -132,6 +132,7 @@ func (s *Set) optimizeOnce(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	s.running = true
+	s.startJob(j, s.nextID)
 	var sn snapshot
 	var owner []*segment // owner[i]: the source snapshot key i came from
 	for _, seg := range j.sources {
@@ -150,10 +151,12 @@ func (s *Set) optimizeOnce(ctx context.Context) (bool, error) {
 		g, err = hnsw.Build(ctx, s.cfg.HNSW, s.cfg.Metric, s.cfg.Dim, sn.keys, func(i int) []float32 { return sn.vecs[i] }, s.cfg.BuildWorkers)
 	}
 	if err != nil {
+		err = fmt.Errorf("%s segment: %w", j.kind, err)
 		s.mu.Lock()
 		s.running = false
+		s.finishJob(err)
 		s.mu.Unlock()
-		return false, fmt.Errorf("%s segment: %w", j.kind, err)
+		return false, err
 	}
 	if g != nil {
 		s.builds.Add(1)
@@ -184,6 +187,7 @@ func (s *Set) optimizeOnce(ctx context.Context) (bool, error) {
 		s.segs = append(s.segs, out)
 	}
 	s.running = false
+	s.finishJob(nil)
 	s.mu.Unlock()
 
 	puts := map[string][]byte{}

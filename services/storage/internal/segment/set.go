@@ -38,6 +38,11 @@ type Set struct {
 	// jobMu is held while an optimization job runs (one at a time).
 	jobMu   sync.Mutex
 	running bool // a job is between planning and swapping (under mu)
+	// current is the running job, completed the last finished ones
+	// (oldest first), for Progress; under mu.
+	current    *Optimization
+	completed  []Optimization
+	uuidPrefix [8]byte
 
 	ctx    context.Context // cancelled by Close: aborts builds
 	cancel context.CancelFunc
@@ -68,6 +73,8 @@ func Open(cfg Config, store Store, log zerolog.Logger) (*Set, *Loader, error) {
 		ctx: ctx, cancel: cancel,
 		wake: make(chan struct{}, 1),
 		done: make(chan struct{}),
+
+		uuidPrefix: newUUIDPrefix(),
 	}
 	err := store.Load(func(name string, blob []byte) error {
 		var id uint64
@@ -226,6 +233,8 @@ type Stats struct {
 	// Builds is the number of graphs this Set built since Open (seals,
 	// vacuums and merges); a reload that re-indexed nothing leaves it 0.
 	Builds uint64
+	// Progress is the optimizer's jobs, queue and idle segments.
+	Progress Progress
 }
 
 // Stats returns the current segment statistics.
@@ -236,6 +245,7 @@ func (s *Set) Stats() Stats {
 		Segments: 1 + len(s.segs), Plain: s.appendable.len(), Optimizing: s.running,
 		Loaded: s.fromStore, Builds: s.builds.Load(),
 	}
+	st.Progress = s.progressLocked()
 	for _, seg := range s.segs {
 		if seg.sealed() {
 			st.Indexed += seg.graph.Len()

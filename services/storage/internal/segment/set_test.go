@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -204,7 +205,7 @@ func TestUnchangedUpsertStays(t *testing.T) {
 	for i := range 400 {
 		w.set.Upsert(key(i), w.ref[key(i)])
 	}
-	if after := w.set.Stats(); after != before {
+	if after := w.set.Stats(); !reflect.DeepEqual(after, before) {
 		t.Fatalf("stats changed: %+v -> %+v", before, after)
 	}
 	w.check("re-upserted")

@@ -51,6 +51,9 @@ const (
 	StorageServiceUpdateProcedure = "/shoal.v1.StorageService/Update"
 	// StorageServiceInfoProcedure is the fully-qualified name of the StorageService's Info RPC.
 	StorageServiceInfoProcedure = "/shoal.v1.StorageService/Info"
+	// StorageServiceOptimizationsProcedure is the fully-qualified name of the StorageService's
+	// Optimizations RPC.
+	StorageServiceOptimizationsProcedure = "/shoal.v1.StorageService/Optimizations"
 	// StorageServiceReplicateProcedure is the fully-qualified name of the StorageService's Replicate
 	// RPC.
 	StorageServiceReplicateProcedure = "/shoal.v1.StorageService/Replicate"
@@ -75,6 +78,9 @@ type StorageServiceClient interface {
 	Update(context.Context, *connect.Request[v1.UpdateRequest]) (*connect.Response[v1.UpdateResponse], error)
 	// Info describes the replica: counts, segments and payload indexes.
 	Info(context.Context, *connect.Request[v1.InfoRequest]) (*connect.Response[v1.InfoResponse], error)
+	// Optimizations reports the replica's segment optimizers: running and
+	// recently completed jobs, an estimate of the queue, idle segments.
+	Optimizations(context.Context, *connect.Request[v1.OptimizationsRequest]) (*connect.Response[v1.OptimizationsResponse], error)
 	// Replicate appends a primary's log entries to a follower replica. The
 	// entries are contiguous and follow (prev_term, prev_seq); a follower
 	// whose log does not end there, or that follows a newer term, answers
@@ -150,6 +156,12 @@ func NewStorageServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(storageServiceMethods.ByName("Info")),
 			connect.WithClientOptions(opts...),
 		),
+		optimizations: connect.NewClient[v1.OptimizationsRequest, v1.OptimizationsResponse](
+			httpClient,
+			baseURL+StorageServiceOptimizationsProcedure,
+			connect.WithSchema(storageServiceMethods.ByName("Optimizations")),
+			connect.WithClientOptions(opts...),
+		),
 		replicate: connect.NewClient[v1.ReplicateRequest, v1.ReplicateResponse](
 			httpClient,
 			baseURL+StorageServiceReplicateProcedure,
@@ -179,18 +191,19 @@ func NewStorageServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 
 // storageServiceClient implements StorageServiceClient.
 type storageServiceClient struct {
-	upsert       *connect.Client[v1.UpsertRequest, v1.UpdateResponse]
-	deletePoints *connect.Client[v1.DeletePointsRequest, v1.UpdateResponse]
-	getPoints    *connect.Client[v1.GetPointsRequest, v1.GetPointsResponse]
-	search       *connect.Client[v1.SearchRequest, v1.SearchResponse]
-	scroll       *connect.Client[v1.ScrollRequest, v1.ScrollResponse]
-	count        *connect.Client[v1.CountRequest, v1.CountResponse]
-	update       *connect.Client[v1.UpdateRequest, v1.UpdateResponse]
-	info         *connect.Client[v1.InfoRequest, v1.InfoResponse]
-	replicate    *connect.Client[v1.ReplicateRequest, v1.ReplicateResponse]
-	position     *connect.Client[v1.PositionRequest, v1.PositionResponse]
-	digest       *connect.Client[v1.DigestRequest, v1.DigestResponse]
-	install      *connect.Client[v1.InstallRequest, v1.InstallResponse]
+	upsert        *connect.Client[v1.UpsertRequest, v1.UpdateResponse]
+	deletePoints  *connect.Client[v1.DeletePointsRequest, v1.UpdateResponse]
+	getPoints     *connect.Client[v1.GetPointsRequest, v1.GetPointsResponse]
+	search        *connect.Client[v1.SearchRequest, v1.SearchResponse]
+	scroll        *connect.Client[v1.ScrollRequest, v1.ScrollResponse]
+	count         *connect.Client[v1.CountRequest, v1.CountResponse]
+	update        *connect.Client[v1.UpdateRequest, v1.UpdateResponse]
+	info          *connect.Client[v1.InfoRequest, v1.InfoResponse]
+	optimizations *connect.Client[v1.OptimizationsRequest, v1.OptimizationsResponse]
+	replicate     *connect.Client[v1.ReplicateRequest, v1.ReplicateResponse]
+	position      *connect.Client[v1.PositionRequest, v1.PositionResponse]
+	digest        *connect.Client[v1.DigestRequest, v1.DigestResponse]
+	install       *connect.Client[v1.InstallRequest, v1.InstallResponse]
 }
 
 // Upsert calls shoal.v1.StorageService.Upsert.
@@ -233,6 +246,11 @@ func (c *storageServiceClient) Info(ctx context.Context, req *connect.Request[v1
 	return c.info.CallUnary(ctx, req)
 }
 
+// Optimizations calls shoal.v1.StorageService.Optimizations.
+func (c *storageServiceClient) Optimizations(ctx context.Context, req *connect.Request[v1.OptimizationsRequest]) (*connect.Response[v1.OptimizationsResponse], error) {
+	return c.optimizations.CallUnary(ctx, req)
+}
+
 // Replicate calls shoal.v1.StorageService.Replicate.
 func (c *storageServiceClient) Replicate(ctx context.Context, req *connect.Request[v1.ReplicateRequest]) (*connect.Response[v1.ReplicateResponse], error) {
 	return c.replicate.CallUnary(ctx, req)
@@ -266,6 +284,9 @@ type StorageServiceHandler interface {
 	Update(context.Context, *connect.Request[v1.UpdateRequest]) (*connect.Response[v1.UpdateResponse], error)
 	// Info describes the replica: counts, segments and payload indexes.
 	Info(context.Context, *connect.Request[v1.InfoRequest]) (*connect.Response[v1.InfoResponse], error)
+	// Optimizations reports the replica's segment optimizers: running and
+	// recently completed jobs, an estimate of the queue, idle segments.
+	Optimizations(context.Context, *connect.Request[v1.OptimizationsRequest]) (*connect.Response[v1.OptimizationsResponse], error)
 	// Replicate appends a primary's log entries to a follower replica. The
 	// entries are contiguous and follow (prev_term, prev_seq); a follower
 	// whose log does not end there, or that follows a newer term, answers
@@ -337,6 +358,12 @@ func NewStorageServiceHandler(svc StorageServiceHandler, opts ...connect.Handler
 		connect.WithSchema(storageServiceMethods.ByName("Info")),
 		connect.WithHandlerOptions(opts...),
 	)
+	storageServiceOptimizationsHandler := connect.NewUnaryHandler(
+		StorageServiceOptimizationsProcedure,
+		svc.Optimizations,
+		connect.WithSchema(storageServiceMethods.ByName("Optimizations")),
+		connect.WithHandlerOptions(opts...),
+	)
 	storageServiceReplicateHandler := connect.NewUnaryHandler(
 		StorageServiceReplicateProcedure,
 		svc.Replicate,
@@ -379,6 +406,8 @@ func NewStorageServiceHandler(svc StorageServiceHandler, opts ...connect.Handler
 			storageServiceUpdateHandler.ServeHTTP(w, r)
 		case StorageServiceInfoProcedure:
 			storageServiceInfoHandler.ServeHTTP(w, r)
+		case StorageServiceOptimizationsProcedure:
+			storageServiceOptimizationsHandler.ServeHTTP(w, r)
 		case StorageServiceReplicateProcedure:
 			storageServiceReplicateHandler.ServeHTTP(w, r)
 		case StorageServicePositionProcedure:
@@ -426,6 +455,10 @@ func (UnimplementedStorageServiceHandler) Update(context.Context, *connect.Reque
 
 func (UnimplementedStorageServiceHandler) Info(context.Context, *connect.Request[v1.InfoRequest]) (*connect.Response[v1.InfoResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("shoal.v1.StorageService.Info is not implemented"))
+}
+
+func (UnimplementedStorageServiceHandler) Optimizations(context.Context, *connect.Request[v1.OptimizationsRequest]) (*connect.Response[v1.OptimizationsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("shoal.v1.StorageService.Optimizations is not implemented"))
 }
 
 func (UnimplementedStorageServiceHandler) Replicate(context.Context, *connect.Request[v1.ReplicateRequest]) (*connect.Response[v1.ReplicateResponse], error) {
