@@ -128,6 +128,7 @@ func runCmd(args []string) error {
 	threads := fs.Int("threads", runtime.NumCPU(), "build threads")
 	repeat := fs.Int("repeat", 3, "query passes per ef (best is kept)")
 	keepPruned := fs.Bool("keep-pruned", false, "top neighbour lists up with pruned candidates (the paper's keepPrunedConnections)")
+	hugePages := fs.Bool("huge-pages", true, "advise transparent huge pages for the vector slab (hnsw.UseHugePages)")
 	jsonOut := fs.String("json", "", "also write the result here")
 	cpu := fs.String("cpuprofile", "", "write a CPU profile of the query phase")
 	withFilter := fs.Bool("filtered", false, "also run the filtered searches (needs a directory prepared with labels)")
@@ -135,7 +136,7 @@ func runCmd(args []string) error {
 	if *data == "" {
 		return fmt.Errorf("run: -data is required")
 	}
-	opts := runOptions{m: *m, efConstruct: *efc, k: *k, threads: *threads, repeat: *repeat, keepPruned: *keepPruned, cpuProfile: *cpu}
+	opts := runOptions{m: *m, efConstruct: *efc, k: *k, threads: *threads, repeat: *repeat, keepPruned: *keepPruned, hugePages: *hugePages, cpuProfile: *cpu}
 	for _, f := range strings.Split(*efs, ",") {
 		ef, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || ef <= 0 {

@@ -107,8 +107,8 @@ func mergeFiltered(rounds []result) []filteredRun {
 
 func formatReport(s, h result) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "n=%d dim=%d queries=%d k=%d m=%d ef_construct=%d build threads=%d/%d, queries on one thread; Shoal kernel %s, neighbour heuristic %s\n\n",
-		s.N, s.Dim, s.Queries, s.K, s.M, s.EfConstruct, s.Threads, h.Threads, s.Kernel, s.Heuristic)
+	fmt.Fprintf(&b, "n=%d dim=%d queries=%d k=%d m=%d ef_construct=%d build threads=%d/%d, queries on one thread; Shoal kernel %s, neighbour heuristic %s, huge pages for vectors %s\n\n",
+		s.N, s.Dim, s.Queries, s.K, s.M, s.EfConstruct, s.Threads, h.Threads, s.Kernel, s.Heuristic, s.HugePages)
 	fmt.Fprintf(&b, "| ef | Shoal recall@%d | hnswlib recall@%d | Shoal QPS | hnswlib QPS | QPS Shoal/hnswlib |\n", s.K, h.K)
 	b.WriteString("|---:|---:|---:|---:|---:|---:|\n")
 	byEf := map[int]efRun{}

@@ -20,9 +20,12 @@ import (
 // result is what one engine measured; the C++ hnswlib driver writes the
 // same JSON.
 type result struct {
-	Engine       string  `json:"engine"`
-	Kernel       string  `json:"kernel,omitempty"`
-	Heuristic    string  `json:"heuristic,omitempty"`
+	Engine    string `json:"engine"`
+	Kernel    string `json:"kernel,omitempty"`
+	Heuristic string `json:"heuristic,omitempty"`
+	// HugePages says whether Shoal advised transparent huge pages for
+	// its vector slab ("on"/"off"; see hnsw.UseHugePages).
+	HugePages    string  `json:"huge_pages,omitempty"`
 	N            int     `json:"n"`
 	Dim          int     `json:"dim"`
 	Queries      int     `json:"queries"`
@@ -52,6 +55,7 @@ type runOptions struct {
 	m, efConstruct, k, threads, repeat int
 	efs                                []int
 	keepPruned                         bool
+	hugePages                          bool
 	cpuProfile                         string
 	// filtered, when set, adds the filtered runs (see runFiltered).
 	filtered *filteredData
@@ -77,6 +81,11 @@ func runShoal(ds dataset, opts runOptions) (result, error) {
 	}
 	if opts.keepPruned {
 		res.Heuristic = "keep-pruned"
+	}
+	hnsw.UseHugePages(opts.hugePages)
+	res.HugePages = "off"
+	if opts.hugePages {
+		res.HugePages = "on"
 	}
 	rss0, heap0 := memNow()
 	start := time.Now()

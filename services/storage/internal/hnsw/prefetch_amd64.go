@@ -8,5 +8,8 @@ import "unsafe"
 //go:noescape
 func prefetch(p unsafe.Pointer)
 
+// prefetchBytes prefetches the cache lines covering n bytes from p (at
+// least two lines, rounded up to an even number).
+//
 //go:noescape
 func prefetchBytes(p unsafe.Pointer, n int)

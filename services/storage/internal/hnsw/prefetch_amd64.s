@@ -7,7 +7,6 @@ TEXT ·prefetch(SB), NOSPLIT|NOFRAME, $0-8
 	PREFETCHT0 64(AX)
 	RET
 
-
 // func prefetchBytes(p unsafe.Pointer, n int)
 TEXT ·prefetchBytes(SB), NOSPLIT|NOFRAME, $0-16
 	MOVQ p+0(FP), AX
@@ -17,5 +16,5 @@ loop:
 	PREFETCHT0 64(AX)
 	ADDQ $128, AX
 	SUBQ $128, CX
-	JG loop
+	JG   loop
 	RET
