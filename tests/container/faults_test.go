@@ -2,7 +2,6 @@ package container
 
 import (
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -139,12 +138,6 @@ func testPauseMetaLeader(t *testing.T, e *env) {
 // node returns to service (registered, accepting writes) with nothing
 // lost.
 func testDisconnectStorage(t *testing.T, e *env) {
-	if os.Getenv("SHOAL_CONTAINER_DISCONNECT") != "1" {
-		// Known issue: reads usually move to the other replica within the
-		// 5 s TCP user timeout, but a CI run saw the retry fail as well
-		// ("No active replica for shard 1 answered"); not yet understood.
-		t.Skip("known issue: a read during the disconnect sometimes fails on both replicas; set SHOAL_CONTAINER_DISCONNECT=1 to run this step")
-	}
 	const victim = "storage-3"
 	out, err := docker("inspect", "--format", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}", e.ids[victim])
 	if err != nil {
