@@ -53,3 +53,16 @@ const AliasesPrefix = Prefix + "aliases/"
 
 // AliasKey is where alias is stored.
 func AliasKey(alias string) string { return AliasesPrefix + alias }
+
+// TransfersPrefix holds the shard transfer records (ShardTransfer) that
+// the meta controller drives; TransferKey names one.
+const TransfersPrefix = Prefix + "transfers/"
+
+// TransferPrefix holds collection's transfer records.
+func TransferPrefix(collection string) string { return TransfersPrefix + collection + "/" }
+
+// TransferKey is the record of the transfer of collection's shard from
+// node from to node to (to is 0 for a drop).
+func TransferKey(collection string, shard uint32, from, to uint64) string {
+	return fmt.Sprintf("%s%d/%d-%d", TransferPrefix(collection), shard, from, to)
+}

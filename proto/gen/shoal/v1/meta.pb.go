@@ -21,6 +21,64 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// ShardTransferKind is what a transfer record asks of the controller.
+type ShardTransferKind int32
+
+const (
+	ShardTransferKind_SHARD_TRANSFER_KIND_UNSPECIFIED ShardTransferKind = 0
+	// REPLICATE adds a replica on to_node; done when it is Active.
+	ShardTransferKind_SHARD_TRANSFER_KIND_REPLICATE ShardTransferKind = 1
+	// MOVE adds a replica on to_node, then drops the one on from_node
+	// (handing the primary role over first when from_node holds it).
+	ShardTransferKind_SHARD_TRANSFER_KIND_MOVE ShardTransferKind = 2
+	// DROP removes from_node's replica, the shard's primary, after handing
+	// the primary role over (to_node is 0). Not listed as a transfer.
+	ShardTransferKind_SHARD_TRANSFER_KIND_DROP ShardTransferKind = 3
+)
+
+// Enum value maps for ShardTransferKind.
+var (
+	ShardTransferKind_name = map[int32]string{
+		0: "SHARD_TRANSFER_KIND_UNSPECIFIED",
+		1: "SHARD_TRANSFER_KIND_REPLICATE",
+		2: "SHARD_TRANSFER_KIND_MOVE",
+		3: "SHARD_TRANSFER_KIND_DROP",
+	}
+	ShardTransferKind_value = map[string]int32{
+		"SHARD_TRANSFER_KIND_UNSPECIFIED": 0,
+		"SHARD_TRANSFER_KIND_REPLICATE":   1,
+		"SHARD_TRANSFER_KIND_MOVE":        2,
+		"SHARD_TRANSFER_KIND_DROP":        3,
+	}
+)
+
+func (x ShardTransferKind) Enum() *ShardTransferKind {
+	p := new(ShardTransferKind)
+	*p = x
+	return p
+}
+
+func (x ShardTransferKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ShardTransferKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_shoal_v1_meta_proto_enumTypes[0].Descriptor()
+}
+
+func (ShardTransferKind) Type() protoreflect.EnumType {
+	return &file_shoal_v1_meta_proto_enumTypes[0]
+}
+
+func (x ShardTransferKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ShardTransferKind.Descriptor instead.
+func (ShardTransferKind) EnumDescriptor() ([]byte, []int) {
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{0}
+}
+
 type CreateCollectionRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -695,6 +753,841 @@ func (x *UpdateAliasesResponse) GetRevision() int64 {
 	return 0
 }
 
+type CreateShardKeyRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Collection string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	Key        *ShardKey              `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	// shards_number 0: the collection's shard_number.
+	ShardsNumber uint32 `protobuf:"varint,3,opt,name=shards_number,json=shardsNumber,proto3" json:"shards_number,omitempty"`
+	// replication_factor 0: the collection's replication_factor.
+	ReplicationFactor uint32 `protobuf:"varint,4,opt,name=replication_factor,json=replicationFactor,proto3" json:"replication_factor,omitempty"`
+	// placement restricts the shards to these storage nodes (empty: all
+	// Normal storage nodes).
+	Placement     []uint64 `protobuf:"varint,5,rep,packed,name=placement,proto3" json:"placement,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateShardKeyRequest) Reset() {
+	*x = CreateShardKeyRequest{}
+	mi := &file_shoal_v1_meta_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateShardKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateShardKeyRequest) ProtoMessage() {}
+
+func (x *CreateShardKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_meta_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateShardKeyRequest.ProtoReflect.Descriptor instead.
+func (*CreateShardKeyRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *CreateShardKeyRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *CreateShardKeyRequest) GetKey() *ShardKey {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *CreateShardKeyRequest) GetShardsNumber() uint32 {
+	if x != nil {
+		return x.ShardsNumber
+	}
+	return 0
+}
+
+func (x *CreateShardKeyRequest) GetReplicationFactor() uint32 {
+	if x != nil {
+		return x.ReplicationFactor
+	}
+	return 0
+}
+
+func (x *CreateShardKeyRequest) GetPlacement() []uint64 {
+	if x != nil {
+		return x.Placement
+	}
+	return nil
+}
+
+type CreateShardKeyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ShardMap      *ShardMap              `protobuf:"bytes,1,opt,name=shard_map,json=shardMap,proto3" json:"shard_map,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateShardKeyResponse) Reset() {
+	*x = CreateShardKeyResponse{}
+	mi := &file_shoal_v1_meta_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateShardKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateShardKeyResponse) ProtoMessage() {}
+
+func (x *CreateShardKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_meta_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateShardKeyResponse.ProtoReflect.Descriptor instead.
+func (*CreateShardKeyResponse) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *CreateShardKeyResponse) GetShardMap() *ShardMap {
+	if x != nil {
+		return x.ShardMap
+	}
+	return nil
+}
+
+type DeleteShardKeyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	Key           *ShardKey              `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteShardKeyRequest) Reset() {
+	*x = DeleteShardKeyRequest{}
+	mi := &file_shoal_v1_meta_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteShardKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteShardKeyRequest) ProtoMessage() {}
+
+func (x *DeleteShardKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_meta_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteShardKeyRequest.ProtoReflect.Descriptor instead.
+func (*DeleteShardKeyRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *DeleteShardKeyRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *DeleteShardKeyRequest) GetKey() *ShardKey {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+type DeleteShardKeyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// revision is the etcd revision of the change.
+	Revision      int64 `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteShardKeyResponse) Reset() {
+	*x = DeleteShardKeyResponse{}
+	mi := &file_shoal_v1_meta_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteShardKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteShardKeyResponse) ProtoMessage() {}
+
+func (x *DeleteShardKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_meta_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteShardKeyResponse.ProtoReflect.Descriptor instead.
+func (*DeleteShardKeyResponse) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *DeleteShardKeyResponse) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+// ShardTransfer is a transfer record, stored in etcd at
+// cluster.TransferKey; the meta controller drives it to its end and then
+// deletes it.
+type ShardTransfer struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Collection string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	Uid        string                 `protobuf:"bytes,2,opt,name=uid,proto3" json:"uid,omitempty"`
+	ShardId    uint32                 `protobuf:"varint,3,opt,name=shard_id,json=shardId,proto3" json:"shard_id,omitempty"`
+	FromNode   uint64                 `protobuf:"varint,4,opt,name=from_node,json=fromNode,proto3" json:"from_node,omitempty"`
+	ToNode     uint64                 `protobuf:"varint,5,opt,name=to_node,json=toNode,proto3" json:"to_node,omitempty"`
+	Kind       ShardTransferKind      `protobuf:"varint,6,opt,name=kind,proto3,enum=shoal.v1.ShardTransferKind" json:"kind,omitempty"`
+	// method is the transfer method asked for (stream_records, snapshot,
+	// wal_delta, or empty for automatic); recorded and reported.
+	Method        string `protobuf:"bytes,7,opt,name=method,proto3" json:"method,omitempty"`
+	StartedUnixMs int64  `protobuf:"varint,8,opt,name=started_unix_ms,json=startedUnixMs,proto3" json:"started_unix_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShardTransfer) Reset() {
+	*x = ShardTransfer{}
+	mi := &file_shoal_v1_meta_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShardTransfer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShardTransfer) ProtoMessage() {}
+
+func (x *ShardTransfer) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_meta_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShardTransfer.ProtoReflect.Descriptor instead.
+func (*ShardTransfer) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ShardTransfer) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *ShardTransfer) GetUid() string {
+	if x != nil {
+		return x.Uid
+	}
+	return ""
+}
+
+func (x *ShardTransfer) GetShardId() uint32 {
+	if x != nil {
+		return x.ShardId
+	}
+	return 0
+}
+
+func (x *ShardTransfer) GetFromNode() uint64 {
+	if x != nil {
+		return x.FromNode
+	}
+	return 0
+}
+
+func (x *ShardTransfer) GetToNode() uint64 {
+	if x != nil {
+		return x.ToNode
+	}
+	return 0
+}
+
+func (x *ShardTransfer) GetKind() ShardTransferKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ShardTransferKind_SHARD_TRANSFER_KIND_UNSPECIFIED
+}
+
+func (x *ShardTransfer) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *ShardTransfer) GetStartedUnixMs() int64 {
+	if x != nil {
+		return x.StartedUnixMs
+	}
+	return 0
+}
+
+// ShardTransferOp is the body of move_shard, replicate_shard and
+// restart_transfer.
+type ShardTransferOp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ShardId       uint32                 `protobuf:"varint,1,opt,name=shard_id,json=shardId,proto3" json:"shard_id,omitempty"`
+	FromPeerId    uint64                 `protobuf:"varint,2,opt,name=from_peer_id,json=fromPeerId,proto3" json:"from_peer_id,omitempty"`
+	ToPeerId      uint64                 `protobuf:"varint,3,opt,name=to_peer_id,json=toPeerId,proto3" json:"to_peer_id,omitempty"`
+	Method        string                 `protobuf:"bytes,4,opt,name=method,proto3" json:"method,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShardTransferOp) Reset() {
+	*x = ShardTransferOp{}
+	mi := &file_shoal_v1_meta_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShardTransferOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShardTransferOp) ProtoMessage() {}
+
+func (x *ShardTransferOp) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_meta_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShardTransferOp.ProtoReflect.Descriptor instead.
+func (*ShardTransferOp) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ShardTransferOp) GetShardId() uint32 {
+	if x != nil {
+		return x.ShardId
+	}
+	return 0
+}
+
+func (x *ShardTransferOp) GetFromPeerId() uint64 {
+	if x != nil {
+		return x.FromPeerId
+	}
+	return 0
+}
+
+func (x *ShardTransferOp) GetToPeerId() uint64 {
+	if x != nil {
+		return x.ToPeerId
+	}
+	return 0
+}
+
+func (x *ShardTransferOp) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+// DropReplicaOp is the body of drop_replica.
+type DropReplicaOp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ShardId       uint32                 `protobuf:"varint,1,opt,name=shard_id,json=shardId,proto3" json:"shard_id,omitempty"`
+	PeerId        uint64                 `protobuf:"varint,2,opt,name=peer_id,json=peerId,proto3" json:"peer_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DropReplicaOp) Reset() {
+	*x = DropReplicaOp{}
+	mi := &file_shoal_v1_meta_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DropReplicaOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DropReplicaOp) ProtoMessage() {}
+
+func (x *DropReplicaOp) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_meta_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DropReplicaOp.ProtoReflect.Descriptor instead.
+func (*DropReplicaOp) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *DropReplicaOp) GetShardId() uint32 {
+	if x != nil {
+		return x.ShardId
+	}
+	return 0
+}
+
+func (x *DropReplicaOp) GetPeerId() uint64 {
+	if x != nil {
+		return x.PeerId
+	}
+	return 0
+}
+
+// AbortTransferOp is the body of abort_transfer.
+type AbortTransferOp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ShardId       uint32                 `protobuf:"varint,1,opt,name=shard_id,json=shardId,proto3" json:"shard_id,omitempty"`
+	FromPeerId    uint64                 `protobuf:"varint,2,opt,name=from_peer_id,json=fromPeerId,proto3" json:"from_peer_id,omitempty"`
+	ToPeerId      uint64                 `protobuf:"varint,3,opt,name=to_peer_id,json=toPeerId,proto3" json:"to_peer_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AbortTransferOp) Reset() {
+	*x = AbortTransferOp{}
+	mi := &file_shoal_v1_meta_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AbortTransferOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AbortTransferOp) ProtoMessage() {}
+
+func (x *AbortTransferOp) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_meta_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AbortTransferOp.ProtoReflect.Descriptor instead.
+func (*AbortTransferOp) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *AbortTransferOp) GetShardId() uint32 {
+	if x != nil {
+		return x.ShardId
+	}
+	return 0
+}
+
+func (x *AbortTransferOp) GetFromPeerId() uint64 {
+	if x != nil {
+		return x.FromPeerId
+	}
+	return 0
+}
+
+func (x *AbortTransferOp) GetToPeerId() uint64 {
+	if x != nil {
+		return x.ToPeerId
+	}
+	return 0
+}
+
+type UpdateClusterSetupRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Collection string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	// Types that are valid to be assigned to Operation:
+	//
+	//	*UpdateClusterSetupRequest_MoveShard
+	//	*UpdateClusterSetupRequest_ReplicateShard
+	//	*UpdateClusterSetupRequest_DropReplica
+	//	*UpdateClusterSetupRequest_AbortTransfer
+	//	*UpdateClusterSetupRequest_RestartTransfer
+	Operation     isUpdateClusterSetupRequest_Operation `protobuf_oneof:"operation"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateClusterSetupRequest) Reset() {
+	*x = UpdateClusterSetupRequest{}
+	mi := &file_shoal_v1_meta_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateClusterSetupRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateClusterSetupRequest) ProtoMessage() {}
+
+func (x *UpdateClusterSetupRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_meta_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateClusterSetupRequest.ProtoReflect.Descriptor instead.
+func (*UpdateClusterSetupRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *UpdateClusterSetupRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *UpdateClusterSetupRequest) GetOperation() isUpdateClusterSetupRequest_Operation {
+	if x != nil {
+		return x.Operation
+	}
+	return nil
+}
+
+func (x *UpdateClusterSetupRequest) GetMoveShard() *ShardTransferOp {
+	if x != nil {
+		if x, ok := x.Operation.(*UpdateClusterSetupRequest_MoveShard); ok {
+			return x.MoveShard
+		}
+	}
+	return nil
+}
+
+func (x *UpdateClusterSetupRequest) GetReplicateShard() *ShardTransferOp {
+	if x != nil {
+		if x, ok := x.Operation.(*UpdateClusterSetupRequest_ReplicateShard); ok {
+			return x.ReplicateShard
+		}
+	}
+	return nil
+}
+
+func (x *UpdateClusterSetupRequest) GetDropReplica() *DropReplicaOp {
+	if x != nil {
+		if x, ok := x.Operation.(*UpdateClusterSetupRequest_DropReplica); ok {
+			return x.DropReplica
+		}
+	}
+	return nil
+}
+
+func (x *UpdateClusterSetupRequest) GetAbortTransfer() *AbortTransferOp {
+	if x != nil {
+		if x, ok := x.Operation.(*UpdateClusterSetupRequest_AbortTransfer); ok {
+			return x.AbortTransfer
+		}
+	}
+	return nil
+}
+
+func (x *UpdateClusterSetupRequest) GetRestartTransfer() *ShardTransferOp {
+	if x != nil {
+		if x, ok := x.Operation.(*UpdateClusterSetupRequest_RestartTransfer); ok {
+			return x.RestartTransfer
+		}
+	}
+	return nil
+}
+
+type isUpdateClusterSetupRequest_Operation interface {
+	isUpdateClusterSetupRequest_Operation()
+}
+
+type UpdateClusterSetupRequest_MoveShard struct {
+	MoveShard *ShardTransferOp `protobuf:"bytes,2,opt,name=move_shard,json=moveShard,proto3,oneof"`
+}
+
+type UpdateClusterSetupRequest_ReplicateShard struct {
+	ReplicateShard *ShardTransferOp `protobuf:"bytes,3,opt,name=replicate_shard,json=replicateShard,proto3,oneof"`
+}
+
+type UpdateClusterSetupRequest_DropReplica struct {
+	DropReplica *DropReplicaOp `protobuf:"bytes,4,opt,name=drop_replica,json=dropReplica,proto3,oneof"`
+}
+
+type UpdateClusterSetupRequest_AbortTransfer struct {
+	AbortTransfer *AbortTransferOp `protobuf:"bytes,5,opt,name=abort_transfer,json=abortTransfer,proto3,oneof"`
+}
+
+type UpdateClusterSetupRequest_RestartTransfer struct {
+	RestartTransfer *ShardTransferOp `protobuf:"bytes,6,opt,name=restart_transfer,json=restartTransfer,proto3,oneof"`
+}
+
+func (*UpdateClusterSetupRequest_MoveShard) isUpdateClusterSetupRequest_Operation() {}
+
+func (*UpdateClusterSetupRequest_ReplicateShard) isUpdateClusterSetupRequest_Operation() {}
+
+func (*UpdateClusterSetupRequest_DropReplica) isUpdateClusterSetupRequest_Operation() {}
+
+func (*UpdateClusterSetupRequest_AbortTransfer) isUpdateClusterSetupRequest_Operation() {}
+
+func (*UpdateClusterSetupRequest_RestartTransfer) isUpdateClusterSetupRequest_Operation() {}
+
+type UpdateClusterSetupResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// revision is the etcd revision of the change.
+	Revision      int64 `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateClusterSetupResponse) Reset() {
+	*x = UpdateClusterSetupResponse{}
+	mi := &file_shoal_v1_meta_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateClusterSetupResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateClusterSetupResponse) ProtoMessage() {}
+
+func (x *UpdateClusterSetupResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_meta_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateClusterSetupResponse.ProtoReflect.Descriptor instead.
+func (*UpdateClusterSetupResponse) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *UpdateClusterSetupResponse) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+type ListShardTransfersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListShardTransfersRequest) Reset() {
+	*x = ListShardTransfersRequest{}
+	mi := &file_shoal_v1_meta_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListShardTransfersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListShardTransfersRequest) ProtoMessage() {}
+
+func (x *ListShardTransfersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_meta_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListShardTransfersRequest.ProtoReflect.Descriptor instead.
+func (*ListShardTransfersRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ListShardTransfersRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+// ShardTransferInfo is one transfer in flight as reported to clients.
+type ShardTransferInfo struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Transfer *ShardTransfer         `protobuf:"bytes,1,opt,name=transfer,proto3" json:"transfer,omitempty"`
+	// target_state is the state of the target replica in the shard map.
+	TargetState   ReplicaState `protobuf:"varint,2,opt,name=target_state,json=targetState,proto3,enum=shoal.v1.ReplicaState" json:"target_state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShardTransferInfo) Reset() {
+	*x = ShardTransferInfo{}
+	mi := &file_shoal_v1_meta_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShardTransferInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShardTransferInfo) ProtoMessage() {}
+
+func (x *ShardTransferInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_meta_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShardTransferInfo.ProtoReflect.Descriptor instead.
+func (*ShardTransferInfo) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ShardTransferInfo) GetTransfer() *ShardTransfer {
+	if x != nil {
+		return x.Transfer
+	}
+	return nil
+}
+
+func (x *ShardTransferInfo) GetTargetState() ReplicaState {
+	if x != nil {
+		return x.TargetState
+	}
+	return ReplicaState_REPLICA_STATE_UNSPECIFIED
+}
+
+type ListShardTransfersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Transfers     []*ShardTransferInfo   `protobuf:"bytes,1,rep,name=transfers,proto3" json:"transfers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListShardTransfersResponse) Reset() {
+	*x = ListShardTransfersResponse{}
+	mi := &file_shoal_v1_meta_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListShardTransfersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListShardTransfersResponse) ProtoMessage() {}
+
+func (x *ListShardTransfersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_meta_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListShardTransfersResponse.ProtoReflect.Descriptor instead.
+func (*ListShardTransfersResponse) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ListShardTransfersResponse) GetTransfers() []*ShardTransferInfo {
+	if x != nil {
+		return x.Transfers
+	}
+	return nil
+}
+
 var File_shoal_v1_meta_proto protoreflect.FileDescriptor
 
 const file_shoal_v1_meta_proto_rawDesc = "" +
@@ -745,12 +1638,87 @@ const file_shoal_v1_meta_proto_rawDesc = "" +
 	"\x14UpdateAliasesRequest\x12/\n" +
 	"\aactions\x18\x01 \x03(\v2\x15.shoal.v1.AliasActionR\aactions\"3\n" +
 	"\x15UpdateAliasesResponse\x12\x1a\n" +
-	"\brevision\x18\x01 \x01(\x03R\brevision2\xf0\x02\n" +
+	"\brevision\x18\x01 \x01(\x03R\brevision\"\xcf\x01\n" +
+	"\x15CreateShardKeyRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x12$\n" +
+	"\x03key\x18\x02 \x01(\v2\x12.shoal.v1.ShardKeyR\x03key\x12#\n" +
+	"\rshards_number\x18\x03 \x01(\rR\fshardsNumber\x12-\n" +
+	"\x12replication_factor\x18\x04 \x01(\rR\x11replicationFactor\x12\x1c\n" +
+	"\tplacement\x18\x05 \x03(\x04R\tplacement\"I\n" +
+	"\x16CreateShardKeyResponse\x12/\n" +
+	"\tshard_map\x18\x01 \x01(\v2\x12.shoal.v1.ShardMapR\bshardMap\"]\n" +
+	"\x15DeleteShardKeyRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x12$\n" +
+	"\x03key\x18\x02 \x01(\v2\x12.shoal.v1.ShardKeyR\x03key\"4\n" +
+	"\x16DeleteShardKeyResponse\x12\x1a\n" +
+	"\brevision\x18\x01 \x01(\x03R\brevision\"\x83\x02\n" +
+	"\rShardTransfer\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x12\x10\n" +
+	"\x03uid\x18\x02 \x01(\tR\x03uid\x12\x19\n" +
+	"\bshard_id\x18\x03 \x01(\rR\ashardId\x12\x1b\n" +
+	"\tfrom_node\x18\x04 \x01(\x04R\bfromNode\x12\x17\n" +
+	"\ato_node\x18\x05 \x01(\x04R\x06toNode\x12/\n" +
+	"\x04kind\x18\x06 \x01(\x0e2\x1b.shoal.v1.ShardTransferKindR\x04kind\x12\x16\n" +
+	"\x06method\x18\a \x01(\tR\x06method\x12&\n" +
+	"\x0fstarted_unix_ms\x18\b \x01(\x03R\rstartedUnixMs\"\x84\x01\n" +
+	"\x0fShardTransferOp\x12\x19\n" +
+	"\bshard_id\x18\x01 \x01(\rR\ashardId\x12 \n" +
+	"\ffrom_peer_id\x18\x02 \x01(\x04R\n" +
+	"fromPeerId\x12\x1c\n" +
+	"\n" +
+	"to_peer_id\x18\x03 \x01(\x04R\btoPeerId\x12\x16\n" +
+	"\x06method\x18\x04 \x01(\tR\x06method\"C\n" +
+	"\rDropReplicaOp\x12\x19\n" +
+	"\bshard_id\x18\x01 \x01(\rR\ashardId\x12\x17\n" +
+	"\apeer_id\x18\x02 \x01(\x04R\x06peerId\"l\n" +
+	"\x0fAbortTransferOp\x12\x19\n" +
+	"\bshard_id\x18\x01 \x01(\rR\ashardId\x12 \n" +
+	"\ffrom_peer_id\x18\x02 \x01(\x04R\n" +
+	"fromPeerId\x12\x1c\n" +
+	"\n" +
+	"to_peer_id\x18\x03 \x01(\x04R\btoPeerId\"\x94\x03\n" +
+	"\x19UpdateClusterSetupRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x12:\n" +
+	"\n" +
+	"move_shard\x18\x02 \x01(\v2\x19.shoal.v1.ShardTransferOpH\x00R\tmoveShard\x12D\n" +
+	"\x0freplicate_shard\x18\x03 \x01(\v2\x19.shoal.v1.ShardTransferOpH\x00R\x0ereplicateShard\x12<\n" +
+	"\fdrop_replica\x18\x04 \x01(\v2\x17.shoal.v1.DropReplicaOpH\x00R\vdropReplica\x12B\n" +
+	"\x0eabort_transfer\x18\x05 \x01(\v2\x19.shoal.v1.AbortTransferOpH\x00R\rabortTransfer\x12F\n" +
+	"\x10restart_transfer\x18\x06 \x01(\v2\x19.shoal.v1.ShardTransferOpH\x00R\x0frestartTransferB\v\n" +
+	"\toperation\"8\n" +
+	"\x1aUpdateClusterSetupResponse\x12\x1a\n" +
+	"\brevision\x18\x01 \x01(\x03R\brevision\";\n" +
+	"\x19ListShardTransfersRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\"\x83\x01\n" +
+	"\x11ShardTransferInfo\x123\n" +
+	"\btransfer\x18\x01 \x01(\v2\x17.shoal.v1.ShardTransferR\btransfer\x129\n" +
+	"\ftarget_state\x18\x02 \x01(\x0e2\x16.shoal.v1.ReplicaStateR\vtargetState\"W\n" +
+	"\x1aListShardTransfersResponse\x129\n" +
+	"\ttransfers\x18\x01 \x03(\v2\x1b.shoal.v1.ShardTransferInfoR\ttransfers*\x97\x01\n" +
+	"\x11ShardTransferKind\x12#\n" +
+	"\x1fSHARD_TRANSFER_KIND_UNSPECIFIED\x10\x00\x12!\n" +
+	"\x1dSHARD_TRANSFER_KIND_REPLICATE\x10\x01\x12\x1c\n" +
+	"\x18SHARD_TRANSFER_KIND_MOVE\x10\x02\x12\x1c\n" +
+	"\x18SHARD_TRANSFER_KIND_DROP\x10\x032\xdc\x05\n" +
 	"\vMetaService\x12Y\n" +
 	"\x10CreateCollection\x12!.shoal.v1.CreateCollectionRequest\x1a\".shoal.v1.CreateCollectionResponse\x12Y\n" +
 	"\x10DeleteCollection\x12!.shoal.v1.DeleteCollectionRequest\x1a\".shoal.v1.DeleteCollectionResponse\x12Y\n" +
 	"\x10UpdateCollection\x12!.shoal.v1.UpdateCollectionRequest\x1a\".shoal.v1.UpdateCollectionResponse\x12P\n" +
-	"\rUpdateAliases\x12\x1e.shoal.v1.UpdateAliasesRequest\x1a\x1f.shoal.v1.UpdateAliasesResponseB5Z3github.com/shoaldb/shoal/proto/gen/shoal/v1;shoalv1b\x06proto3"
+	"\rUpdateAliases\x12\x1e.shoal.v1.UpdateAliasesRequest\x1a\x1f.shoal.v1.UpdateAliasesResponse\x12S\n" +
+	"\x0eCreateShardKey\x12\x1f.shoal.v1.CreateShardKeyRequest\x1a .shoal.v1.CreateShardKeyResponse\x12S\n" +
+	"\x0eDeleteShardKey\x12\x1f.shoal.v1.DeleteShardKeyRequest\x1a .shoal.v1.DeleteShardKeyResponse\x12_\n" +
+	"\x12UpdateClusterSetup\x12#.shoal.v1.UpdateClusterSetupRequest\x1a$.shoal.v1.UpdateClusterSetupResponse\x12_\n" +
+	"\x12ListShardTransfers\x12#.shoal.v1.ListShardTransfersRequest\x1a$.shoal.v1.ListShardTransfersResponseB5Z3github.com/shoaldb/shoal/proto/gen/shoal/v1;shoalv1b\x06proto3"
 
 var (
 	file_shoal_v1_meta_proto_rawDescOnce sync.Once
@@ -764,46 +1732,83 @@ func file_shoal_v1_meta_proto_rawDescGZIP() []byte {
 	return file_shoal_v1_meta_proto_rawDescData
 }
 
-var file_shoal_v1_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_shoal_v1_meta_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_shoal_v1_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_shoal_v1_meta_proto_goTypes = []any{
-	(*CreateCollectionRequest)(nil),  // 0: shoal.v1.CreateCollectionRequest
-	(*CreateCollectionResponse)(nil), // 1: shoal.v1.CreateCollectionResponse
-	(*DeleteCollectionRequest)(nil),  // 2: shoal.v1.DeleteCollectionRequest
-	(*DeleteCollectionResponse)(nil), // 3: shoal.v1.DeleteCollectionResponse
-	(*UpdateCollectionRequest)(nil),  // 4: shoal.v1.UpdateCollectionRequest
-	(*UpdateCollectionResponse)(nil), // 5: shoal.v1.UpdateCollectionResponse
-	(*AliasAction)(nil),              // 6: shoal.v1.AliasAction
-	(*CreateAlias)(nil),              // 7: shoal.v1.CreateAlias
-	(*DeleteAlias)(nil),              // 8: shoal.v1.DeleteAlias
-	(*RenameAlias)(nil),              // 9: shoal.v1.RenameAlias
-	(*UpdateAliasesRequest)(nil),     // 10: shoal.v1.UpdateAliasesRequest
-	(*UpdateAliasesResponse)(nil),    // 11: shoal.v1.UpdateAliasesResponse
-	(*CollectionConfig)(nil),         // 12: shoal.v1.CollectionConfig
-	(*Collection)(nil),               // 13: shoal.v1.Collection
-	(*ShardMap)(nil),                 // 14: shoal.v1.ShardMap
+	(ShardTransferKind)(0),             // 0: shoal.v1.ShardTransferKind
+	(*CreateCollectionRequest)(nil),    // 1: shoal.v1.CreateCollectionRequest
+	(*CreateCollectionResponse)(nil),   // 2: shoal.v1.CreateCollectionResponse
+	(*DeleteCollectionRequest)(nil),    // 3: shoal.v1.DeleteCollectionRequest
+	(*DeleteCollectionResponse)(nil),   // 4: shoal.v1.DeleteCollectionResponse
+	(*UpdateCollectionRequest)(nil),    // 5: shoal.v1.UpdateCollectionRequest
+	(*UpdateCollectionResponse)(nil),   // 6: shoal.v1.UpdateCollectionResponse
+	(*AliasAction)(nil),                // 7: shoal.v1.AliasAction
+	(*CreateAlias)(nil),                // 8: shoal.v1.CreateAlias
+	(*DeleteAlias)(nil),                // 9: shoal.v1.DeleteAlias
+	(*RenameAlias)(nil),                // 10: shoal.v1.RenameAlias
+	(*UpdateAliasesRequest)(nil),       // 11: shoal.v1.UpdateAliasesRequest
+	(*UpdateAliasesResponse)(nil),      // 12: shoal.v1.UpdateAliasesResponse
+	(*CreateShardKeyRequest)(nil),      // 13: shoal.v1.CreateShardKeyRequest
+	(*CreateShardKeyResponse)(nil),     // 14: shoal.v1.CreateShardKeyResponse
+	(*DeleteShardKeyRequest)(nil),      // 15: shoal.v1.DeleteShardKeyRequest
+	(*DeleteShardKeyResponse)(nil),     // 16: shoal.v1.DeleteShardKeyResponse
+	(*ShardTransfer)(nil),              // 17: shoal.v1.ShardTransfer
+	(*ShardTransferOp)(nil),            // 18: shoal.v1.ShardTransferOp
+	(*DropReplicaOp)(nil),              // 19: shoal.v1.DropReplicaOp
+	(*AbortTransferOp)(nil),            // 20: shoal.v1.AbortTransferOp
+	(*UpdateClusterSetupRequest)(nil),  // 21: shoal.v1.UpdateClusterSetupRequest
+	(*UpdateClusterSetupResponse)(nil), // 22: shoal.v1.UpdateClusterSetupResponse
+	(*ListShardTransfersRequest)(nil),  // 23: shoal.v1.ListShardTransfersRequest
+	(*ShardTransferInfo)(nil),          // 24: shoal.v1.ShardTransferInfo
+	(*ListShardTransfersResponse)(nil), // 25: shoal.v1.ListShardTransfersResponse
+	(*CollectionConfig)(nil),           // 26: shoal.v1.CollectionConfig
+	(*Collection)(nil),                 // 27: shoal.v1.Collection
+	(*ShardMap)(nil),                   // 28: shoal.v1.ShardMap
+	(*ShardKey)(nil),                   // 29: shoal.v1.ShardKey
+	(ReplicaState)(0),                  // 30: shoal.v1.ReplicaState
 }
 var file_shoal_v1_meta_proto_depIdxs = []int32{
-	12, // 0: shoal.v1.CreateCollectionRequest.config:type_name -> shoal.v1.CollectionConfig
-	13, // 1: shoal.v1.CreateCollectionResponse.collection:type_name -> shoal.v1.Collection
-	14, // 2: shoal.v1.CreateCollectionResponse.shard_map:type_name -> shoal.v1.ShardMap
-	13, // 3: shoal.v1.UpdateCollectionResponse.collection:type_name -> shoal.v1.Collection
-	7,  // 4: shoal.v1.AliasAction.create_alias:type_name -> shoal.v1.CreateAlias
-	8,  // 5: shoal.v1.AliasAction.delete_alias:type_name -> shoal.v1.DeleteAlias
-	9,  // 6: shoal.v1.AliasAction.rename_alias:type_name -> shoal.v1.RenameAlias
-	6,  // 7: shoal.v1.UpdateAliasesRequest.actions:type_name -> shoal.v1.AliasAction
-	0,  // 8: shoal.v1.MetaService.CreateCollection:input_type -> shoal.v1.CreateCollectionRequest
-	2,  // 9: shoal.v1.MetaService.DeleteCollection:input_type -> shoal.v1.DeleteCollectionRequest
-	4,  // 10: shoal.v1.MetaService.UpdateCollection:input_type -> shoal.v1.UpdateCollectionRequest
-	10, // 11: shoal.v1.MetaService.UpdateAliases:input_type -> shoal.v1.UpdateAliasesRequest
-	1,  // 12: shoal.v1.MetaService.CreateCollection:output_type -> shoal.v1.CreateCollectionResponse
-	3,  // 13: shoal.v1.MetaService.DeleteCollection:output_type -> shoal.v1.DeleteCollectionResponse
-	5,  // 14: shoal.v1.MetaService.UpdateCollection:output_type -> shoal.v1.UpdateCollectionResponse
-	11, // 15: shoal.v1.MetaService.UpdateAliases:output_type -> shoal.v1.UpdateAliasesResponse
-	12, // [12:16] is the sub-list for method output_type
-	8,  // [8:12] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	26, // 0: shoal.v1.CreateCollectionRequest.config:type_name -> shoal.v1.CollectionConfig
+	27, // 1: shoal.v1.CreateCollectionResponse.collection:type_name -> shoal.v1.Collection
+	28, // 2: shoal.v1.CreateCollectionResponse.shard_map:type_name -> shoal.v1.ShardMap
+	27, // 3: shoal.v1.UpdateCollectionResponse.collection:type_name -> shoal.v1.Collection
+	8,  // 4: shoal.v1.AliasAction.create_alias:type_name -> shoal.v1.CreateAlias
+	9,  // 5: shoal.v1.AliasAction.delete_alias:type_name -> shoal.v1.DeleteAlias
+	10, // 6: shoal.v1.AliasAction.rename_alias:type_name -> shoal.v1.RenameAlias
+	7,  // 7: shoal.v1.UpdateAliasesRequest.actions:type_name -> shoal.v1.AliasAction
+	29, // 8: shoal.v1.CreateShardKeyRequest.key:type_name -> shoal.v1.ShardKey
+	28, // 9: shoal.v1.CreateShardKeyResponse.shard_map:type_name -> shoal.v1.ShardMap
+	29, // 10: shoal.v1.DeleteShardKeyRequest.key:type_name -> shoal.v1.ShardKey
+	0,  // 11: shoal.v1.ShardTransfer.kind:type_name -> shoal.v1.ShardTransferKind
+	18, // 12: shoal.v1.UpdateClusterSetupRequest.move_shard:type_name -> shoal.v1.ShardTransferOp
+	18, // 13: shoal.v1.UpdateClusterSetupRequest.replicate_shard:type_name -> shoal.v1.ShardTransferOp
+	19, // 14: shoal.v1.UpdateClusterSetupRequest.drop_replica:type_name -> shoal.v1.DropReplicaOp
+	20, // 15: shoal.v1.UpdateClusterSetupRequest.abort_transfer:type_name -> shoal.v1.AbortTransferOp
+	18, // 16: shoal.v1.UpdateClusterSetupRequest.restart_transfer:type_name -> shoal.v1.ShardTransferOp
+	17, // 17: shoal.v1.ShardTransferInfo.transfer:type_name -> shoal.v1.ShardTransfer
+	30, // 18: shoal.v1.ShardTransferInfo.target_state:type_name -> shoal.v1.ReplicaState
+	24, // 19: shoal.v1.ListShardTransfersResponse.transfers:type_name -> shoal.v1.ShardTransferInfo
+	1,  // 20: shoal.v1.MetaService.CreateCollection:input_type -> shoal.v1.CreateCollectionRequest
+	3,  // 21: shoal.v1.MetaService.DeleteCollection:input_type -> shoal.v1.DeleteCollectionRequest
+	5,  // 22: shoal.v1.MetaService.UpdateCollection:input_type -> shoal.v1.UpdateCollectionRequest
+	11, // 23: shoal.v1.MetaService.UpdateAliases:input_type -> shoal.v1.UpdateAliasesRequest
+	13, // 24: shoal.v1.MetaService.CreateShardKey:input_type -> shoal.v1.CreateShardKeyRequest
+	15, // 25: shoal.v1.MetaService.DeleteShardKey:input_type -> shoal.v1.DeleteShardKeyRequest
+	21, // 26: shoal.v1.MetaService.UpdateClusterSetup:input_type -> shoal.v1.UpdateClusterSetupRequest
+	23, // 27: shoal.v1.MetaService.ListShardTransfers:input_type -> shoal.v1.ListShardTransfersRequest
+	2,  // 28: shoal.v1.MetaService.CreateCollection:output_type -> shoal.v1.CreateCollectionResponse
+	4,  // 29: shoal.v1.MetaService.DeleteCollection:output_type -> shoal.v1.DeleteCollectionResponse
+	6,  // 30: shoal.v1.MetaService.UpdateCollection:output_type -> shoal.v1.UpdateCollectionResponse
+	12, // 31: shoal.v1.MetaService.UpdateAliases:output_type -> shoal.v1.UpdateAliasesResponse
+	14, // 32: shoal.v1.MetaService.CreateShardKey:output_type -> shoal.v1.CreateShardKeyResponse
+	16, // 33: shoal.v1.MetaService.DeleteShardKey:output_type -> shoal.v1.DeleteShardKeyResponse
+	22, // 34: shoal.v1.MetaService.UpdateClusterSetup:output_type -> shoal.v1.UpdateClusterSetupResponse
+	25, // 35: shoal.v1.MetaService.ListShardTransfers:output_type -> shoal.v1.ListShardTransfersResponse
+	28, // [28:36] is the sub-list for method output_type
+	20, // [20:28] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_shoal_v1_meta_proto_init() }
@@ -818,18 +1823,26 @@ func file_shoal_v1_meta_proto_init() {
 		(*AliasAction_DeleteAlias)(nil),
 		(*AliasAction_RenameAlias)(nil),
 	}
+	file_shoal_v1_meta_proto_msgTypes[20].OneofWrappers = []any{
+		(*UpdateClusterSetupRequest_MoveShard)(nil),
+		(*UpdateClusterSetupRequest_ReplicateShard)(nil),
+		(*UpdateClusterSetupRequest_DropReplica)(nil),
+		(*UpdateClusterSetupRequest_AbortTransfer)(nil),
+		(*UpdateClusterSetupRequest_RestartTransfer)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_shoal_v1_meta_proto_rawDesc), len(file_shoal_v1_meta_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   12,
+			NumEnums:      1,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_shoal_v1_meta_proto_goTypes,
 		DependencyIndexes: file_shoal_v1_meta_proto_depIdxs,
+		EnumInfos:         file_shoal_v1_meta_proto_enumTypes,
 		MessageInfos:      file_shoal_v1_meta_proto_msgTypes,
 	}.Build()
 	File_shoal_v1_meta_proto = out.File

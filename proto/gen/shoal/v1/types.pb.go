@@ -235,6 +235,52 @@ func (NodeType) EnumDescriptor() ([]byte, []int) {
 	return file_shoal_v1_types_proto_rawDescGZIP(), []int{3}
 }
 
+type ShardingMethod int32
+
+const (
+	ShardingMethod_SHARDING_METHOD_AUTO   ShardingMethod = 0
+	ShardingMethod_SHARDING_METHOD_CUSTOM ShardingMethod = 1
+)
+
+// Enum value maps for ShardingMethod.
+var (
+	ShardingMethod_name = map[int32]string{
+		0: "SHARDING_METHOD_AUTO",
+		1: "SHARDING_METHOD_CUSTOM",
+	}
+	ShardingMethod_value = map[string]int32{
+		"SHARDING_METHOD_AUTO":   0,
+		"SHARDING_METHOD_CUSTOM": 1,
+	}
+)
+
+func (x ShardingMethod) Enum() *ShardingMethod {
+	p := new(ShardingMethod)
+	*p = x
+	return p
+}
+
+func (x ShardingMethod) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ShardingMethod) Descriptor() protoreflect.EnumDescriptor {
+	return file_shoal_v1_types_proto_enumTypes[4].Descriptor()
+}
+
+func (ShardingMethod) Type() protoreflect.EnumType {
+	return &file_shoal_v1_types_proto_enumTypes[4]
+}
+
+func (x ShardingMethod) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ShardingMethod.Descriptor instead.
+func (ShardingMethod) EnumDescriptor() ([]byte, []int) {
+	return file_shoal_v1_types_proto_rawDescGZIP(), []int{4}
+}
+
 // PointID is a point's identifier: an unsigned integer or a UUID string.
 type PointID struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -501,9 +547,12 @@ type CollectionConfig struct {
 	OnDiskPayload          bool   `protobuf:"varint,6,opt,name=on_disk_payload,json=onDiskPayload,proto3" json:"on_disk_payload,omitempty"`
 	// extra_json keeps the parts of the create request that later layers
 	// interpret (hnsw_config, optimizers_config, wal_config, ...), as JSON.
-	ExtraJson     []byte `protobuf:"bytes,7,opt,name=extra_json,json=extraJson,proto3" json:"extra_json,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ExtraJson []byte `protobuf:"bytes,7,opt,name=extra_json,json=extraJson,proto3" json:"extra_json,omitempty"`
+	// sharding_method custom: the collection has no shards until shard keys
+	// are created; shard_number is then the default number of shards per key.
+	ShardingMethod ShardingMethod `protobuf:"varint,8,opt,name=sharding_method,json=shardingMethod,proto3,enum=shoal.v1.ShardingMethod" json:"sharding_method,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *CollectionConfig) Reset() {
@@ -583,6 +632,13 @@ func (x *CollectionConfig) GetExtraJson() []byte {
 		return x.ExtraJson
 	}
 	return nil
+}
+
+func (x *CollectionConfig) GetShardingMethod() ShardingMethod {
+	if x != nil {
+		return x.ShardingMethod
+	}
+	return ShardingMethod_SHARDING_METHOD_AUTO
 }
 
 // Collection is a catalog entry.
@@ -713,10 +769,16 @@ type Shard struct {
 	Id       uint32                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	Replicas []*Replica             `protobuf:"bytes,2,rep,name=replicas,proto3" json:"replicas,omitempty"`
 	// primary is the node id of the shard's primary replica (0: none yet).
-	Primary       uint64 `protobuf:"varint,3,opt,name=primary,proto3" json:"primary,omitempty"`
-	Term          uint64 `protobuf:"varint,4,opt,name=term,proto3" json:"term,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Primary uint64 `protobuf:"varint,3,opt,name=primary,proto3" json:"primary,omitempty"`
+	Term    uint64 `protobuf:"varint,4,opt,name=term,proto3" json:"term,omitempty"`
+	// key is the shard key the shard belongs to (custom sharding only).
+	Key *ShardKey `protobuf:"bytes,5,opt,name=key,proto3" json:"key,omitempty"`
+	// replication_factor is the replica count the shard was created for when
+	// it differs from the collection's (a shard key's own factor); 0: the
+	// collection's.
+	ReplicationFactor uint32 `protobuf:"varint,6,opt,name=replication_factor,json=replicationFactor,proto3" json:"replication_factor,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Shard) Reset() {
@@ -777,14 +839,32 @@ func (x *Shard) GetTerm() uint64 {
 	return 0
 }
 
+func (x *Shard) GetKey() *ShardKey {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *Shard) GetReplicationFactor() uint32 {
+	if x != nil {
+		return x.ReplicationFactor
+	}
+	return 0
+}
+
 // ShardMap is the desired placement of one collection's shards.
 type ShardMap struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	Collection string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
 	Uid        string                 `protobuf:"bytes,2,opt,name=uid,proto3" json:"uid,omitempty"`
 	// epoch increases with every change; updates are compare-and-swap on it.
-	Epoch         uint64   `protobuf:"varint,3,opt,name=epoch,proto3" json:"epoch,omitempty"`
-	Shards        []*Shard `protobuf:"bytes,4,rep,name=shards,proto3" json:"shards,omitempty"`
+	Epoch  uint64   `protobuf:"varint,3,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Shards []*Shard `protobuf:"bytes,4,rep,name=shards,proto3" json:"shards,omitempty"`
+	// next_shard_id is the id the next shard key's first shard gets (custom
+	// sharding): shard ids are never reused, so a storage node that still
+	// holds a deleted key's replica cannot mistake it for a new shard.
+	NextShardId   uint32 `protobuf:"varint,5,opt,name=next_shard_id,json=nextShardId,proto3" json:"next_shard_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -845,6 +925,13 @@ func (x *ShardMap) GetShards() []*Shard {
 		return x.Shards
 	}
 	return nil
+}
+
+func (x *ShardMap) GetNextShardId() uint32 {
+	if x != nil {
+		return x.NextShardId
+	}
+	return 0
 }
 
 // Node is a registered node, kept under the node's lease.
@@ -1035,6 +1122,90 @@ func (x *ReplicaStatus) GetPoints() uint64 {
 	return 0
 }
 
+// ShardKey is a user-defined shard key of a collection with custom
+// sharding: a keyword or a number.
+type ShardKey struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Key:
+	//
+	//	*ShardKey_Keyword
+	//	*ShardKey_Number
+	Key           isShardKey_Key `protobuf_oneof:"key"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShardKey) Reset() {
+	*x = ShardKey{}
+	mi := &file_shoal_v1_types_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShardKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShardKey) ProtoMessage() {}
+
+func (x *ShardKey) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_types_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShardKey.ProtoReflect.Descriptor instead.
+func (*ShardKey) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_types_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ShardKey) GetKey() isShardKey_Key {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *ShardKey) GetKeyword() string {
+	if x != nil {
+		if x, ok := x.Key.(*ShardKey_Keyword); ok {
+			return x.Keyword
+		}
+	}
+	return ""
+}
+
+func (x *ShardKey) GetNumber() uint64 {
+	if x != nil {
+		if x, ok := x.Key.(*ShardKey_Number); ok {
+			return x.Number
+		}
+	}
+	return 0
+}
+
+type isShardKey_Key interface {
+	isShardKey_Key()
+}
+
+type ShardKey_Keyword struct {
+	Keyword string `protobuf:"bytes,1,opt,name=keyword,proto3,oneof"`
+}
+
+type ShardKey_Number struct {
+	Number uint64 `protobuf:"varint,2,opt,name=number,proto3,oneof"`
+}
+
+func (*ShardKey_Keyword) isShardKey_Key() {}
+
+func (*ShardKey_Number) isShardKey_Key() {}
+
 var File_shoal_v1_types_proto protoreflect.FileDescriptor
 
 const file_shoal_v1_types_proto_rawDesc = "" +
@@ -1056,7 +1227,7 @@ const file_shoal_v1_types_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\v2\x10.shoal.v1.VectorR\x05value:\x028\x01\"R\n" +
 	"\fVectorParams\x12\x12\n" +
 	"\x04size\x18\x01 \x01(\x04R\x04size\x12.\n" +
-	"\bdistance\x18\x02 \x01(\x0e2\x12.shoal.v1.DistanceR\bdistance\"\x92\x03\n" +
+	"\bdistance\x18\x02 \x01(\x0e2\x12.shoal.v1.DistanceR\bdistance\"\xd5\x03\n" +
 	"\x10CollectionConfig\x12A\n" +
 	"\avectors\x18\x01 \x03(\v2'.shoal.v1.CollectionConfig.VectorsEntryR\avectors\x12\x14\n" +
 	"\x05named\x18\x02 \x01(\bR\x05named\x12!\n" +
@@ -1065,7 +1236,8 @@ const file_shoal_v1_types_proto_rawDesc = "" +
 	"\x18write_consistency_factor\x18\x05 \x01(\rR\x16writeConsistencyFactor\x12&\n" +
 	"\x0fon_disk_payload\x18\x06 \x01(\bR\ronDiskPayload\x12\x1d\n" +
 	"\n" +
-	"extra_json\x18\a \x01(\fR\textraJson\x1aR\n" +
+	"extra_json\x18\a \x01(\fR\textraJson\x12A\n" +
+	"\x0fsharding_method\x18\b \x01(\x0e2\x18.shoal.v1.ShardingMethodR\x0eshardingMethod\x1aR\n" +
 	"\fVectorsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
 	"\x05value\x18\x02 \x01(\v2\x16.shoal.v1.VectorParamsR\x05value:\x028\x01\"\x8e\x01\n" +
@@ -1077,19 +1249,22 @@ const file_shoal_v1_types_proto_rawDesc = "" +
 	"\x0fcreated_unix_ms\x18\x04 \x01(\x03R\rcreatedUnixMs\"P\n" +
 	"\aReplica\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x04R\x06nodeId\x12,\n" +
-	"\x05state\x18\x02 \x01(\x0e2\x16.shoal.v1.ReplicaStateR\x05state\"t\n" +
+	"\x05state\x18\x02 \x01(\x0e2\x16.shoal.v1.ReplicaStateR\x05state\"\xc9\x01\n" +
 	"\x05Shard\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\rR\x02id\x12-\n" +
 	"\breplicas\x18\x02 \x03(\v2\x11.shoal.v1.ReplicaR\breplicas\x12\x18\n" +
 	"\aprimary\x18\x03 \x01(\x04R\aprimary\x12\x12\n" +
-	"\x04term\x18\x04 \x01(\x04R\x04term\"{\n" +
+	"\x04term\x18\x04 \x01(\x04R\x04term\x12$\n" +
+	"\x03key\x18\x05 \x01(\v2\x12.shoal.v1.ShardKeyR\x03key\x12-\n" +
+	"\x12replication_factor\x18\x06 \x01(\rR\x11replicationFactor\"\x9f\x01\n" +
 	"\bShardMap\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
 	"collection\x12\x10\n" +
 	"\x03uid\x18\x02 \x01(\tR\x03uid\x12\x14\n" +
 	"\x05epoch\x18\x03 \x01(\x04R\x05epoch\x12'\n" +
-	"\x06shards\x18\x04 \x03(\v2\x0f.shoal.v1.ShardR\x06shards\"\xdc\x01\n" +
+	"\x06shards\x18\x04 \x03(\v2\x0f.shoal.v1.ShardR\x06shards\x12\"\n" +
+	"\rnext_shard_id\x18\x05 \x01(\rR\vnextShardId\"\xdc\x01\n" +
 	"\x04Node\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x10\n" +
 	"\x03uri\x18\x02 \x01(\tR\x03uri\x12&\n" +
@@ -1107,7 +1282,11 @@ const file_shoal_v1_types_proto_rawDesc = "" +
 	"\x05state\x18\x04 \x01(\x0e2\x16.shoal.v1.ReplicaStateR\x05state\x12\x1b\n" +
 	"\tlast_term\x18\x05 \x01(\x04R\blastTerm\x12\x19\n" +
 	"\blast_seq\x18\x06 \x01(\x04R\alastSeq\x12\x16\n" +
-	"\x06points\x18\a \x01(\x04R\x06points*x\n" +
+	"\x06points\x18\a \x01(\x04R\x06points\"G\n" +
+	"\bShardKey\x12\x1a\n" +
+	"\akeyword\x18\x01 \x01(\tH\x00R\akeyword\x12\x18\n" +
+	"\x06number\x18\x02 \x01(\x04H\x00R\x06numberB\x05\n" +
+	"\x03key*x\n" +
 	"\bDistance\x12\x18\n" +
 	"\x14DISTANCE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fDISTANCE_COSINE\x10\x01\x12\x13\n" +
@@ -1129,7 +1308,10 @@ const file_shoal_v1_types_proto_rawDesc = "" +
 	"\x10NODE_TIER_ROUTER\x10\x03*8\n" +
 	"\bNodeType\x12\x14\n" +
 	"\x10NODE_TYPE_NORMAL\x10\x00\x12\x16\n" +
-	"\x12NODE_TYPE_LISTENER\x10\x01B5Z3github.com/shoaldb/shoal/proto/gen/shoal/v1;shoalv1b\x06proto3"
+	"\x12NODE_TYPE_LISTENER\x10\x01*F\n" +
+	"\x0eShardingMethod\x12\x18\n" +
+	"\x14SHARDING_METHOD_AUTO\x10\x00\x12\x1a\n" +
+	"\x16SHARDING_METHOD_CUSTOM\x10\x01B5Z3github.com/shoaldb/shoal/proto/gen/shoal/v1;shoalv1b\x06proto3"
 
 var (
 	file_shoal_v1_types_proto_rawDescOnce sync.Once
@@ -1143,46 +1325,50 @@ func file_shoal_v1_types_proto_rawDescGZIP() []byte {
 	return file_shoal_v1_types_proto_rawDescData
 }
 
-var file_shoal_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_shoal_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_shoal_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_shoal_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_shoal_v1_types_proto_goTypes = []any{
 	(Distance)(0),            // 0: shoal.v1.Distance
 	(ReplicaState)(0),        // 1: shoal.v1.ReplicaState
 	(NodeTier)(0),            // 2: shoal.v1.NodeTier
 	(NodeType)(0),            // 3: shoal.v1.NodeType
-	(*PointID)(nil),          // 4: shoal.v1.PointID
-	(*Vector)(nil),           // 5: shoal.v1.Vector
-	(*Point)(nil),            // 6: shoal.v1.Point
-	(*VectorParams)(nil),     // 7: shoal.v1.VectorParams
-	(*CollectionConfig)(nil), // 8: shoal.v1.CollectionConfig
-	(*Collection)(nil),       // 9: shoal.v1.Collection
-	(*Replica)(nil),          // 10: shoal.v1.Replica
-	(*Shard)(nil),            // 11: shoal.v1.Shard
-	(*ShardMap)(nil),         // 12: shoal.v1.ShardMap
-	(*Node)(nil),             // 13: shoal.v1.Node
-	(*ReplicaStatus)(nil),    // 14: shoal.v1.ReplicaStatus
-	nil,                      // 15: shoal.v1.Point.VectorsEntry
-	nil,                      // 16: shoal.v1.CollectionConfig.VectorsEntry
+	(ShardingMethod)(0),      // 4: shoal.v1.ShardingMethod
+	(*PointID)(nil),          // 5: shoal.v1.PointID
+	(*Vector)(nil),           // 6: shoal.v1.Vector
+	(*Point)(nil),            // 7: shoal.v1.Point
+	(*VectorParams)(nil),     // 8: shoal.v1.VectorParams
+	(*CollectionConfig)(nil), // 9: shoal.v1.CollectionConfig
+	(*Collection)(nil),       // 10: shoal.v1.Collection
+	(*Replica)(nil),          // 11: shoal.v1.Replica
+	(*Shard)(nil),            // 12: shoal.v1.Shard
+	(*ShardMap)(nil),         // 13: shoal.v1.ShardMap
+	(*Node)(nil),             // 14: shoal.v1.Node
+	(*ReplicaStatus)(nil),    // 15: shoal.v1.ReplicaStatus
+	(*ShardKey)(nil),         // 16: shoal.v1.ShardKey
+	nil,                      // 17: shoal.v1.Point.VectorsEntry
+	nil,                      // 18: shoal.v1.CollectionConfig.VectorsEntry
 }
 var file_shoal_v1_types_proto_depIdxs = []int32{
-	4,  // 0: shoal.v1.Point.id:type_name -> shoal.v1.PointID
-	15, // 1: shoal.v1.Point.vectors:type_name -> shoal.v1.Point.VectorsEntry
+	5,  // 0: shoal.v1.Point.id:type_name -> shoal.v1.PointID
+	17, // 1: shoal.v1.Point.vectors:type_name -> shoal.v1.Point.VectorsEntry
 	0,  // 2: shoal.v1.VectorParams.distance:type_name -> shoal.v1.Distance
-	16, // 3: shoal.v1.CollectionConfig.vectors:type_name -> shoal.v1.CollectionConfig.VectorsEntry
-	8,  // 4: shoal.v1.Collection.config:type_name -> shoal.v1.CollectionConfig
-	1,  // 5: shoal.v1.Replica.state:type_name -> shoal.v1.ReplicaState
-	10, // 6: shoal.v1.Shard.replicas:type_name -> shoal.v1.Replica
-	11, // 7: shoal.v1.ShardMap.shards:type_name -> shoal.v1.Shard
-	2,  // 8: shoal.v1.Node.tier:type_name -> shoal.v1.NodeTier
-	3,  // 9: shoal.v1.Node.node_type:type_name -> shoal.v1.NodeType
-	1,  // 10: shoal.v1.ReplicaStatus.state:type_name -> shoal.v1.ReplicaState
-	5,  // 11: shoal.v1.Point.VectorsEntry.value:type_name -> shoal.v1.Vector
-	7,  // 12: shoal.v1.CollectionConfig.VectorsEntry.value:type_name -> shoal.v1.VectorParams
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	18, // 3: shoal.v1.CollectionConfig.vectors:type_name -> shoal.v1.CollectionConfig.VectorsEntry
+	4,  // 4: shoal.v1.CollectionConfig.sharding_method:type_name -> shoal.v1.ShardingMethod
+	9,  // 5: shoal.v1.Collection.config:type_name -> shoal.v1.CollectionConfig
+	1,  // 6: shoal.v1.Replica.state:type_name -> shoal.v1.ReplicaState
+	11, // 7: shoal.v1.Shard.replicas:type_name -> shoal.v1.Replica
+	16, // 8: shoal.v1.Shard.key:type_name -> shoal.v1.ShardKey
+	12, // 9: shoal.v1.ShardMap.shards:type_name -> shoal.v1.Shard
+	2,  // 10: shoal.v1.Node.tier:type_name -> shoal.v1.NodeTier
+	3,  // 11: shoal.v1.Node.node_type:type_name -> shoal.v1.NodeType
+	1,  // 12: shoal.v1.ReplicaStatus.state:type_name -> shoal.v1.ReplicaState
+	6,  // 13: shoal.v1.Point.VectorsEntry.value:type_name -> shoal.v1.Vector
+	8,  // 14: shoal.v1.CollectionConfig.VectorsEntry.value:type_name -> shoal.v1.VectorParams
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_shoal_v1_types_proto_init() }
@@ -1194,13 +1380,17 @@ func file_shoal_v1_types_proto_init() {
 		(*PointID_Num)(nil),
 		(*PointID_Uuid)(nil),
 	}
+	file_shoal_v1_types_proto_msgTypes[11].OneofWrappers = []any{
+		(*ShardKey_Keyword)(nil),
+		(*ShardKey_Number)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_shoal_v1_types_proto_rawDesc), len(file_shoal_v1_types_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   13,
+			NumEnums:      5,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -76,9 +76,15 @@ func addListeners(shards []*shoalv1.Shard, listeners []uint64) {
 // Every replica starts Initializing; the primary is the first replica and
 // the term is 1.
 func place(shardNumber, perShard uint32, nodes []uint64, load map[uint64]int) []*shoalv1.Shard {
+	return placeFrom(0, shardNumber, perShard, nodes, load)
+}
+
+// placeFrom is place with shard ids first, first+1, … (the shards of a
+// new shard key follow the collection's existing ones).
+func placeFrom(first, shardNumber, perShard uint32, nodes []uint64, load map[uint64]int) []*shoalv1.Shard {
 	candidates := append([]uint64(nil), nodes...)
 	shards := make([]*shoalv1.Shard, 0, shardNumber)
-	for id := uint32(0); id < shardNumber; id++ {
+	for id := first; id < first+shardNumber; id++ {
 		sort.SliceStable(candidates, func(i, j int) bool {
 			a, b := candidates[i], candidates[j]
 			if load[a] != load[b] {

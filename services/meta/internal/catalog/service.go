@@ -91,7 +91,9 @@ func (s *Service) DeleteCollection(ctx context.Context, req *connect.Request[sho
 		if err != nil {
 			return nil, err
 		}
-		ops := []clientv3.Op{clientv3.OpDelete(cluster.CollectionKey(name)), clientv3.OpDelete(cluster.ShardMapKey(name))}
+		// Its transfer records go too (the controller would end them).
+		ops := []clientv3.Op{clientv3.OpDelete(cluster.CollectionKey(name)), clientv3.OpDelete(cluster.ShardMapKey(name)),
+			clientv3.OpDelete(cluster.TransferPrefix(name), clientv3.WithPrefix())}
 		for _, k := range aliases {
 			ops = append(ops, clientv3.OpDelete(k))
 		}
@@ -199,6 +201,14 @@ func (s *Service) plan(name string, want *shoalv1.CollectionConfig, nodes []*sho
 			fmt.Errorf("no storage node is registered: cannot place the shards of collection `%s`; start storage nodes first", name))
 	}
 	cfg := proto.Clone(want).(*shoalv1.CollectionConfig)
+	if cfg.ShardingMethod == shoalv1.ShardingMethod_SHARDING_METHOD_CUSTOM {
+		// No shards until shard keys are created; shard_number is the
+		// default number of shards per key (1 unless given).
+		cfg.ShardNumber = max(cfg.ShardNumber, 1)
+		uid := uuid.NewString()
+		coll := &shoalv1.Collection{Name: name, Uid: uid, Config: cfg, CreatedUnixMs: time.Now().UnixMilli()}
+		return coll, &shoalv1.ShardMap{Collection: name, Uid: uid, Epoch: 1}, nil
+	}
 	if cfg.ShardNumber == 0 {
 		cfg.ShardNumber = uint32(min(len(ids), MaxShards))
 	}
@@ -226,7 +236,10 @@ func (s *Service) plan(name string, want *shoalv1.CollectionConfig, nodes []*sho
 // storage nodes were registered at the time.
 func sameConfig(name string, want, have *shoalv1.CollectionConfig) error {
 	w := want
-	if w.ShardNumber == 0 {
+	if w.ShardNumber == 0 && w.ShardingMethod == shoalv1.ShardingMethod_SHARDING_METHOD_CUSTOM {
+		w = proto.Clone(want).(*shoalv1.CollectionConfig)
+		w.ShardNumber = 1
+	} else if w.ShardNumber == 0 {
 		w = proto.Clone(want).(*shoalv1.CollectionConfig)
 		w.ShardNumber = have.GetShardNumber()
 	}

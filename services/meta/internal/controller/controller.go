@@ -11,7 +11,9 @@
 //     the shard has a live primary (which then recovers it and sets it
 //     Active);
 //   - replicas on Listener nodes become Listener, Listener replicas on
-//     Normal nodes become Partial.
+//     Normal nodes become Partial;
+//   - transfer records (cluster operations) are driven to their end: see
+//     driveTransfers.
 //
 // Every change is one compare-and-swap per map (cluster.UpdateShardMap),
 // made only after checking that this controller still holds leadership.

@@ -48,6 +48,14 @@ func (c *Controller) reconcileAll(ctx context.Context, l *leadership, judge bool
 		}
 	}
 	c.forgetRevivals(uids)
+	tctx, cancel := context.WithTimeout(ctx, reconcileTimeout)
+	defer cancel()
+	if err := c.driveTransfers(tctx, l, v); err != nil {
+		if errors.Is(err, errNotLeader) || ctx.Err() != nil {
+			return err
+		}
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 

@@ -20,6 +20,8 @@ type Cluster struct {
 	State   *State
 	Storage []*Storage
 	Aliases *Aliases
+	// Ops records the cluster operations meta was asked for.
+	Ops ClusterOps
 
 	mu  sync.Mutex
 	uid int
@@ -99,14 +101,16 @@ func (m metaAPI) CreateCollection(_ context.Context, req *connect.Request[shoalv
 		}
 		return nil, connect.NewError(connect.CodeAlreadyExists, fmt.Errorf("Collection `%s` already exists!", req.Msg.Name))
 	}
-	if cfg.ShardNumber == 0 {
+	if cfg.ShardNumber == 0 && customShards(cfg) {
+		cfg.ShardNumber = 1
+	} else if cfg.ShardNumber == 0 {
 		cfg.ShardNumber = uint32(len(c.Storage))
 	}
 	c.uid++
 	col := &shoalv1.Collection{Name: req.Msg.Name, Uid: "uid-" + strconv.Itoa(c.uid), Config: cfg}
 	sm := &shoalv1.ShardMap{Collection: col.Name, Uid: col.Uid, Epoch: 1}
 	next := 0
-	for s := uint32(0); s < cfg.ShardNumber; s++ {
+	for s := uint32(0); s < cfg.ShardNumber && !customShards(cfg); s++ {
 		sh := &shoalv1.Shard{Id: s, Term: 1}
 		for r := uint32(0); r < cfg.ReplicationFactor && int(r) < len(c.Storage); r++ {
 			node := c.Storage[next%len(c.Storage)].NodeID

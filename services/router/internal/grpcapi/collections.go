@@ -53,8 +53,8 @@ func (s *Server) registerCollections() {
 	unary(s, "/qdrant.Collections/CollectionExists", false, func(_ context.Context, req *qdrant.CollectionExistsRequest) (*qdrant.CollectionExistsResponse, error) {
 		return &qdrant.CollectionExistsResponse{Result: &qdrant.CollectionExists{Exists: s.svc.CollectionExists(req.GetCollectionName())}}, nil
 	})
-	unary(s, "/qdrant.Collections/CollectionClusterInfo", false, func(_ context.Context, req *qdrant.CollectionClusterInfoRequest) (*qdrant.CollectionClusterInfoResponse, error) {
-		info, err := s.svc.CollectionClusterInfo(req.GetCollectionName())
+	unary(s, "/qdrant.Collections/CollectionClusterInfo", false, func(ctx context.Context, req *qdrant.CollectionClusterInfoRequest) (*qdrant.CollectionClusterInfoResponse, error) {
+		info, err := s.svc.CollectionClusterInfo(ctx, req.GetCollectionName())
 		if err != nil {
 			return nil, err
 		}

@@ -201,6 +201,10 @@ func collectionInfo(info service.CollectionInfo) *qdrant.CollectionInfo {
 	}
 	rf, wcf := cfg.ReplicationFactor, cfg.WriteConsistencyFactor
 	params := &qdrant.CollectionParams{ShardNumber: cfg.ShardNumber, OnDiskPayload: cfg.OnDiskPayload, ReplicationFactor: &rf, WriteConsistencyFactor: &wcf}
+	if string(cfg.Extra["sharding_method"]) == `"custom"` {
+		custom := qdrant.ShardingMethod_Custom
+		params.ShardingMethod = &custom
+	}
 	if cfg.Named {
 		m := map[string]*qdrant.VectorParams{}
 		for name, p := range cfg.Vectors {
@@ -322,7 +326,14 @@ var replicaStates = map[string]qdrant.ReplicaState{
 func clusterInfo(info service.CollectionClusterInfo) *qdrant.CollectionClusterInfoResponse {
 	out := &qdrant.CollectionClusterInfoResponse{PeerId: info.PeerID, ShardCount: uint64(info.ShardCount)}
 	for _, r := range info.RemoteShards {
-		out.RemoteShards = append(out.RemoteShards, &qdrant.RemoteShardInfo{ShardId: r.ShardID, PeerId: r.PeerID, State: replicaStates[r.State]})
+		rs := &qdrant.RemoteShardInfo{ShardId: r.ShardID, PeerId: r.PeerID, State: replicaStates[r.State]}
+		if r.ShardKey != nil {
+			rs.ShardKey = qdrantShardKey(r.ShardKey)
+		}
+		out.RemoteShards = append(out.RemoteShards, rs)
+	}
+	for _, t := range info.ShardTransfers {
+		out.ShardTransfers = append(out.ShardTransfers, &qdrant.ShardTransferInfo{ShardId: t.ShardID, From: t.From, To: t.To, Sync: t.Sync})
 	}
 	return out
 }

@@ -58,13 +58,13 @@ func vectorExample(ex *qdrant.VectorExample) (service.VectorInput, error) {
 // discoverRequest converts the legacy DiscoverPoints into a discovery
 // query (a context query without target).
 func discoverRequest(req *qdrant.DiscoverPoints) (service.QueryRequest, error) {
-	if err := noShardKey(req.GetShardKeySelector()); err != nil {
+	ks, err := keySelector(req.GetShardKeySelector())
+	if err != nil {
 		return service.QueryRequest{}, err
 	}
-	qr := service.QueryRequest{Offset: int(min(req.GetOffset(), service.MaxLimit+1)), Read: readOptions(req.GetWithPayload(), req.GetWithVectors(), false)}
+	qr := service.QueryRequest{Offset: int(min(req.GetOffset(), service.MaxLimit+1)), Read: readOptions(req.GetWithPayload(), req.GetWithVectors(), false), ShardKey: ks}
 	qr.Using, qr.Limit = req.GetUsing(), int(min(req.GetLimit(), service.MaxLimit+1))
 	qr.Exact, qr.HnswEf = searchParams(req.GetParams())
-	var err error
 	if qr.LookupFrom, err = lookupOf(req.LookupFrom); err != nil {
 		return qr, err
 	}

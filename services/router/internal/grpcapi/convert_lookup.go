@@ -6,19 +6,20 @@ import (
 	"github.com/shoaldb/shoal/services/router/internal/service"
 )
 
-// lookupOf converts a LookupLocation (nil: none); a shard key selector is
-// refused as everywhere.
+// lookupOf converts a LookupLocation (nil: none) with its shard key
+// selector.
 func lookupOf(l *qdrant.LookupLocation) (*service.LookupLocation, error) {
 	if l == nil {
 		return nil, nil
 	}
-	if err := noShardKey(l.GetShardKeySelector()); err != nil {
+	ks, err := keySelector(l.GetShardKeySelector())
+	if err != nil {
 		return nil, err
 	}
 	if l.GetCollectionName() == "" {
 		return nil, apierr.Invalid("lookup_from.collection_name", "must not be empty")
 	}
-	return &service.LookupLocation{Collection: l.GetCollectionName(), Vector: l.GetVectorName()}, nil
+	return &service.LookupLocation{Collection: l.GetCollectionName(), Vector: l.GetVectorName(), ShardKey: ks}, nil
 }
 
 // withLookupOf converts a WithLookup (nil: none): payload by default,

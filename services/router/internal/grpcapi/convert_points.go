@@ -170,15 +170,6 @@ func selector(s *qdrant.PointsSelector) (service.PointSelector, error) {
 	return service.PointSelector{}, apierr.Format("missing points selector: expected `points` or `filter`")
 }
 
-// noShardKey rejects a shard key selector: custom sharding is not
-// supported yet.
-func noShardKey(s *qdrant.ShardKeySelector) error {
-	if s != nil && (len(s.GetShardKeys()) > 0 || s.GetFallback() != nil) {
-		return apierr.Unsupported("custom sharding (shard_key)")
-	}
-	return nil
-}
-
 func searchParams(p *qdrant.SearchParams) (exact bool, ef uint32) {
 	if p.GetHnswEf() > math.MaxUint32 {
 		return p.GetExact(), math.MaxUint32

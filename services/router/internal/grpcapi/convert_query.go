@@ -122,13 +122,13 @@ func vectorInputs(in []*qdrant.VectorInput) ([]service.VectorInput, error) {
 // recommendRequest converts the legacy RecommendPoints into a recommend
 // query.
 func recommendRequest(req *qdrant.RecommendPoints) (service.QueryRequest, error) {
-	if err := noShardKey(req.GetShardKeySelector()); err != nil {
+	ks, err := keySelector(req.GetShardKeySelector())
+	if err != nil {
 		return service.QueryRequest{}, err
 	}
-	qr := service.QueryRequest{Offset: int(min(req.GetOffset(), service.MaxLimit+1)), Read: readOptions(req.GetWithPayload(), req.GetWithVectors(), false)}
+	qr := service.QueryRequest{Offset: int(min(req.GetOffset(), service.MaxLimit+1)), Read: readOptions(req.GetWithPayload(), req.GetWithVectors(), false), ShardKey: ks}
 	qr.Using, qr.ScoreThreshold, qr.Limit = req.GetUsing(), req.ScoreThreshold, int(min(req.GetLimit(), service.MaxLimit+1))
 	qr.Exact, qr.HnswEf = searchParams(req.GetParams())
-	var err error
 	if qr.LookupFrom, err = lookupOf(req.LookupFrom); err != nil {
 		return qr, err
 	}

@@ -22,14 +22,15 @@ const (
 // The grouped queries, facets and search matrices of qdrant.Points.
 func (s *Server) registerPointGroups() {
 	unary(s, "/qdrant.Points/QueryGroups", false, func(ctx context.Context, req *qdrant.QueryPointGroups) (*qdrant.QueryGroupsResponse, error) {
-		if err := noShardKey(req.GetShardKeySelector()); err != nil {
+		ks, err := keySelector(req.GetShardKeySelector())
+		if err != nil {
 			return nil, err
 		}
 		gr := service.GroupsRequest{GroupBy: req.GetGroupBy(), GroupSize: defaultGroupSize, WithLookup: withLookupOf(req.WithLookup)}
+		gr.ShardKey = ks
 		if req.GroupSize != nil {
 			gr.GroupSize = int(min(req.GetGroupSize(), service.MaxLimit+1))
 		}
-		var err error
 		gr.Stage, err = stageOf(stageInput{
 			prefetch: req.GetPrefetch(), query: req.GetQuery(), using: req.GetUsing(), filter: req.GetFilter(), params: req.GetParams(),
 			threshold: req.ScoreThreshold, limit: req.Limit, lookup: req.LookupFrom,
@@ -42,7 +43,8 @@ func (s *Server) registerPointGroups() {
 		return &qdrant.QueryGroupsResponse{Result: res}, err
 	})
 	unary(s, "/qdrant.Points/SearchGroups", false, func(ctx context.Context, req *qdrant.SearchPointGroups) (*qdrant.SearchGroupsResponse, error) {
-		if err := noShardKey(req.GetShardKeySelector()); err != nil {
+		ks, err := keySelector(req.GetShardKeySelector())
+		if err != nil {
 			return nil, err
 		}
 		if req.SparseIndices != nil {
@@ -53,6 +55,7 @@ func (s *Server) registerPointGroups() {
 			return nil, err
 		}
 		gr := service.GroupsRequest{GroupBy: req.GetGroupBy(), GroupSize: int(req.GetGroupSize()), WithLookup: withLookupOf(req.WithLookup)}
+		gr.ShardKey = ks
 		gr.Using, gr.Vector, gr.Limit, gr.ScoreThreshold = req.GetVectorName(), v, int(req.GetLimit()), req.ScoreThreshold
 		gr.Exact, gr.HnswEf = searchParams(req.GetParams())
 		gr.Read = readOptions(req.GetWithPayload(), req.GetWithVectors(), false)
@@ -76,14 +79,14 @@ func (s *Server) registerPointGroups() {
 		return &qdrant.RecommendGroupsResponse{Result: res}, err
 	})
 	unary(s, "/qdrant.Points/Facet", false, func(ctx context.Context, req *qdrant.FacetCounts) (*qdrant.FacetResponse, error) {
-		if err := noShardKey(req.GetShardKeySelector()); err != nil {
+		ks, err := keySelector(req.GetShardKeySelector())
+		if err != nil {
 			return nil, err
 		}
-		fr := service.FacetRequest{Key: req.GetKey(), Limit: defaultFacetLimit}
+		fr := service.FacetRequest{Key: req.GetKey(), Limit: defaultFacetLimit, ShardKey: ks}
 		if req.Limit != nil {
 			fr.Limit = int(min(req.GetLimit(), service.MaxLimit+1))
 		}
-		var err error
 		if fr.Filter, err = filterJSON(req.GetFilter()); err != nil {
 			return nil, err
 		}
@@ -159,17 +162,17 @@ func (s *Server) groups(ctx context.Context, collection string, req service.Grou
 }
 
 func (s *Server) matrix(ctx context.Context, req *qdrant.SearchMatrixPoints) ([]*shoalv1.PointID, []service.MatrixPair, error) {
-	if err := noShardKey(req.GetShardKeySelector()); err != nil {
+	ks, err := keySelector(req.GetShardKeySelector())
+	if err != nil {
 		return nil, nil, err
 	}
-	mr := service.MatrixRequest{Sample: defaultMatrixSample, Limit: defaultMatrixLimit, Using: req.GetUsing()}
+	mr := service.MatrixRequest{Sample: defaultMatrixSample, Limit: defaultMatrixLimit, Using: req.GetUsing(), ShardKey: ks}
 	if req.Sample != nil {
 		mr.Sample = int(min(req.GetSample(), service.MaxMatrixSample+1))
 	}
 	if req.Limit != nil {
 		mr.Limit = int(min(req.GetLimit(), service.MaxMatrixSample+1))
 	}
-	var err error
 	if mr.Filter, err = filterJSON(req.GetFilter()); err != nil {
 		return nil, nil, err
 	}

@@ -20,14 +20,15 @@ const (
 // The reading RPCs of qdrant.Points.
 func (s *Server) registerPointReads() {
 	unary(s, "/qdrant.Points/Get", false, func(ctx context.Context, req *qdrant.GetPoints) (*qdrant.GetResponse, error) {
-		if err := noShardKey(req.GetShardKeySelector()); err != nil {
+		ks, err := keySelector(req.GetShardKeySelector())
+		if err != nil {
 			return nil, err
 		}
 		ids, err := pointIDs(req.GetIds())
 		if err != nil {
 			return nil, err
 		}
-		recs, err := s.svc.Retrieve(ctx, req.GetCollectionName(), ids, readOptions(req.GetWithPayload(), req.GetWithVectors(), true))
+		recs, err := s.svc.RetrieveFrom(ctx, req.GetCollectionName(), ks, ids, readOptions(req.GetWithPayload(), req.GetWithVectors(), true))
 		if err != nil {
 			return nil, err
 		}
@@ -53,14 +54,14 @@ func (s *Server) registerPointReads() {
 		return out, nil
 	})
 	unary(s, "/qdrant.Points/Scroll", false, func(ctx context.Context, req *qdrant.ScrollPoints) (*qdrant.ScrollResponse, error) {
-		if err := noShardKey(req.GetShardKeySelector()); err != nil {
+		ks, err := keySelector(req.GetShardKeySelector())
+		if err != nil {
 			return nil, err
 		}
-		sr := service.ScrollRequest{Limit: defaultScrollLimit, Read: readOptions(req.GetWithPayload(), req.GetWithVectors(), true)}
+		sr := service.ScrollRequest{Limit: defaultScrollLimit, Read: readOptions(req.GetWithPayload(), req.GetWithVectors(), true), ShardKey: ks}
 		if req.Limit != nil {
 			sr.Limit = int(req.GetLimit())
 		}
-		var err error
 		if req.Offset != nil {
 			if sr.Offset, err = pointID(req.GetOffset()); err != nil {
 				return nil, err
@@ -79,14 +80,15 @@ func (s *Server) registerPointReads() {
 		return &qdrant.ScrollResponse{Result: retrievedPoints(page.Points), NextPageOffset: qdrantID(page.NextOffset)}, nil
 	})
 	unary(s, "/qdrant.Points/Count", false, func(ctx context.Context, req *qdrant.CountPoints) (*qdrant.CountResponse, error) {
-		if err := noShardKey(req.GetShardKeySelector()); err != nil {
+		ks, err := keySelector(req.GetShardKeySelector())
+		if err != nil {
 			return nil, err
 		}
 		f, err := filterJSON(req.GetFilter())
 		if err != nil {
 			return nil, err
 		}
-		n, err := s.svc.Count(ctx, req.GetCollectionName(), service.CountRequest{Filter: f})
+		n, err := s.svc.Count(ctx, req.GetCollectionName(), service.CountRequest{Filter: f, ShardKey: ks})
 		if err != nil {
 			return nil, err
 		}
@@ -172,7 +174,8 @@ func (s *Server) registerPointReads() {
 }
 
 func (s *Server) search(ctx context.Context, req *qdrant.SearchPoints) ([]service.ScoredPoint, error) {
-	if err := noShardKey(req.GetShardKeySelector()); err != nil {
+	ks, err := keySelector(req.GetShardKeySelector())
+	if err != nil {
 		return nil, err
 	}
 	if req.SparseIndices != nil {
@@ -182,7 +185,7 @@ func (s *Server) search(ctx context.Context, req *qdrant.SearchPoints) ([]servic
 	if err != nil {
 		return nil, err
 	}
-	sr := service.SearchRequest{
+	sr := service.SearchRequest{ShardKey: ks,
 		Using: req.GetVectorName(), Vector: v, Limit: int(min(req.GetLimit(), service.MaxLimit+1)), Offset: int(min(req.GetOffset(), service.MaxLimit+1)),
 		ScoreThreshold: req.ScoreThreshold, Read: readOptions(req.GetWithPayload(), req.GetWithVectors(), false),
 	}
@@ -194,11 +197,11 @@ func (s *Server) search(ctx context.Context, req *qdrant.SearchPoints) ([]servic
 }
 
 func (s *Server) query(ctx context.Context, req *qdrant.QueryPoints) ([]service.ScoredPoint, error) {
-	if err := noShardKey(req.GetShardKeySelector()); err != nil {
+	ks, err := keySelector(req.GetShardKeySelector())
+	if err != nil {
 		return nil, err
 	}
-	qr := service.QueryRequest{Offset: int(min(req.GetOffset(), service.MaxLimit+1)), Read: readOptions(req.GetWithPayload(), req.GetWithVectors(), false)}
-	var err error
+	qr := service.QueryRequest{Offset: int(min(req.GetOffset(), service.MaxLimit+1)), Read: readOptions(req.GetWithPayload(), req.GetWithVectors(), false), ShardKey: ks}
 	qr.Stage, err = stageOf(stageInput{
 		prefetch: req.GetPrefetch(), query: req.GetQuery(), using: req.GetUsing(), filter: req.GetFilter(), params: req.GetParams(),
 		threshold: req.ScoreThreshold, limit: req.Limit, lookup: req.LookupFrom,

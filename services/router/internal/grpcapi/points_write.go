@@ -6,26 +6,26 @@ import (
 	"github.com/qdrant/go-client/qdrant"
 	shoalv1 "github.com/shoaldb/shoal/proto/gen/shoal/v1"
 	"github.com/shoaldb/shoal/services/router/internal/apierr"
+	"github.com/shoaldb/shoal/services/router/internal/routing"
 	"github.com/shoaldb/shoal/services/router/internal/service"
 )
 
 // The point-changing RPCs of qdrant.Points.
 func (s *Server) registerPoints() {
 	unary(s, "/qdrant.Points/Upsert", true, func(ctx context.Context, req *qdrant.UpsertPoints) (*qdrant.PointsOperationResponse, error) {
-		if err := noShardKey(req.GetShardKeySelector()); err != nil {
+		ks, err := keySelector(req.GetShardKeySelector())
+		if err != nil {
 			return nil, err
 		}
 		up, err := upsertRequest(req.GetPoints(), req.GetUpdateFilter(), req.GetUpdateMode())
 		if err != nil {
 			return nil, err
 		}
+		up.ShardKey = ks
 		return operation(s.svc.Upsert(ctx, req.GetCollectionName(), up, req.GetWait()))
 	})
 	unary(s, "/qdrant.Points/Delete", true, func(ctx context.Context, req *qdrant.DeletePoints) (*qdrant.PointsOperationResponse, error) {
-		if err := noShardKey(req.GetShardKeySelector()); err != nil {
-			return nil, err
-		}
-		sel, err := selector(req.GetPoints())
+		sel, err := selectorWithKeys(req.GetPoints(), req.GetShardKeySelector())
 		if err != nil {
 			return nil, err
 		}
@@ -53,10 +53,7 @@ func (s *Server) registerPoints() {
 		return operation(s.svc.DeletePayload(ctx, req.GetCollectionName(), dp, req.GetWait()))
 	})
 	unary(s, "/qdrant.Points/ClearPayload", true, func(ctx context.Context, req *qdrant.ClearPayloadPoints) (*qdrant.PointsOperationResponse, error) {
-		if err := noShardKey(req.GetShardKeySelector()); err != nil {
-			return nil, err
-		}
-		sel, err := selector(req.GetPoints())
+		sel, err := selectorWithKeys(req.GetPoints(), req.GetShardKeySelector())
 		if err != nil {
 			return nil, err
 		}
@@ -163,11 +160,8 @@ func pointStructs(in []*qdrant.PointStruct) ([]service.PointInput, error) {
 
 func setPayload(req *qdrant.SetPayloadPoints) (service.SetPayloadRequest, error) {
 	var sp service.SetPayloadRequest
-	if err := noShardKey(req.GetShardKeySelector()); err != nil {
-		return sp, err
-	}
 	var err error
-	if sp.Selector, err = selector(req.GetPointsSelector()); err != nil {
+	if sp.Selector, err = selectorWithKeys(req.GetPointsSelector(), req.GetShardKeySelector()); err != nil {
 		return sp, err
 	}
 	if sp.Payload, err = payloadToJSON(req.GetPayload()); err != nil {
@@ -179,20 +173,32 @@ func setPayload(req *qdrant.SetPayloadPoints) (service.SetPayloadRequest, error)
 
 func deletePayload(req *qdrant.DeletePayloadPoints) (service.DeletePayloadRequest, error) {
 	var dp service.DeletePayloadRequest
-	if err := noShardKey(req.GetShardKeySelector()); err != nil {
-		return dp, err
-	}
 	var err error
 	dp.Keys = req.GetKeys()
-	dp.Selector, err = selector(req.GetPointsSelector())
+	dp.Selector, err = selectorWithKeys(req.GetPointsSelector(), req.GetShardKeySelector())
 	return dp, err
 }
 
 func updateVectors(req *qdrant.UpdatePointVectors) (service.UpdateVectorsRequest, error) {
-	if err := noShardKey(req.GetShardKeySelector()); err != nil {
+	ks, err := keySelector(req.GetShardKeySelector())
+	if err != nil {
 		return service.UpdateVectorsRequest{}, err
 	}
-	return updateVectorsRequest(req.GetPoints(), req.GetUpdateFilter())
+	uv, err := updateVectorsRequest(req.GetPoints(), req.GetUpdateFilter())
+	uv.ShardKey = ks
+	return uv, err
+}
+
+// selectorWithKeys converts a points selector and the shard key selector
+// that goes with it.
+func selectorWithKeys(ps *qdrant.PointsSelector, keys *qdrant.ShardKeySelector) (service.PointSelector, error) {
+	ks, err := keySelector(keys)
+	if err != nil {
+		return service.PointSelector{}, err
+	}
+	sel, err := selector(ps)
+	sel.ShardKey = ks
+	return sel, err
 }
 
 // updateVectorsRequest converts the points and update filter of a vector
@@ -225,12 +231,9 @@ func pointVectors(in []*qdrant.PointVectors) ([]service.PointVectors, error) {
 
 func deleteVectors(req *qdrant.DeletePointVectors) (service.DeleteVectorsRequest, error) {
 	var dv service.DeleteVectorsRequest
-	if err := noShardKey(req.GetShardKeySelector()); err != nil {
-		return dv, err
-	}
 	var err error
 	dv.Names = req.GetVectors().GetNames()
-	dv.Selector, err = selector(req.GetPointsSelector())
+	dv.Selector, err = selectorWithKeys(req.GetPointsSelector(), req.GetShardKeySelector())
 	return dv, err
 }
 
@@ -240,11 +243,13 @@ func batchOperation(op *qdrant.PointsUpdateOperation) (service.UpdateOperation, 
 	var err error
 	switch k := op.GetOperation().(type) {
 	case *qdrant.PointsUpdateOperation_Upsert:
-		if err = noShardKey(k.Upsert.GetShardKeySelector()); err != nil {
+		var ks *routing.KeySelector
+		if ks, err = keySelector(k.Upsert.GetShardKeySelector()); err != nil {
 			return out, err
 		}
 		var req service.UpsertRequest
 		req, err = upsertRequest(k.Upsert.GetPoints(), k.Upsert.GetUpdateFilter(), k.Upsert.GetUpdateMode())
+		req.ShardKey = ks
 		out.Upsert = &req
 	case *qdrant.PointsUpdateOperation_DeleteDeprecated:
 		var sel service.PointSelector
@@ -252,7 +257,7 @@ func batchOperation(op *qdrant.PointsUpdateOperation) (service.UpdateOperation, 
 		out.Delete = &sel
 	case *qdrant.PointsUpdateOperation_DeletePoints_:
 		var sel service.PointSelector
-		sel, err = selector(k.DeletePoints.GetPoints())
+		sel, err = selectorWithKeys(k.DeletePoints.GetPoints(), k.DeletePoints.GetShardKeySelector())
 		out.Delete = &sel
 	case *qdrant.PointsUpdateOperation_SetPayload_:
 		out.SetPayload, err = batchSetPayload(k.SetPayload)
@@ -260,7 +265,7 @@ func batchOperation(op *qdrant.PointsUpdateOperation) (service.UpdateOperation, 
 		out.OverwritePayload, err = batchSetPayload(k.OverwritePayload)
 	case *qdrant.PointsUpdateOperation_DeletePayload_:
 		var sel service.PointSelector
-		sel, err = selector(k.DeletePayload.GetPointsSelector())
+		sel, err = selectorWithKeys(k.DeletePayload.GetPointsSelector(), k.DeletePayload.GetShardKeySelector())
 		out.DeletePayload = &service.DeletePayloadRequest{Keys: k.DeletePayload.GetKeys(), Selector: sel}
 	case *qdrant.PointsUpdateOperation_ClearPayloadDeprecated:
 		var sel service.PointSelector
@@ -268,18 +273,20 @@ func batchOperation(op *qdrant.PointsUpdateOperation) (service.UpdateOperation, 
 		out.ClearPayload = &sel
 	case *qdrant.PointsUpdateOperation_ClearPayload_:
 		var sel service.PointSelector
-		sel, err = selector(k.ClearPayload.GetPoints())
+		sel, err = selectorWithKeys(k.ClearPayload.GetPoints(), k.ClearPayload.GetShardKeySelector())
 		out.ClearPayload = &sel
 	case *qdrant.PointsUpdateOperation_UpdateVectors_:
-		if err = noShardKey(k.UpdateVectors.GetShardKeySelector()); err != nil {
+		var ks *routing.KeySelector
+		if ks, err = keySelector(k.UpdateVectors.GetShardKeySelector()); err != nil {
 			return out, err
 		}
 		var req service.UpdateVectorsRequest
 		req, err = updateVectorsRequest(k.UpdateVectors.GetPoints(), k.UpdateVectors.GetUpdateFilter())
+		req.ShardKey = ks
 		out.UpdateVectors = &req
 	case *qdrant.PointsUpdateOperation_DeleteVectors_:
 		var sel service.PointSelector
-		sel, err = selector(k.DeleteVectors.GetPointsSelector())
+		sel, err = selectorWithKeys(k.DeleteVectors.GetPointsSelector(), k.DeleteVectors.GetShardKeySelector())
 		out.DeleteVectors = &service.DeleteVectorsRequest{Selector: sel, Names: k.DeleteVectors.GetVectors().GetNames()}
 	default:
 		return out, apierr.Format("empty update operation")
@@ -296,10 +303,7 @@ type setPayloader interface {
 }
 
 func batchSetPayload(sp setPayloader) (*service.SetPayloadRequest, error) {
-	if err := noShardKey(sp.GetShardKeySelector()); err != nil {
-		return nil, err
-	}
-	sel, err := selector(sp.GetPointsSelector())
+	sel, err := selectorWithKeys(sp.GetPointsSelector(), sp.GetShardKeySelector())
 	if err != nil {
 		return nil, err
 	}

@@ -75,6 +75,8 @@ func New(svc *service.Service, opt Options) *Server {
 	}
 	s.registerQdrant()
 	s.registerCollections()
+	s.registerShardKeys()
+	s.registerClusterOps()
 	s.registerPoints()
 	s.registerPointReads()
 	s.registerPointGroups()

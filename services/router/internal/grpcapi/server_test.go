@@ -154,9 +154,10 @@ func TestOfficialClient(t *testing.T) {
 	if code(err) != codes.InvalidArgument {
 		t.Fatalf("wrong dimension: %v", err)
 	}
-	_, err = cl.GetCollectionsClient().CreateShardKey(ctx, &qdrant.CreateShardKeyRequest{CollectionName: "c"})
-	if code(err) != codes.Unimplemented {
-		t.Fatalf("unsupported RPC: %v", err)
+	// Shard keys belong to collections with custom sharding only.
+	_, err = cl.GetCollectionsClient().CreateShardKey(ctx, &qdrant.CreateShardKeyRequest{CollectionName: "c", Request: &qdrant.CreateShardKey{ShardKey: qdrant.NewShardKey("a")}})
+	if code(err) != codes.InvalidArgument {
+		t.Fatalf("shard key on an auto-sharded collection: %v", err)
 	}
 	if err := cl.DeleteCollection(ctx, "c"); err != nil {
 		t.Fatal(err)

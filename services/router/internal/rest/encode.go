@@ -227,13 +227,23 @@ func collectionClusterJSON(info service.CollectionClusterInfo) map[string]any {
 	remote := make([]map[string]any, len(info.RemoteShards))
 	for i, r := range info.RemoteShards {
 		remote[i] = map[string]any{"shard_id": r.ShardID, "peer_id": r.PeerID, "state": r.State}
+		if r.ShardKey != nil {
+			remote[i]["shard_key"] = shardKeyJSON(r.ShardKey)
+		}
+	}
+	transfers := make([]map[string]any, len(info.ShardTransfers))
+	for i, t := range info.ShardTransfers {
+		transfers[i] = map[string]any{"shard_id": t.ShardID, "from": t.From, "to": t.To, "sync": t.Sync, "comment": t.Comment}
+		if t.Method != "" {
+			transfers[i]["method"] = t.Method
+		}
 	}
 	return map[string]any{
 		"peer_id":         info.PeerID,
 		"shard_count":     info.ShardCount,
 		"local_shards":    []any{},
 		"remote_shards":   remote,
-		"shard_transfers": []any{},
+		"shard_transfers": transfers,
 	}
 }
 

@@ -53,7 +53,7 @@ func FuzzDecode(f *testing.F) {
 		check(err)
 		_, err = decodeUpsert(body)
 		check(err)
-		_, _, err = decodeRetrieve(body)
+		_, _, _, err = decodeRetrieve(body)
 		check(err)
 		_, err = decodePointsSelector(body)
 		check(err)

@@ -68,11 +68,11 @@ func writeParams(r *http.Request) (bool, error) {
 }
 
 func (s *Server) retrievePoints(r *http.Request, body []byte) (any, error) {
-	ids, opt, err := decodeRetrieve(body)
+	ids, opt, sel, err := decodeRetrieve(body)
 	if err != nil {
 		return nil, err
 	}
-	recs, err := s.svc.Retrieve(r.Context(), r.PathValue("name"), ids, opt)
+	recs, err := s.svc.RetrieveFrom(r.Context(), r.PathValue("name"), sel, ids, opt)
 	if err != nil {
 		return nil, err
 	}

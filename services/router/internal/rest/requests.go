@@ -131,12 +131,6 @@ func vectorParams(f fields, what string) (service.VectorParams, error) {
 	return p, nil
 }
 
-// checkShardKey rejects a shard_key selector: custom sharding is not
-// supported yet.
-func checkShardKey(f fields) error {
-	return f.mustBeNull("shard_key", apierr.Unsupported("custom sharding (shard_key)"))
-}
-
 // decodeUpsert decodes PointsList or PointsBatch.
 func decodeUpsert(body []byte) (service.UpsertRequest, error) {
 	var req service.UpsertRequest
@@ -144,7 +138,7 @@ func decodeUpsert(body []byte) (service.UpsertRequest, error) {
 	if err != nil {
 		return req, err
 	}
-	if err := checkShardKey(f); err != nil {
+	if req.ShardKey, err = shardKeySelector(f); err != nil {
 		return req, err
 	}
 	if req.UpdateFilter, err = updateFilter(f); err != nil {

@@ -94,6 +94,7 @@ func decodeSearchGroups(body []byte) (service.GroupsRequest, error) {
 	}
 	req.Using, req.Vector, req.Filter, req.ScoreThreshold = search.Using, search.Vector, search.Filter, search.ScoreThreshold
 	req.Exact, req.HnswEf, req.Read, req.Limit = search.Exact, search.HnswEf, search.Read, limit
+	req.ShardKey = search.ShardKey
 	return req, nil
 }
 
@@ -129,7 +130,7 @@ func decodeFacet(body []byte) (service.FacetRequest, error) {
 	if err != nil {
 		return req, err
 	}
-	if err := checkShardKey(f); err != nil {
+	if req.ShardKey, err = shardKeySelector(f); err != nil {
 		return req, err
 	}
 	key, err := f.stringField("key")
@@ -157,7 +158,7 @@ func decodeMatrix(body []byte) (service.MatrixRequest, error) {
 	if err != nil {
 		return req, err
 	}
-	if err := checkShardKey(f); err != nil {
+	if req.ShardKey, err = shardKeySelector(f); err != nil {
 		return req, err
 	}
 	if req.Sample, err = f.intField("sample", defaultMatrixSample); err != nil {

@@ -12,7 +12,7 @@ import (
 // (WithLookupInterface).
 
 // lookupFrom decodes the optional lookup_from member: {"collection",
-// "vector", "shard_key"}; shard_key must be null.
+// "vector", "shard_key"}.
 func lookupFrom(f fields) (*service.LookupLocation, error) {
 	if !f.present("lookup_from") {
 		return nil, nil
@@ -21,7 +21,8 @@ func lookupFrom(f fields) (*service.LookupLocation, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkShardKey(lf); err != nil {
+	sel, err := shardKeySelector(lf)
+	if err != nil {
 		return nil, err
 	}
 	name, err := lf.stringField("collection")
@@ -31,7 +32,7 @@ func lookupFrom(f fields) (*service.LookupLocation, error) {
 	if name == nil {
 		return nil, apierr.Format("lookup_from: missing field `collection`")
 	}
-	l := &service.LookupLocation{Collection: *name}
+	l := &service.LookupLocation{Collection: *name, ShardKey: sel}
 	if v, err := lf.stringField("vector"); err != nil {
 		return nil, err
 	} else if v != nil {

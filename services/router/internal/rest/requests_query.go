@@ -32,7 +32,7 @@ func decodeQuery(body []byte) (service.QueryRequest, error) {
 func queryRequest(f fields) (service.QueryRequest, error) {
 	var req service.QueryRequest
 	var err error
-	if err := checkShardKey(f); err != nil {
+	if req.ShardKey, err = shardKeySelector(f); err != nil {
 		return req, err
 	}
 	if req.Stage, err = stage(f, defaultQueryLimit, 0); err != nil {

@@ -6,6 +6,7 @@ import (
 
 	shoalv1 "github.com/shoaldb/shoal/proto/gen/shoal/v1"
 	"github.com/shoaldb/shoal/services/router/internal/apierr"
+	"github.com/shoaldb/shoal/services/router/internal/routing"
 	"github.com/shoaldb/shoal/services/router/internal/service"
 )
 
@@ -17,24 +18,25 @@ const (
 
 // decodeRetrieve decodes PointRequest. with_payload defaults to true,
 // with_vector to false.
-func decodeRetrieve(body []byte) ([]*shoalv1.PointID, service.ReadOptions, error) {
+func decodeRetrieve(body []byte) ([]*shoalv1.PointID, service.ReadOptions, *routing.KeySelector, error) {
 	var opt service.ReadOptions
 	f, err := object(body, false, "ids", "with_payload", "with_vector", "shard_key")
 	if err != nil {
-		return nil, opt, err
+		return nil, opt, nil, err
 	}
-	if err := checkShardKey(f); err != nil {
-		return nil, opt, err
+	sel, err := shardKeySelector(f)
+	if err != nil {
+		return nil, opt, nil, err
 	}
 	if _, ok := f["ids"]; !ok {
-		return nil, opt, apierr.Format("missing field `ids`")
+		return nil, opt, nil, apierr.Format("missing field `ids`")
 	}
 	ids, err := pointIDs(f["ids"], "ids")
 	if err != nil {
-		return nil, opt, err
+		return nil, opt, nil, err
 	}
 	opt, err = readOptions(f, true, false)
-	return ids, opt, err
+	return ids, opt, sel, err
 }
 
 func readOptions(f fields, payloadDefault, vectorDefault bool) (service.ReadOptions, error) {
@@ -81,7 +83,7 @@ func decodeSearch(body []byte) (service.SearchRequest, error) {
 	if err != nil {
 		return req, err
 	}
-	if err := checkShardKey(f); err != nil {
+	if req.ShardKey, err = shardKeySelector(f); err != nil {
 		return req, err
 	}
 	if req.Filter, err = filterField(f); err != nil {
@@ -165,7 +167,7 @@ func decodeScroll(body []byte) (service.ScrollRequest, error) {
 	if err != nil {
 		return req, err
 	}
-	if err := checkShardKey(f); err != nil {
+	if req.ShardKey, err = shardKeySelector(f); err != nil {
 		return req, err
 	}
 	if req.Filter, err = filterField(f); err != nil {
@@ -196,7 +198,7 @@ func decodeCount(body []byte) (service.CountRequest, error) {
 	if err != nil {
 		return req, err
 	}
-	if err := checkShardKey(f); err != nil {
+	if req.ShardKey, err = shardKeySelector(f); err != nil {
 		return req, err
 	}
 	if req.Filter, err = filterField(f); err != nil {

@@ -142,7 +142,9 @@ func TestDecodeUpsert(t *testing.T) {
 	f(`{"points":{}}`, nil, "expected an array of points")
 	f(`{}`, nil, "missing field `points` or `batch`")
 	f(`{"points":[],"batch":{}}`, nil, "not both")
-	f(`{"points":[],"shard_key":"k"}`, nil, "custom sharding")
+	f(`{"points":[],"shard_key":true}`, nil, "shard_key: expected a string or a non-negative integer")
+	f(`{"points":[],"shard_key":[1,-2]}`, nil, "shard_key[1]: expected a string or a non-negative integer")
+	f(`{"points":[],"shard_key":{"target":"a"}}`, nil, "expected both `target` and `fallback`")
 	f(`{"points":[],"update_filter":[1]}`, nil, "update_filter: invalid type: an array, expected struct Filter")
 	f(`{"points":[],"update_mode":"insert"}`, nil, "update_mode: unknown variant `insert`")
 	f(`{"points":[],"update_mode":1}`, nil, "update_mode")
@@ -229,7 +231,7 @@ func TestWithPayloadAndWithVector(t *testing.T) {
 func TestDecodeRetrieveAndDelete(t *testing.T) {
 	f := func(body string, wantIDs string, want service.ReadOptions, errWant string) {
 		t.Helper()
-		ids, opt, err := decodeRetrieve([]byte(body))
+		ids, opt, _, err := decodeRetrieve([]byte(body))
 		if !checkErr(t, body, err, apierr.BadRequest, errWant) {
 			return
 		}
@@ -376,7 +378,7 @@ func TestDecodeQuery(t *testing.T) {
 	f(`{"prefetch":{"query":2,"lookup_from":{"collection":"x"}}}`, q(service.Stage{Limit: 10, Prefetch: []service.Stage{{Query: service.Query{ByID: pointid.Num(2)}, Limit: 10,
 		LookupFrom: &service.LookupLocation{Collection: "x"}}}}, 0, none), "")
 	f(`{"query":[1],"lookup_from":{"vector":"v"}}`, service.QueryRequest{}, "missing field `collection`")
-	f(`{"query":[1],"lookup_from":{"collection":"x","shard_key":"a"}}`, service.QueryRequest{}, "shard_key")
+	f(`{"query":[1],"lookup_from":{"collection":"x","shard_key":1.5}}`, service.QueryRequest{}, "shard_key")
 	f(`{"query":[1],"lookup_from":"x"}`, service.QueryRequest{}, "expected an object")
 	f(`{"query":[1],"using":5}`, service.QueryRequest{}, "using: invalid type")
 	f(`{"query":[1],"top":5}`, service.QueryRequest{}, "unknown field `top`")

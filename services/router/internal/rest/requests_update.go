@@ -14,10 +14,10 @@ import (
 // request shares; one of them is required.
 func selector(f fields) (service.PointSelector, error) {
 	var sel service.PointSelector
-	if err := checkShardKey(f); err != nil {
+	var err error
+	if sel.ShardKey, err = shardKeySelector(f); err != nil {
 		return sel, err
 	}
-	var err error
 	if sel.Filter, err = filterField(f); err != nil {
 		return sel, err
 	}
@@ -90,7 +90,7 @@ func decodeUpdateVectors(body []byte) (service.UpdateVectorsRequest, error) {
 	if err != nil {
 		return req, err
 	}
-	if err := checkShardKey(f); err != nil {
+	if req.ShardKey, err = shardKeySelector(f); err != nil {
 		return req, err
 	}
 	if req.UpdateFilter, err = updateFilter(f); err != nil {

@@ -30,7 +30,11 @@ func (s *Server) routes() {
 	m.HandleFunc("DELETE /collections/{name}/index/{field}", s.api(s.updateHandler(s.deleteIndex)))
 	m.HandleFunc("GET /collections/{name}/exists", s.api(s.collectionExists))
 	m.HandleFunc("GET /collections/{name}/cluster", s.api(s.collectionCluster))
+	m.HandleFunc("POST /collections/{name}/cluster", s.apiWithin(DefaultCatalogTimeout, s.updateClusterSetup))
 	m.HandleFunc("GET /collections/{name}/optimizations", s.api(s.getOptimizations))
+	m.HandleFunc("PUT /collections/{name}/shards", s.apiWithin(DefaultCatalogTimeout, s.createShardKey))
+	m.HandleFunc("POST /collections/{name}/shards/delete", s.apiWithin(DefaultCatalogTimeout, s.deleteShardKey))
+	m.HandleFunc("GET /collections/{name}/shards", s.api(s.listShardKeys))
 
 	m.HandleFunc("PUT /collections/{name}/points", s.api(s.upsertPoints))
 	m.HandleFunc("POST /collections/{name}/points", s.api(s.retrievePoints))
@@ -109,7 +113,7 @@ func (s *Server) clusterStatus(r *http.Request, _ []byte) (any, error) {
 }
 
 func (s *Server) collectionCluster(r *http.Request, _ []byte) (any, error) {
-	info, err := s.svc.CollectionClusterInfo(r.PathValue("name"))
+	info, err := s.svc.CollectionClusterInfo(r.Context(), r.PathValue("name"))
 	if err != nil {
 		return nil, err
 	}

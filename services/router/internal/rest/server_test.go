@@ -189,7 +189,7 @@ func TestCreateCollectionValidation(t *testing.T) {
 	e.fails("PUT", "/collections/c", `{"vectors":{"size":4,"distance":"Dot"},"hnsw_config":{"ef_construct":2}}`, 422, "hnsw_config.ef_construct")
 	e.fails("PUT", "/collections/c", `{"vectors":{"size":4,"distance":"Dot"},"hnsw_config":{"m":"many"}}`, 400, "Format error in JSON body: hnsw_config")
 	e.fails("PUT", "/collections/c", `{"vectors":{"size":4,"distance":"Dot"},"quantization_config":5}`, 400, "quantization_config: expected an object")
-	e.fails("PUT", "/collections/c", `{"vectors":{"size":4,"distance":"Dot"},"sharding_method":"custom"}`, 400, "sharding_method custom is not supported yet")
+	e.fails("PUT", "/collections/c", `{"vectors":{"size":4,"distance":"Dot"},"sharding_method":"random"}`, 400, "sharding_method: unknown variant `random`")
 	e.fails("PUT", "/collections/c", `{"vectors":{"size":4,"distance":"Dot","multivector_config":{"comparator":"max_sim"}}}`, 400, "multivector_config is not supported yet")
 	e.fails("PUT", "/collections/c", `{"vectors":{"size":4,"distance":"Dot"}`, 400, "Format error in JSON body")
 	e.fails("PUT", "/collections/c", `{"vectors":{"size":4,"distance":"Dotty"}}`, 400, "unknown variant `Dotty`")

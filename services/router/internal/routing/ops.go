@@ -22,6 +22,9 @@ type UpdateResult struct {
 // the ShardWriter. It fails if any shard fails (the other shards' parts
 // stay written: a retry of the whole request is idempotent).
 func (r *Router) Upsert(ctx context.Context, c *Collection, points []*shoalv1.Point, wait bool) (UpdateResult, error) {
+	if err := c.Writable(); err != nil {
+		return UpdateResult{}, err
+	}
 	groups, order := groupByShard(c, points, (*shoalv1.Point).GetId)
 	return r.write(ctx, c, order, func(s uint32) WriteOp { return WriteOp{Upsert: groups[s], Wait: wait} })
 }

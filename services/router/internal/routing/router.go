@@ -73,6 +73,8 @@ type Collection struct {
 	Meta *shoalv1.Collection
 	Map  *shoalv1.ShardMap
 	ring *hashring.Ring
+	// selected: the shard keys a request selected (custom sharding).
+	selected []*keyShards
 	// fetched: read from etcd, not (yet) in the local state.
 	fetched bool
 }
@@ -114,14 +116,15 @@ func (r *Router) Resolve(name string) (*Collection, error) {
 
 // NewCollection builds a snapshot from a catalog entry and its shard map.
 // Points are placed with hashring.ForCount(shard_number); a config without
-// shard_number falls back to the number of shards in the map.
+// shard_number falls back to the number of shards in the map. A collection
+// with custom sharding places points per shard key (see Select).
 func NewCollection(meta *shoalv1.Collection, m *shoalv1.ShardMap) *Collection {
 	n := meta.GetConfig().GetShardNumber()
 	if n == 0 {
 		n = uint32(len(m.GetShards()))
 	}
 	c := &Collection{Meta: meta, Map: m}
-	if n > 0 {
+	if n > 0 && !c.Custom() {
 		c.ring = hashring.ForCount(n)
 	}
 	return c
@@ -129,9 +132,6 @@ func NewCollection(meta *shoalv1.Collection, m *shoalv1.ShardMap) *Collection {
 
 // Name is the collection's name.
 func (c *Collection) Name() string { return c.Meta.GetName() }
-
-// ShardOf returns the shard that owns id.
-func (c *Collection) ShardOf(id *shoalv1.PointID) uint32 { return c.ring.Shard(id) }
 
 // Shard returns the shard map entry of shard id.
 func (c *Collection) Shard(id uint32) (*shoalv1.Shard, error) {
@@ -169,17 +169,19 @@ func (r *Router) ReplicaClient(nodeID uint64) (shoalv1connect.StorageServiceClie
 	return r.dial.Storage(n.GetUri()), nil
 }
 
-// groupByShard splits ids (in order) into per-shard index lists; the map
-// keys are returned sorted so that work is issued deterministically.
+// groupByShard splits ids (in order) into per-shard index lists, an item
+// going to every shard ShardsOf names; the map keys are returned sorted so
+// that work is issued deterministically.
 func groupByShard[T any](c *Collection, items []T, id func(T) *shoalv1.PointID) (map[uint32][]T, []uint32) {
 	groups := map[uint32][]T{}
 	var order []uint32
 	for _, it := range items {
-		s := c.ShardOf(id(it))
-		if _, ok := groups[s]; !ok {
-			order = append(order, s)
+		for _, s := range c.ShardsOf(id(it)) {
+			if _, ok := groups[s]; !ok {
+				order = append(order, s)
+			}
+			groups[s] = append(groups[s], it)
 		}
-		groups[s] = append(groups[s], it)
 	}
 	slices.Sort(order)
 	return groups, order

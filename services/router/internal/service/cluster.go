@@ -101,6 +101,8 @@ type RemoteShard struct {
 	PeerID  uint64
 	// State is Qdrant's replica state name (Active, Dead, Partial, …).
 	State string
+	// ShardKey is the shard's key (custom sharding); nil for none.
+	ShardKey *shoalv1.ShardKey
 }
 
 // CollectionClusterInfo is GET /collections/{name}/cluster's answer. A
@@ -109,10 +111,13 @@ type CollectionClusterInfo struct {
 	PeerID       uint64
 	ShardCount   int
 	RemoteShards []RemoteShard
+	// ShardTransfers are the transfers in flight, as meta reports them
+	// (empty, with a warning logged, when no meta node answers).
+	ShardTransfers []ShardTransfer
 }
 
 // CollectionClusterInfo describes where a collection's replicas are.
-func (s *Service) CollectionClusterInfo(name string) (CollectionClusterInfo, error) {
+func (s *Service) CollectionClusterInfo(ctx context.Context, name string) (CollectionClusterInfo, error) {
 	c, err := s.resolve(name)
 	if err != nil {
 		return CollectionClusterInfo{}, err
@@ -120,8 +125,13 @@ func (s *Service) CollectionClusterInfo(name string) (CollectionClusterInfo, err
 	info := CollectionClusterInfo{PeerID: s.opt.NodeID, ShardCount: len(c.Map.GetShards()), RemoteShards: []RemoteShard{}}
 	for _, sh := range c.Map.GetShards() {
 		for _, rep := range sh.GetReplicas() {
-			info.RemoteShards = append(info.RemoteShards, RemoteShard{ShardID: sh.GetId(), PeerID: rep.GetNodeId(), State: ReplicaStateName(rep.GetState())})
+			info.RemoteShards = append(info.RemoteShards, RemoteShard{ShardID: sh.GetId(), PeerID: rep.GetNodeId(), State: ReplicaStateName(rep.GetState()), ShardKey: sh.GetKey()})
 		}
+	}
+	info.ShardTransfers, err = s.shardTransfers(ctx, c.Name())
+	if err != nil {
+		s.opt.Log.Warn().Err(err).Str("collection", c.Name()).Msg("shard transfers unknown: meta did not answer")
+		info.ShardTransfers = []ShardTransfer{}
 	}
 	return info, nil
 }

@@ -111,8 +111,8 @@ func decodeExtras(extra map[string]json.RawMessage) (HnswConfig, OptimizersConfi
 			err = json.Unmarshal(v, &wal)
 		case "sharding_method":
 			var m string
-			if err = json.Unmarshal(v, &m); err == nil && m != "auto" {
-				return hnsw, opt, wal, apierr.Unsupported("sharding_method " + m)
+			if err = json.Unmarshal(v, &m); err == nil && m != "auto" && m != "custom" {
+				return hnsw, opt, wal, apierr.Format("sharding_method: unknown variant `%s`, expected `auto` or `custom`", m)
 			}
 		case VectorOptionsKey:
 		default:

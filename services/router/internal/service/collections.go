@@ -163,6 +163,9 @@ func (s *Service) collectionConfig(req CreateCollectionRequest) (*shoalv1.Collec
 	if _, _, _, err := decodeExtras(req.Extra); err != nil {
 		return nil, err
 	}
+	if m, ok := req.Extra["sharding_method"]; ok && string(bytes.TrimSpace(m)) == `"custom"` {
+		cfg.ShardingMethod = shoalv1.ShardingMethod_SHARDING_METHOD_CUSTOM
+	}
 	extra := map[string]json.RawMessage{}
 	for k, v := range req.Extra {
 		if !isNull(v) {

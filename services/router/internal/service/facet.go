@@ -25,6 +25,9 @@ type FacetRequest struct {
 	Key    string
 	Filter json.RawMessage
 	Limit  int
+	// ShardKey restricts the request to these shard keys (custom
+	// sharding); nil for every shard.
+	ShardKey *routing.KeySelector
 }
 
 // Facet returns the Limit most frequent values of Key (string, integer
@@ -32,7 +35,7 @@ type FacetRequest struct {
 // by count, then by value. Counts are exact: the matching points' values
 // are read with a scroll (cost linear in their number).
 func (s *Service) Facet(ctx context.Context, collection string, req FacetRequest) ([]FacetHit, error) {
-	c, err := s.resolve(collection)
+	c, err := s.target(collection, req.ShardKey)
 	if err != nil {
 		return nil, err
 	}

@@ -38,7 +38,7 @@ const maxGroupRounds = 4
 // (×4, at most maxGroupRounds times) until Limit groups are full or the
 // collection has no more hits.
 func (s *Service) QueryGroups(ctx context.Context, collection string, req GroupsRequest) ([]PointGroup, error) {
-	c, err := s.resolve(collection)
+	c, err := s.target(collection, req.ShardKey)
 	if err != nil {
 		return nil, err
 	}

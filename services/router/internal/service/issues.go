@@ -149,7 +149,11 @@ func collectionIssues(c *shoalv1.Collection, m *shoalv1.ShardMap, registered map
 		})
 	}
 	for _, sh := range m.GetShards() {
-		out = append(out, shardIssues(name, sh, rf, registered)...)
+		want := rf
+		if own := sh.GetReplicationFactor(); own > 0 {
+			want = int(own) // a shard key's own replication factor
+		}
+		out = append(out, shardIssues(name, sh, want, registered)...)
 	}
 	return out
 }

@@ -16,6 +16,9 @@ import (
 type LookupLocation struct {
 	Collection string
 	Vector     string
+	// ShardKey restricts the lookup to these shard keys of Collection
+	// (custom sharding); nil for every shard.
+	ShardKey *routing.KeySelector
 }
 
 // WithLookup is Qdrant's with_lookup for grouped queries: every group's
@@ -39,7 +42,7 @@ func (s *Service) exampleVectors(ctx context.Context, c *routing.Collection, usi
 	src, name := c, using
 	if lookup != nil && len(ids) > 0 {
 		var err error
-		if src, err = s.resolve(lookup.Collection); err != nil {
+		if src, err = s.target(lookup.Collection, lookup.ShardKey); err != nil {
 			return nil, err
 		}
 		name = lookup.Vector

@@ -16,6 +16,9 @@ type MatrixRequest struct {
 	Sample int
 	Limit  int
 	Using  string
+	// ShardKey restricts the request to these shard keys (custom
+	// sharding); nil for every shard.
+	ShardKey *routing.KeySelector
 }
 
 // MatrixPair is one entry: B is one of A's nearest sampled points.
@@ -32,7 +35,7 @@ const MaxMatrixSample = 10000
 // returns the sampled ids and, per sampled point in their order, its Limit
 // best neighbours among the sample (exact search).
 func (s *Service) SearchMatrix(ctx context.Context, collection string, req MatrixRequest) ([]*shoalv1.PointID, []MatrixPair, error) {
-	c, err := s.resolve(collection)
+	c, err := s.target(collection, req.ShardKey)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -20,6 +20,9 @@ type UpsertRequest struct {
 	UpdateFilter json.RawMessage
 	// Mode is upsert (the zero value), insert_only or update_only.
 	Mode shoalv1.UpdateMode
+	// ShardKey names the shard key(s) the points go to; required for a
+	// collection with custom sharding.
+	ShardKey *routing.KeySelector
 }
 
 // Upsert validates and writes points. Every point is checked before
@@ -35,6 +38,9 @@ func (s *Service) Upsert(ctx context.Context, collection string, req UpsertReque
 // planUpsertOp plans an upsert: the storage's Upsert call for a plain
 // one, one conditional operation per shard otherwise.
 func planUpsertOp(c *routing.Collection, req UpsertRequest) (plannedOp, error) {
+	if err := c.Writable(); err != nil {
+		return plannedOp{}, err
+	}
 	pts, err := planUpsert(c, req.Points)
 	if err != nil {
 		return plannedOp{}, err
@@ -93,7 +99,13 @@ func planUpsert(c *routing.Collection, points []PointInput) ([]*shoalv1.Point, e
 // Retrieve returns the points with the given ids that exist, in request
 // order, each once.
 func (s *Service) Retrieve(ctx context.Context, collection string, ids []*shoalv1.PointID, opt ReadOptions) ([]Record, error) {
-	c, err := s.resolve(collection)
+	return s.RetrieveFrom(ctx, collection, nil, ids, opt)
+}
+
+// RetrieveFrom is Retrieve restricted to the shard keys of sel (custom
+// sharding; nil: every shard).
+func (s *Service) RetrieveFrom(ctx context.Context, collection string, sel *routing.KeySelector, ids []*shoalv1.PointID, opt ReadOptions) ([]Record, error) {
+	c, err := s.target(collection, sel)
 	if err != nil {
 		return nil, err
 	}

@@ -23,7 +23,7 @@ const MaxPrefetchDepth = 8
 // points without the first Offset, with the payload and vectors Read asks
 // for.
 func (s *Service) Query(ctx context.Context, collection string, req QueryRequest) ([]ScoredPoint, error) {
-	c, err := s.resolve(collection)
+	c, err := s.target(collection, req.ShardKey)
 	if err != nil {
 		return nil, err
 	}
@@ -38,7 +38,11 @@ func (s *Service) QueryBatch(ctx context.Context, collection string, reqs []Quer
 	}
 	out := make([][]ScoredPoint, len(reqs))
 	for i, req := range reqs {
-		if out[i], err = s.query(ctx, c, req); err != nil {
+		qc, err := c.Select(req.ShardKey)
+		if err != nil {
+			return nil, err
+		}
+		if out[i], err = s.query(ctx, qc, req); err != nil {
 			return nil, err
 		}
 	}

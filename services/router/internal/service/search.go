@@ -31,7 +31,7 @@ func checkPage(limit, offset int) error {
 // the storage's: higher is better for Cosine and Dot, lower for Euclid and
 // Manhattan.
 func (s *Service) Search(ctx context.Context, collection string, req SearchRequest) ([]ScoredPoint, error) {
-	c, err := s.resolve(collection)
+	c, err := s.target(collection, req.ShardKey)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +75,7 @@ func (s *Service) search(ctx context.Context, c *routing.Collection, req SearchR
 // ordered by a payload field (OrderBy: every point once per value it has
 // for the field, no next page offset).
 func (s *Service) Scroll(ctx context.Context, collection string, req ScrollRequest) (ScrollResult, error) {
-	c, err := s.resolve(collection)
+	c, err := s.target(collection, req.ShardKey)
 	if err != nil {
 		return ScrollResult{}, err
 	}
@@ -138,7 +138,7 @@ func (s *Service) scrollOrdered(ctx context.Context, c *routing.Collection, req 
 // request's filter. Counts are always exact (the sum of the shards' exact
 // counts); exact=false is accepted.
 func (s *Service) Count(ctx context.Context, collection string, req CountRequest) (uint64, error) {
-	c, err := s.resolve(collection)
+	c, err := s.target(collection, req.ShardKey)
 	if err != nil {
 		return 0, err
 	}
@@ -157,7 +157,11 @@ func (s *Service) SearchBatch(ctx context.Context, collection string, reqs []Sea
 	}
 	out := make([][]ScoredPoint, len(reqs))
 	for i, req := range reqs {
-		if out[i], err = s.search(ctx, c, req, nil); err != nil {
+		sc, err := c.Select(req.ShardKey)
+		if err != nil {
+			return nil, err
+		}
+		if out[i], err = s.search(ctx, sc, req, nil); err != nil {
 			return nil, err
 		}
 	}

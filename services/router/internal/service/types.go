@@ -85,6 +85,9 @@ type SearchRequest struct {
 	Read           ReadOptions
 	// Filter is Qdrant filter JSON (an object); nil for none.
 	Filter json.RawMessage
+	// ShardKey restricts the request to these shard keys (custom
+	// sharding); nil for every shard.
+	ShardKey *routing.KeySelector
 }
 
 // QueryRequest is a query API request: a stage (its query, filter,
@@ -93,6 +96,9 @@ type QueryRequest struct {
 	Stage
 	Offset int
 	Read   ReadOptions
+	// ShardKey restricts the request to these shard keys (custom
+	// sharding); nil for every shard.
+	ShardKey *routing.KeySelector
 }
 
 // Stage is a query or one of its prefetches. Its Prefetch stages run
@@ -185,6 +191,9 @@ type ScrollRequest struct {
 	Filter json.RawMessage
 	// OrderBy orders the page by a payload field instead of by id.
 	OrderBy *OrderBy
+	// ShardKey restricts the request to these shard keys (custom
+	// sharding); nil for every shard.
+	ShardKey *routing.KeySelector
 }
 
 // OrderBy orders a scroll by a numeric or datetime payload field.
@@ -209,9 +218,15 @@ type PointSelector struct {
 	IDs []*shoalv1.PointID
 	// Filter is Qdrant filter JSON (an object); nil selects by IDs.
 	Filter json.RawMessage
+	// ShardKey restricts the update to these shard keys (custom
+	// sharding); nil for every shard.
+	ShardKey *routing.KeySelector
 }
 
 // CountRequest counts the points matching a filter (all for nil).
 type CountRequest struct {
 	Filter json.RawMessage
+	// ShardKey restricts the request to these shard keys (custom
+	// sharding); nil for every shard.
+	ShardKey *routing.KeySelector
 }

@@ -39,6 +39,9 @@ type UpdateVectorsRequest struct {
 	// UpdateFilter (a Qdrant filter; nil for none) limits the update to
 	// the listed points that match it.
 	UpdateFilter json.RawMessage
+	// ShardKey restricts the update to these shard keys (custom
+	// sharding); nil for every shard.
+	ShardKey *routing.KeySelector
 }
 
 // DeleteVectorsRequest removes named vectors from the selected points.
@@ -108,14 +111,18 @@ func (s *Service) BatchUpdate(ctx context.Context, collection string, ops []Upda
 		return nil, err
 	}
 	plans := make([]plannedOp, len(ops))
+	targets := make([]*routing.Collection, len(ops))
 	for i, op := range ops {
-		if plans[i], err = planOp(c, op); err != nil {
+		if targets[i], err = c.Select(op.shardKey()); err != nil {
+			return nil, err
+		}
+		if plans[i], err = planOp(targets[i], op); err != nil {
 			return nil, err
 		}
 	}
 	out := make([]UpdateResult, len(ops))
 	for i, p := range plans {
-		if out[i], err = s.run(ctx, c, p, wait); err != nil {
+		if out[i], err = s.run(ctx, targets[i], p, wait); err != nil {
 			return nil, err
 		}
 	}
@@ -123,7 +130,7 @@ func (s *Service) BatchUpdate(ctx context.Context, collection string, ops []Upda
 }
 
 func (s *Service) updateOne(ctx context.Context, collection string, op UpdateOperation, wait bool) (UpdateResult, error) {
-	c, err := s.resolve(collection)
+	c, err := s.target(collection, op.shardKey())
 	if err != nil {
 		return UpdateResult{}, err
 	}
@@ -132,6 +139,29 @@ func (s *Service) updateOne(ctx context.Context, collection string, op UpdateOpe
 		return UpdateResult{}, err
 	}
 	return s.run(ctx, c, p, wait)
+}
+
+// shardKey returns the shard key selector of the operation (nil: none).
+func (op UpdateOperation) shardKey() *routing.KeySelector {
+	switch {
+	case op.Upsert != nil:
+		return op.Upsert.ShardKey
+	case op.Delete != nil:
+		return op.Delete.ShardKey
+	case op.SetPayload != nil:
+		return op.SetPayload.Selector.ShardKey
+	case op.OverwritePayload != nil:
+		return op.OverwritePayload.Selector.ShardKey
+	case op.DeletePayload != nil:
+		return op.DeletePayload.Selector.ShardKey
+	case op.ClearPayload != nil:
+		return op.ClearPayload.ShardKey
+	case op.UpdateVectors != nil:
+		return op.UpdateVectors.ShardKey
+	case op.DeleteVectors != nil:
+		return op.DeleteVectors.Selector.ShardKey
+	}
+	return nil
 }
 
 // plannedOp is a validated operation ready to send: points to upsert or

@@ -25,9 +25,13 @@ type request struct {
 	// job, when set, is exclusive work (replicated entries, an install)
 	// the committer runs alone, in queue order with the operations; p is
 	// nil then.
-	job   func() error
-	state atomic.Int32
-	done  chan result // buffered; receives exactly one result once taken
+	job func() error
+	// atTerm, when set, is the term the op was admitted under as a
+	// primary's write: the committer refuses it (ErrTermChanged) if the
+	// replica follows another term by then.
+	atTerm uint64
+	state  atomic.Int32
+	done   chan result // buffered; receives exactly one result once taken
 
 	// Set by the committer (preset for replicated entries).
 	seq  uint64
@@ -66,6 +70,25 @@ func (r *Replica) Apply(ctx context.Context, op *shoalv1.Operation, wait bool) (
 		return 0, err
 	}
 	return r.submit(ctx, &request{p: p, wait: wait, done: make(chan result, 1)})
+}
+
+// ApplyAt is Apply for a primary's write admitted under term: the
+// committer logs it only if the replica still follows term when it takes
+// the op, else refuses it with ErrTermChanged (not applied, not logged).
+// A primary that learns of a newer term while writes are queued thus never
+// logs them under the new term, which would make its log look like the new
+// primary's while holding other operations.
+func (r *Replica) ApplyAt(ctx context.Context, term uint64, op *shoalv1.Operation, wait bool) (uint64, error) {
+	select {
+	case <-r.closing:
+		return 0, ErrClosed
+	default:
+	}
+	p, err := r.prepare(op)
+	if err != nil {
+		return 0, err
+	}
+	return r.submit(ctx, &request{p: p, wait: wait, atTerm: term, done: make(chan result, 1)})
 }
 
 // submit queues req and waits for its result. ctx is honoured until the
@@ -193,6 +216,10 @@ func (r *Replica) commit(batch []*request) {
 		walB, meta := tx.Bucket(wal.Bucket), tx.Bucket(bucketMeta)
 		start := seq
 		for _, req := range batch {
+			if req.atTerm != 0 && req.atTerm != term {
+				req.err = fmt.Errorf("%w: admitted at term %d, the replica follows term %d", ErrTermChanged, req.atTerm, term)
+				continue
+			}
 			eff, err := r.apply(tx, req.p, seq+1)
 			if err != nil {
 				if rejected(err) {

@@ -8,6 +8,10 @@ import (
 // ErrClosed is returned by every method of a closed (or closing) replica.
 var ErrClosed = errors.New("shard replica is closed")
 
+// ErrTermChanged is returned by ApplyAt when the replica follows another
+// term than the write was admitted under.
+var ErrTermChanged = errors.New("term changed")
+
 // ValidationError is a request the replica refuses because of its content
 // (wrong vector name or size, NaN, bad id, bad payload). Nothing of the
 // request has been applied. Servers map it to InvalidArgument.

@@ -2,11 +2,13 @@ package replication
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/shoaldb/shoal/pkg/cluster"
 	shoalv1 "github.com/shoaldb/shoal/proto/gen/shoal/v1"
+	"github.com/shoaldb/shoal/services/storage/internal/replica"
 )
 
 // primaryWait bounds how long a write waits for this node to take up a
@@ -54,7 +56,11 @@ func (c *Coordinator) Write(ctx context.Context, ref *shoalv1.ShardRef, term uin
 		g.fence(t)
 		return 0, fmt.Errorf("shard %s: replica follows term %d, not %d: %w", g.key, t, g.term, ErrNotPrimary)
 	}
-	seq, err := g.r.Apply(ctx, op, wait)
+	seq, err := g.r.ApplyAt(ctx, g.term, op, wait)
+	if errors.Is(err, replica.ErrTermChanged) {
+		g.fence(g.r.Term())
+		return 0, fmt.Errorf("shard %s: %w: %w", g.key, ErrNotPrimary, err)
+	}
 	if err != nil {
 		return 0, err
 	}

@@ -45,6 +45,18 @@ const (
 	// MetaServiceUpdateAliasesProcedure is the fully-qualified name of the MetaService's UpdateAliases
 	// RPC.
 	MetaServiceUpdateAliasesProcedure = "/shoal.v1.MetaService/UpdateAliases"
+	// MetaServiceCreateShardKeyProcedure is the fully-qualified name of the MetaService's
+	// CreateShardKey RPC.
+	MetaServiceCreateShardKeyProcedure = "/shoal.v1.MetaService/CreateShardKey"
+	// MetaServiceDeleteShardKeyProcedure is the fully-qualified name of the MetaService's
+	// DeleteShardKey RPC.
+	MetaServiceDeleteShardKeyProcedure = "/shoal.v1.MetaService/DeleteShardKey"
+	// MetaServiceUpdateClusterSetupProcedure is the fully-qualified name of the MetaService's
+	// UpdateClusterSetup RPC.
+	MetaServiceUpdateClusterSetupProcedure = "/shoal.v1.MetaService/UpdateClusterSetup"
+	// MetaServiceListShardTransfersProcedure is the fully-qualified name of the MetaService's
+	// ListShardTransfers RPC.
+	MetaServiceListShardTransfersProcedure = "/shoal.v1.MetaService/ListShardTransfers"
 )
 
 // MetaServiceClient is a client for the shoal.v1.MetaService service.
@@ -63,6 +75,21 @@ type MetaServiceClient interface {
 	// UpdateAliases applies alias actions in order, all or nothing, in one
 	// etcd transaction.
 	UpdateAliases(context.Context, *connect.Request[v1.UpdateAliasesRequest]) (*connect.Response[v1.UpdateAliasesResponse], error)
+	// CreateShardKey places the shards of a new shard key of a collection
+	// with custom sharding and activates them. FailedPrecondition when the
+	// collection is not custom-sharded; an existing key is AlreadyExists.
+	CreateShardKey(context.Context, *connect.Request[v1.CreateShardKeyRequest]) (*connect.Response[v1.CreateShardKeyResponse], error)
+	// DeleteShardKey removes a shard key's shards from the shard map;
+	// NotFound when the key does not exist.
+	DeleteShardKey(context.Context, *connect.Request[v1.DeleteShardKeyRequest]) (*connect.Response[v1.DeleteShardKeyResponse], error)
+	// UpdateClusterSetup applies one cluster operation to a collection's
+	// shard map (Qdrant's POST /collections/{name}/cluster): replicate or
+	// move a shard, drop a replica, abort or restart a transfer. Bad input
+	// (unknown shard or peer, replica already there, last replica) is
+	// InvalidArgument, a missing transfer or collection NotFound.
+	UpdateClusterSetup(context.Context, *connect.Request[v1.UpdateClusterSetupRequest]) (*connect.Response[v1.UpdateClusterSetupResponse], error)
+	// ListShardTransfers returns a collection's shard transfers in flight.
+	ListShardTransfers(context.Context, *connect.Request[v1.ListShardTransfersRequest]) (*connect.Response[v1.ListShardTransfersResponse], error)
 }
 
 // NewMetaServiceClient constructs a client for the shoal.v1.MetaService service. By default, it
@@ -100,15 +127,43 @@ func NewMetaServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(metaServiceMethods.ByName("UpdateAliases")),
 			connect.WithClientOptions(opts...),
 		),
+		createShardKey: connect.NewClient[v1.CreateShardKeyRequest, v1.CreateShardKeyResponse](
+			httpClient,
+			baseURL+MetaServiceCreateShardKeyProcedure,
+			connect.WithSchema(metaServiceMethods.ByName("CreateShardKey")),
+			connect.WithClientOptions(opts...),
+		),
+		deleteShardKey: connect.NewClient[v1.DeleteShardKeyRequest, v1.DeleteShardKeyResponse](
+			httpClient,
+			baseURL+MetaServiceDeleteShardKeyProcedure,
+			connect.WithSchema(metaServiceMethods.ByName("DeleteShardKey")),
+			connect.WithClientOptions(opts...),
+		),
+		updateClusterSetup: connect.NewClient[v1.UpdateClusterSetupRequest, v1.UpdateClusterSetupResponse](
+			httpClient,
+			baseURL+MetaServiceUpdateClusterSetupProcedure,
+			connect.WithSchema(metaServiceMethods.ByName("UpdateClusterSetup")),
+			connect.WithClientOptions(opts...),
+		),
+		listShardTransfers: connect.NewClient[v1.ListShardTransfersRequest, v1.ListShardTransfersResponse](
+			httpClient,
+			baseURL+MetaServiceListShardTransfersProcedure,
+			connect.WithSchema(metaServiceMethods.ByName("ListShardTransfers")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // metaServiceClient implements MetaServiceClient.
 type metaServiceClient struct {
-	createCollection *connect.Client[v1.CreateCollectionRequest, v1.CreateCollectionResponse]
-	deleteCollection *connect.Client[v1.DeleteCollectionRequest, v1.DeleteCollectionResponse]
-	updateCollection *connect.Client[v1.UpdateCollectionRequest, v1.UpdateCollectionResponse]
-	updateAliases    *connect.Client[v1.UpdateAliasesRequest, v1.UpdateAliasesResponse]
+	createCollection   *connect.Client[v1.CreateCollectionRequest, v1.CreateCollectionResponse]
+	deleteCollection   *connect.Client[v1.DeleteCollectionRequest, v1.DeleteCollectionResponse]
+	updateCollection   *connect.Client[v1.UpdateCollectionRequest, v1.UpdateCollectionResponse]
+	updateAliases      *connect.Client[v1.UpdateAliasesRequest, v1.UpdateAliasesResponse]
+	createShardKey     *connect.Client[v1.CreateShardKeyRequest, v1.CreateShardKeyResponse]
+	deleteShardKey     *connect.Client[v1.DeleteShardKeyRequest, v1.DeleteShardKeyResponse]
+	updateClusterSetup *connect.Client[v1.UpdateClusterSetupRequest, v1.UpdateClusterSetupResponse]
+	listShardTransfers *connect.Client[v1.ListShardTransfersRequest, v1.ListShardTransfersResponse]
 }
 
 // CreateCollection calls shoal.v1.MetaService.CreateCollection.
@@ -131,6 +186,26 @@ func (c *metaServiceClient) UpdateAliases(ctx context.Context, req *connect.Requ
 	return c.updateAliases.CallUnary(ctx, req)
 }
 
+// CreateShardKey calls shoal.v1.MetaService.CreateShardKey.
+func (c *metaServiceClient) CreateShardKey(ctx context.Context, req *connect.Request[v1.CreateShardKeyRequest]) (*connect.Response[v1.CreateShardKeyResponse], error) {
+	return c.createShardKey.CallUnary(ctx, req)
+}
+
+// DeleteShardKey calls shoal.v1.MetaService.DeleteShardKey.
+func (c *metaServiceClient) DeleteShardKey(ctx context.Context, req *connect.Request[v1.DeleteShardKeyRequest]) (*connect.Response[v1.DeleteShardKeyResponse], error) {
+	return c.deleteShardKey.CallUnary(ctx, req)
+}
+
+// UpdateClusterSetup calls shoal.v1.MetaService.UpdateClusterSetup.
+func (c *metaServiceClient) UpdateClusterSetup(ctx context.Context, req *connect.Request[v1.UpdateClusterSetupRequest]) (*connect.Response[v1.UpdateClusterSetupResponse], error) {
+	return c.updateClusterSetup.CallUnary(ctx, req)
+}
+
+// ListShardTransfers calls shoal.v1.MetaService.ListShardTransfers.
+func (c *metaServiceClient) ListShardTransfers(ctx context.Context, req *connect.Request[v1.ListShardTransfersRequest]) (*connect.Response[v1.ListShardTransfersResponse], error) {
+	return c.listShardTransfers.CallUnary(ctx, req)
+}
+
 // MetaServiceHandler is an implementation of the shoal.v1.MetaService service.
 type MetaServiceHandler interface {
 	// CreateCollection places the shards and stores the collection. It fails
@@ -147,6 +222,21 @@ type MetaServiceHandler interface {
 	// UpdateAliases applies alias actions in order, all or nothing, in one
 	// etcd transaction.
 	UpdateAliases(context.Context, *connect.Request[v1.UpdateAliasesRequest]) (*connect.Response[v1.UpdateAliasesResponse], error)
+	// CreateShardKey places the shards of a new shard key of a collection
+	// with custom sharding and activates them. FailedPrecondition when the
+	// collection is not custom-sharded; an existing key is AlreadyExists.
+	CreateShardKey(context.Context, *connect.Request[v1.CreateShardKeyRequest]) (*connect.Response[v1.CreateShardKeyResponse], error)
+	// DeleteShardKey removes a shard key's shards from the shard map;
+	// NotFound when the key does not exist.
+	DeleteShardKey(context.Context, *connect.Request[v1.DeleteShardKeyRequest]) (*connect.Response[v1.DeleteShardKeyResponse], error)
+	// UpdateClusterSetup applies one cluster operation to a collection's
+	// shard map (Qdrant's POST /collections/{name}/cluster): replicate or
+	// move a shard, drop a replica, abort or restart a transfer. Bad input
+	// (unknown shard or peer, replica already there, last replica) is
+	// InvalidArgument, a missing transfer or collection NotFound.
+	UpdateClusterSetup(context.Context, *connect.Request[v1.UpdateClusterSetupRequest]) (*connect.Response[v1.UpdateClusterSetupResponse], error)
+	// ListShardTransfers returns a collection's shard transfers in flight.
+	ListShardTransfers(context.Context, *connect.Request[v1.ListShardTransfersRequest]) (*connect.Response[v1.ListShardTransfersResponse], error)
 }
 
 // NewMetaServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -180,6 +270,30 @@ func NewMetaServiceHandler(svc MetaServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(metaServiceMethods.ByName("UpdateAliases")),
 		connect.WithHandlerOptions(opts...),
 	)
+	metaServiceCreateShardKeyHandler := connect.NewUnaryHandler(
+		MetaServiceCreateShardKeyProcedure,
+		svc.CreateShardKey,
+		connect.WithSchema(metaServiceMethods.ByName("CreateShardKey")),
+		connect.WithHandlerOptions(opts...),
+	)
+	metaServiceDeleteShardKeyHandler := connect.NewUnaryHandler(
+		MetaServiceDeleteShardKeyProcedure,
+		svc.DeleteShardKey,
+		connect.WithSchema(metaServiceMethods.ByName("DeleteShardKey")),
+		connect.WithHandlerOptions(opts...),
+	)
+	metaServiceUpdateClusterSetupHandler := connect.NewUnaryHandler(
+		MetaServiceUpdateClusterSetupProcedure,
+		svc.UpdateClusterSetup,
+		connect.WithSchema(metaServiceMethods.ByName("UpdateClusterSetup")),
+		connect.WithHandlerOptions(opts...),
+	)
+	metaServiceListShardTransfersHandler := connect.NewUnaryHandler(
+		MetaServiceListShardTransfersProcedure,
+		svc.ListShardTransfers,
+		connect.WithSchema(metaServiceMethods.ByName("ListShardTransfers")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/shoal.v1.MetaService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case MetaServiceCreateCollectionProcedure:
@@ -190,6 +304,14 @@ func NewMetaServiceHandler(svc MetaServiceHandler, opts ...connect.HandlerOption
 			metaServiceUpdateCollectionHandler.ServeHTTP(w, r)
 		case MetaServiceUpdateAliasesProcedure:
 			metaServiceUpdateAliasesHandler.ServeHTTP(w, r)
+		case MetaServiceCreateShardKeyProcedure:
+			metaServiceCreateShardKeyHandler.ServeHTTP(w, r)
+		case MetaServiceDeleteShardKeyProcedure:
+			metaServiceDeleteShardKeyHandler.ServeHTTP(w, r)
+		case MetaServiceUpdateClusterSetupProcedure:
+			metaServiceUpdateClusterSetupHandler.ServeHTTP(w, r)
+		case MetaServiceListShardTransfersProcedure:
+			metaServiceListShardTransfersHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -213,4 +335,20 @@ func (UnimplementedMetaServiceHandler) UpdateCollection(context.Context, *connec
 
 func (UnimplementedMetaServiceHandler) UpdateAliases(context.Context, *connect.Request[v1.UpdateAliasesRequest]) (*connect.Response[v1.UpdateAliasesResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("shoal.v1.MetaService.UpdateAliases is not implemented"))
+}
+
+func (UnimplementedMetaServiceHandler) CreateShardKey(context.Context, *connect.Request[v1.CreateShardKeyRequest]) (*connect.Response[v1.CreateShardKeyResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("shoal.v1.MetaService.CreateShardKey is not implemented"))
+}
+
+func (UnimplementedMetaServiceHandler) DeleteShardKey(context.Context, *connect.Request[v1.DeleteShardKeyRequest]) (*connect.Response[v1.DeleteShardKeyResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("shoal.v1.MetaService.DeleteShardKey is not implemented"))
+}
+
+func (UnimplementedMetaServiceHandler) UpdateClusterSetup(context.Context, *connect.Request[v1.UpdateClusterSetupRequest]) (*connect.Response[v1.UpdateClusterSetupResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("shoal.v1.MetaService.UpdateClusterSetup is not implemented"))
+}
+
+func (UnimplementedMetaServiceHandler) ListShardTransfers(context.Context, *connect.Request[v1.ListShardTransfersRequest]) (*connect.Response[v1.ListShardTransfersResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("shoal.v1.MetaService.ListShardTransfers is not implemented"))
 }

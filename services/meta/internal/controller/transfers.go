@@ -1,0 +1,198 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/shoaldb/shoal/pkg/cluster"
+	shoalv1 "github.com/shoaldb/shoal/proto/gen/shoal/v1"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/protobuf/proto"
+)
+
+const (
+	kindReplicate = shoalv1.ShardTransferKind_SHARD_TRANSFER_KIND_REPLICATE
+	kindMove      = shoalv1.ShardTransferKind_SHARD_TRANSFER_KIND_MOVE
+	kindDrop      = shoalv1.ShardTransferKind_SHARD_TRANSFER_KIND_DROP
+)
+
+// driveTransfers takes every transfer record (written by the catalog's
+// UpdateClusterSetup) one step further:
+//
+//   - a replicate whose target replica is Active is done: the record goes;
+//   - a move whose target replica is Active drops the source replica, after
+//     handing the primary role over when the source holds it;
+//   - a drop of a primary hands the role over, then removes the replica;
+//   - a record whose collection, shard, target or source replica is gone
+//     (aborted, dropped, collection deleted), or whose target's node now
+//     runs as a Listener, is deleted.
+//
+// The target replica itself is filled by the shard's primary, which ships
+// its log to every updatable follower (a full copy when the log no longer
+// reaches back) and sets the replica Active.
+func (c *Controller) driveTransfers(ctx context.Context, l *leadership, v nodeView) error {
+	resp, err := c.cfg.Client.Get(ctx, cluster.TransfersPrefix, clientv3.WithPrefix())
+	if err != nil {
+		return fmt.Errorf("read transfer records: %w", err)
+	}
+	var errs []error
+	for _, kv := range resp.Kvs {
+		t := &shoalv1.ShardTransfer{}
+		if err := proto.Unmarshal(kv.Value, t); err != nil {
+			c.log.Warn().Err(err).Str("key", string(kv.Key)).Msg("skip undecodable transfer record")
+			continue
+		}
+		if err := c.driveTransfer(ctx, l, v, string(kv.Key), kv.ModRevision, t); err != nil {
+			if errors.Is(err, errNotLeader) || ctx.Err() != nil {
+				return err
+			}
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Controller) driveTransfer(ctx context.Context, l *leadership, v nodeView, key string, rev int64, t *shoalv1.ShardTransfer) error {
+	coll, m, ok := c.cfg.State.Collection(t.GetCollection())
+	if !ok || m.GetUid() != t.GetUid() || coll.GetUid() != t.GetUid() {
+		return c.endTransfer(ctx, l, key, rev, t, "collection gone")
+	}
+	sh := cluster.FindShard(m, t.GetShardId())
+	if sh == nil {
+		return c.endTransfer(ctx, l, key, rev, t, "shard gone")
+	}
+	if t.GetKind() == kindReplicate || t.GetKind() == kindMove {
+		tgt := cluster.FindReplica(sh, t.GetToNode())
+		if tgt == nil {
+			return c.endTransfer(ctx, l, key, rev, t, "target replica gone")
+		}
+		if tgt.GetState() == stateListener {
+			// Its node runs as a Listener now: never a move's target.
+			return c.endTransfer(ctx, l, key, rev, t, "target node runs as Listener")
+		}
+		if tgt.GetState() != stateActive {
+			return nil // the primary is still filling it
+		}
+		if t.GetKind() == kindReplicate {
+			return c.endTransfer(ctx, l, key, rev, t, "target replica Active")
+		}
+	}
+	if cluster.FindReplica(sh, t.GetFromNode()) == nil {
+		return c.endTransfer(ctx, l, key, rev, t, "source replica dropped")
+	}
+	if sh.GetPrimary() == t.GetFromNode() {
+		return c.handOver(ctx, l, coll, sh, v)
+	}
+	if err := l.check(ctx); err != nil {
+		return err
+	}
+	_, err := cluster.UpdateShardMap(ctx, c.cfg.Client, coll.GetName(), coll.GetUid(), func(m *shoalv1.ShardMap) (bool, error) {
+		sh := cluster.FindShard(m, t.GetShardId())
+		if sh == nil || sh.GetPrimary() == t.GetFromNode() {
+			return false, nil
+		}
+		r := cluster.FindReplica(sh, t.GetFromNode())
+		if r == nil || (r.GetState() == stateActive && activeCount(sh) <= 1) {
+			return false, nil
+		}
+		if t.GetKind() == kindMove {
+			if tgt := cluster.FindReplica(sh, t.GetToNode()); tgt == nil || tgt.GetState() != stateActive {
+				return false, nil
+			}
+		}
+		out := sh.Replicas[:0]
+		for _, r := range sh.GetReplicas() {
+			if r.GetNodeId() != t.GetFromNode() {
+				out = append(out, r)
+			}
+		}
+		sh.Replicas = out
+		return true, nil
+	})
+	if errors.Is(err, cluster.ErrShardMapGone) {
+		return c.endTransfer(ctx, l, key, rev, t, "collection gone")
+	}
+	if err != nil {
+		return fmt.Errorf("drop replica of %s shard %d on node %d: %w", coll.GetName(), t.GetShardId(), t.GetFromNode(), err)
+	}
+	// The next pass finds the source gone and deletes the record.
+	c.log.Info().Str("collection", coll.GetName()).Uint32("shard", t.GetShardId()).Uint64("node", t.GetFromNode()).
+		Stringer("kind", t.GetKind()).Msg("replica dropped")
+	return nil
+}
+
+// endTransfer deletes a record unless it changed since it was read.
+func (c *Controller) endTransfer(ctx context.Context, l *leadership, key string, rev int64, t *shoalv1.ShardTransfer, why string) error {
+	if err := l.check(ctx); err != nil {
+		return err
+	}
+	resp, err := c.cfg.Client.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", rev)).Then(clientv3.OpDelete(key)).Commit()
+	if err != nil {
+		return fmt.Errorf("delete transfer record %s: %w", key, err)
+	}
+	if resp.Succeeded {
+		c.log.Info().Str("collection", t.GetCollection()).Uint32("shard", t.GetShardId()).Uint64("from", t.GetFromNode()).
+			Uint64("to", t.GetToNode()).Stringer("kind", t.GetKind()).Str("method", t.GetMethod()).Str("reason", why).Msg("shard transfer ended")
+	}
+	return nil
+}
+
+// handOver gives sh's primary role to the most advanced other Active
+// replica on a live Normal node, with the term increased by one, but
+// only once that replica holds everything the primary had logged when
+// asked (the primary keeps shipping meanwhile); until then it waits for
+// a later pass. The old primary stays a replica.
+func (c *Controller) handOver(ctx context.Context, l *leadership, coll *shoalv1.Collection, sh *shoalv1.Shard, v nodeView) error {
+	cands := candidates(sh, v)
+	if len(cands) == 0 {
+		return nil // no successor yet: a move's target is not Active, or every other replica is down
+	}
+	from := sh.GetPrimary()
+	pn, ok := v.nodes[from]
+	if !ok {
+		return nil // the primary is down: failover, not handover, applies
+	}
+	ref := &shoalv1.ShardRef{Collection: coll.GetName(), Uid: coll.GetUid(), ShardId: sh.GetId()}
+	pTerm, pSeq, err := c.cfg.Positions.Position(ctx, pn, ref)
+	if err != nil {
+		return fmt.Errorf("hand over %s shard %d: %w", coll.GetName(), sh.GetId(), err)
+	}
+	to, err := c.pickPrimary(ctx, coll, sh, cands, v)
+	if err != nil {
+		return fmt.Errorf("hand over %s shard %d: %w", coll.GetName(), sh.GetId(), err)
+	}
+	tTerm, tSeq, err := c.cfg.Positions.Position(ctx, v.nodes[to], ref)
+	if err != nil {
+		return fmt.Errorf("hand over %s shard %d: %w", coll.GetName(), sh.GetId(), err)
+	}
+	if tTerm < pTerm || (tTerm == pTerm && tSeq < pSeq) {
+		c.log.Debug().Str("collection", coll.GetName()).Uint32("shard", sh.GetId()).Uint64("successor", to).
+			Msg("hand over waits for the successor to catch up")
+		return nil
+	}
+	if err := l.check(ctx); err != nil {
+		return err
+	}
+	written, err := cluster.UpdateShardMap(ctx, c.cfg.Client, coll.GetName(), coll.GetUid(), func(m *shoalv1.ShardMap) (bool, error) {
+		s := cluster.FindShard(m, sh.GetId())
+		if s == nil || s.GetTerm() != sh.GetTerm() || s.GetPrimary() != from {
+			return false, nil
+		}
+		if r := cluster.FindReplica(s, to); r == nil || r.GetState() != stateActive {
+			return false, nil
+		}
+		s.Term++
+		s.Primary = to
+		return true, nil
+	})
+	if errors.Is(err, cluster.ErrShardMapGone) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("hand over %s shard %d: %w", coll.GetName(), sh.GetId(), err)
+	}
+	c.log.Info().Str("collection", coll.GetName()).Uint32("shard", sh.GetId()).Uint64("old_primary", from).
+		Uint64("new_primary", to).Uint64("epoch", written.GetEpoch()).Msg("primary handed over")
+	return nil
+}
