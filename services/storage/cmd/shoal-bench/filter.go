@@ -114,32 +114,18 @@ type filteredRun struct {
 // internal/replica/threshold.go.
 func fullScanPoints(dim int) int { return 10_000 * 1024 / (4 * max(dim, 1)) }
 
-// scoreCandidates scores exactly the points listed in keys, as the
-// replica does when the planner estimates fewer matches than the
-// full-scan threshold (internal/replica/search.go).
-func scoreCandidates(g *hnsw.Graph, q []float32, k int, keys []string) []index.Hit {
-	metric := g.Metric()
-	top := index.NewTopK(k, metric)
-	for _, key := range keys {
-		vec, ok := g.Vector(key)
-		if !ok {
-			continue
-		}
-		if score := metric.Score(q, vec); top.Admits(score) {
-			top.Push(index.Hit{Key: key, Score: score})
-		}
-	}
-	return top.Sorted()
-}
-
 // runFiltered searches g at every selectivity and ef with an
 // index.SearchParams.Accept callback, the hook the replica's filtered
-// graph traversal uses: the walk goes through every node but only
-// accepted ones enter the results. The callback looks the key's label up
-// (keys are the decimal point ids). Where the replica's planner would
-// instead score the candidates exactly (fewer matches than the full-scan
-// threshold), that path is measured too (Planned); its candidate list is
-// built before the clock starts, like the payload index's posting list.
+// graph traversal uses (the walk Graph.Search picks for the filter: two
+// hops over rejected nodes where matches are sparse, the plain walk
+// otherwise; only accepted nodes enter the results). The callback looks
+// the key's label up (keys are the decimal point ids). Where the
+// replica's planner would instead score the candidates exactly (fewer
+// matches than the full-scan threshold), that path is measured too
+// (Planned) through Graph.ScoreKeys, which the replica's scoreCandidates
+// calls, with the same callback as the filter check; its candidate list
+// is built before the clock starts, like the payload index's posting
+// list.
 func runFiltered(g *hnsw.Graph, ds dataset, fd filteredData, opts runOptions) []filteredRun {
 	var out []filteredRun
 	hits := make([][]index.Hit, ds.queries.rows)
@@ -161,7 +147,7 @@ func runFiltered(g *hnsw.Graph, ds dataset, fd filteredData, opts runOptions) []
 			for range max(1, opts.repeat) {
 				t0 := time.Now()
 				for i := range ds.queries.rows {
-					hits[i] = scoreCandidates(g, ds.queries.row(i), opts.k, keys)
+					hits[i] = g.ScoreKeys(ds.queries.row(i), opts.k, keys, index.SearchParams{Accept: accept})
 				}
 				best = min(best, time.Since(t0))
 			}

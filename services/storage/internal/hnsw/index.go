@@ -16,7 +16,11 @@ func (g *Graph) Upsert(key string, vec []float32) { g.Add(key, vec) }
 // p.Exact is set or when the graph holds no more live points than the
 // search list (a walk would score them all anyway). Scores are the
 // metric's (bit-for-bit those of index.Flat); hits that fail p.Threshold
-// are dropped after the search, and p.Accept is checked during the walk.
+// are dropped after the search, and p.Accept is checked during the walk:
+// where fewer than a quarter of the layer-0 entry's neighbours pass it,
+// the two-hop walk that scores only accepted nodes (searchFiltered), with
+// the plain walk as the fallback when matches prove too sparse for it;
+// otherwise the plain walk.
 func (g *Graph) Search(query []float32, k int, p index.SearchParams) []index.Hit {
 	if k <= 0 || len(query) != g.dim {
 		return nil

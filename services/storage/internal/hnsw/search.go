@@ -17,6 +17,9 @@ type searcher struct {
 	tmp     []cand // candidates of a neighbour list being shrunk
 	picks   []pick // the new node's chosen neighbours on every layer
 	batch   []uint32
+	tmpIDs  []uint32 // a filtered walk's rejected neighbours (bridges)
+	checked []uint16 // checked[id] == mark: the filter was asked about id
+	passed  []uint16 // passed[id] == mark: and accepted it
 }
 
 // getSearcher returns pooled scratch state sized for the current capacity;
@@ -156,7 +159,17 @@ func (g *Graph) searchNodes(s *searcher, q []float32, k, ef int, accept func(uin
 	for l := top; l > 0; l-- {
 		cur, curD = g.greedy(q, cur, curD, l)
 	}
-	res := g.searchLayer(s, q, cand{curD, cur}, max(ef, k), 0, accept, false)
+	var res []cand
+	if accept != nil && g.sparseAround(cur, accept) {
+		var reliable bool
+		res, reliable = g.searchFiltered(s, q, cand{curD, cur}, max(ef, k), accept)
+		if !reliable || len(res) < k {
+			// Too sparse for the two-hop walk to gather k: walk every node.
+			res = g.searchLayer(s, q, cand{curD, cur}, max(ef, k), 0, accept, false)
+		}
+	} else {
+		res = g.searchLayer(s, q, cand{curD, cur}, max(ef, k), 0, accept, false)
+	}
 	if len(res) > k {
 		cut := k
 		for cut < len(res) && res[cut].d == res[k-1].d {

@@ -108,3 +108,28 @@ func (f *Flat) Search(query []float32, k int, p SearchParams) []Hit {
 	}
 	return top.Sorted()
 }
+
+var _ CandidateScorer = (*Flat)(nil)
+
+// ScoreKeys implements CandidateScorer.
+func (f *Flat) ScoreKeys(query []float32, k int, keys []string, p SearchParams) []Hit {
+	if k <= 0 || len(query) != f.dim {
+		return nil
+	}
+	top := NewTopK(k, f.metric)
+	for _, key := range keys {
+		slot, ok := f.slots[key]
+		if !ok {
+			continue
+		}
+		score := f.metric.Score(query, f.slab[slot*f.dim:(slot+1)*f.dim])
+		if p.Threshold != nil && !f.metric.Passes(score, *p.Threshold) {
+			continue
+		}
+		if !top.Admits(score) || (p.Accept != nil && !p.Accept(key)) {
+			continue
+		}
+		top.Push(Hit{Key: key, Score: score})
+	}
+	return top.Sorted()
+}

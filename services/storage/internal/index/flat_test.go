@@ -96,3 +96,46 @@ func TestFlatMatchesBruteForce(t *testing.T) {
 	f(shoalv1.Distance_DISTANCE_EUCLID)
 	f(shoalv1.Distance_DISTANCE_MANHATTAN)
 }
+
+// TestFlatScoreKeys: scoring a candidate list equals brute force over
+// the listed keys the index holds that Accept admits, threshold included;
+// keys it lacks are skipped.
+func TestFlatScoreKeys(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	m, err := distance.For(shoalv1.Distance_DISTANCE_EUCLID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := NewFlat(m, 5)
+	all := map[string][]float32{}
+	for i := range 300 {
+		v := make([]float32, 5)
+		for j := range v {
+			v[j] = float32(r.IntN(4)) // few values: many ties
+		}
+		key := fmt.Sprintf("k%03d", i)
+		f.Upsert(key, v)
+		all[key] = v
+	}
+	accept := func(k string) bool { return k[len(k)-1] != '5' }
+	var keys []string
+	listed := map[string][]float32{}
+	for i := 0; i < 300; i += 2 {
+		key := fmt.Sprintf("k%03d", i)
+		keys = append(keys, key)
+		if accept(key) {
+			listed[key] = all[key]
+		}
+	}
+	keys = append(keys, "absent")
+	for range 30 {
+		q := []float32{float32(r.IntN(4)), float32(r.IntN(4)), float32(r.IntN(4)), float32(r.IntN(4)), float32(r.IntN(4))}
+		th := float32(2.5)
+		for _, p := range []SearchParams{{Accept: accept}, {Accept: accept, Threshold: &th}} {
+			got := f.ScoreKeys(q, 10, keys, p)
+			if want := bruteForce(m, listed, q, 10, p.Threshold); !slices.Equal(got, want) {
+				t.Fatalf("got %v\nwant %v", got, want)
+			}
+		}
+	}
+}

@@ -50,3 +50,12 @@ type VectorIndex interface {
 	// Metric is the distance the index scores with.
 	Metric() distance.Metric
 }
+
+// CandidateScorer is a VectorIndex that scores a list of candidate keys
+// exactly faster than one Vector call per key. ScoreKeys returns up to k
+// best hits among the keys it holds, best first (equal scores by key),
+// honouring p.Threshold and p.Accept; p.Ef and p.Exact do not apply.
+// Keys it does not hold are skipped.
+type CandidateScorer interface {
+	ScoreKeys(query []float32, k int, keys []string, p SearchParams) []Hit
+}

@@ -34,11 +34,14 @@ const (
 //
 // With a filter, the payload indexes estimate how many points match
 // (payloadindex.Set.Plan). Below the vector's full-scan threshold (see
-// fullScanThresholds) the candidates are checked and scored exactly;
-// otherwise the vector index (the vector name's segment.Set) is searched
-// with the filter checked on every candidate it considers; on sealed HNSW
-// segments that walk keeps expanding rejected nodes until it holds ef
-// accepted ones, so selective filters still reach limit. Points in plain
+// fullScanThresholds) the candidates are scored exactly (through
+// index.CandidateScorer where the index has it) and the filter is asked
+// only about those that could enter the results; otherwise the vector
+// index (the vector name's segment.Set) is searched with the filter
+// checked on the candidates it considers; on sealed HNSW segments the
+// walk goes on through rejected nodes (two hops at a time where matches
+// are sparse, see hnsw.Graph.Search) until it holds ef accepted ones, so
+// selective filters still reach limit. Points in plain
 // segments, and every point with req.Exact, are scored exactly.
 // req.HnswEf is the search list size of the sealed segments.
 func (r *Replica) Search(ctx context.Context, req *shoalv1.SearchRequest) ([]*shoalv1.ScoredPoint, error) {
@@ -151,6 +154,9 @@ func (r *Replica) acceptor(f *filter.Filter, points *bolt.Bucket) func(string) b
 // pass accept, keeping the k best. The filter is only asked about
 // candidates that could enter the top k.
 func scoreCandidates(idx index.VectorIndex, q []float32, k int, threshold *float32, keys []string, accept func(string) bool) []index.Hit {
+	if cs, ok := idx.(index.CandidateScorer); ok {
+		return cs.ScoreKeys(q, k, keys, index.SearchParams{Threshold: threshold, Accept: accept})
+	}
 	metric := idx.Metric()
 	top := index.NewTopK(k, metric)
 	for _, key := range keys {

@@ -63,6 +63,13 @@ func (s *segment) search(q []float32, k int, p index.SearchParams) []index.Hit {
 	return s.flat.Search(q, k, p)
 }
 
+func (s *segment) scoreKeys(q []float32, k int, keys []string, p index.SearchParams) []index.Hit {
+	if s.graph != nil {
+		return s.graph.ScoreKeys(q, k, keys, p)
+	}
+	return s.flat.ScoreKeys(q, k, keys, p)
+}
+
 // snapshot is the live points of source segments, taken under the Set's
 // lock, for building a graph outside it.
 type snapshot struct {

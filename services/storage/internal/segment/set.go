@@ -215,6 +215,31 @@ func (s *Set) Search(query []float32, k int, p index.SearchParams) []index.Hit {
 	return top.Sorted()
 }
 
+var _ index.CandidateScorer = (*Set)(nil)
+
+// ScoreKeys implements index.CandidateScorer: every segment scores the
+// keys it holds and the hits are merged.
+func (s *Set) ScoreKeys(query []float32, k int, keys []string, p index.SearchParams) []index.Hit {
+	if k <= 0 || len(query) != s.cfg.Dim {
+		return nil
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if len(s.segs) == 0 {
+		return s.appendable.scoreKeys(query, k, keys, p)
+	}
+	top := index.NewTopK(k, s.cfg.Metric)
+	for _, h := range s.appendable.scoreKeys(query, k, keys, p) {
+		top.Push(h)
+	}
+	for _, seg := range s.segs {
+		for _, h := range seg.scoreKeys(query, k, keys, p) {
+			top.Push(h)
+		}
+	}
+	return top.Sorted()
+}
+
 // Stats describes a Set's segments.
 type Stats struct {
 	// Segments counts every segment, the appendable one included.
