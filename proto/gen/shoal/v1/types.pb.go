@@ -777,8 +777,13 @@ type Shard struct {
 	// it differs from the collection's (a shard key's own factor); 0: the
 	// collection's.
 	ReplicationFactor uint32 `protobuf:"varint,6,opt,name=replication_factor,json=replicationFactor,proto3" json:"replication_factor,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// handover_to, when set, asks the primary to hand its role to that
+	// replica: the primary stops taking writes, waits until the replica holds
+	// its whole log, then makes it primary with the term increased, itself,
+	// in one compare-and-swap. Failover clears it.
+	HandoverTo    uint64 `protobuf:"varint,7,opt,name=handover_to,json=handoverTo,proto3" json:"handover_to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Shard) Reset() {
@@ -849,6 +854,13 @@ func (x *Shard) GetKey() *ShardKey {
 func (x *Shard) GetReplicationFactor() uint32 {
 	if x != nil {
 		return x.ReplicationFactor
+	}
+	return 0
+}
+
+func (x *Shard) GetHandoverTo() uint64 {
+	if x != nil {
+		return x.HandoverTo
 	}
 	return 0
 }
@@ -1249,14 +1261,16 @@ const file_shoal_v1_types_proto_rawDesc = "" +
 	"\x0fcreated_unix_ms\x18\x04 \x01(\x03R\rcreatedUnixMs\"P\n" +
 	"\aReplica\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x04R\x06nodeId\x12,\n" +
-	"\x05state\x18\x02 \x01(\x0e2\x16.shoal.v1.ReplicaStateR\x05state\"\xc9\x01\n" +
+	"\x05state\x18\x02 \x01(\x0e2\x16.shoal.v1.ReplicaStateR\x05state\"\xea\x01\n" +
 	"\x05Shard\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\rR\x02id\x12-\n" +
 	"\breplicas\x18\x02 \x03(\v2\x11.shoal.v1.ReplicaR\breplicas\x12\x18\n" +
 	"\aprimary\x18\x03 \x01(\x04R\aprimary\x12\x12\n" +
 	"\x04term\x18\x04 \x01(\x04R\x04term\x12$\n" +
 	"\x03key\x18\x05 \x01(\v2\x12.shoal.v1.ShardKeyR\x03key\x12-\n" +
-	"\x12replication_factor\x18\x06 \x01(\rR\x11replicationFactor\"\x9f\x01\n" +
+	"\x12replication_factor\x18\x06 \x01(\rR\x11replicationFactor\x12\x1f\n" +
+	"\vhandover_to\x18\a \x01(\x04R\n" +
+	"handoverTo\"\x9f\x01\n" +
 	"\bShardMap\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +

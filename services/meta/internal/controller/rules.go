@@ -166,6 +166,7 @@ func reconcileShard(sh *shoalv1.Shard, v nodeView, p *promotion, revive reviveFu
 	if p != nil && sh.GetTerm() == p.term && sh.GetPrimary() == p.from && needsFailover(sh, v) && contains(candidates(sh, v), p.to) {
 		sh.Term++
 		sh.Primary = p.to
+		sh.HandoverTo = 0
 		out.failovers = append(out.failovers, failover{shard: sh.GetId(), from: p.from, to: p.to, term: sh.GetTerm()})
 	}
 	for _, r := range sh.GetReplicas() {

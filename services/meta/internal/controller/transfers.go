@@ -138,52 +138,47 @@ func (c *Controller) endTransfer(ctx context.Context, l *leadership, key string,
 	return nil
 }
 
-// handOver gives sh's primary role to the most advanced other Active
-// replica on a live Normal node, with the term increased by one, but
-// only once that replica holds everything the primary had logged when
-// asked (the primary keeps shipping meanwhile); until then it waits for
-// a later pass. The old primary stays a replica.
+// handOver asks sh's primary to hand its role to the most advanced other
+// Active replica on a live Normal node: it sets the shard's handover_to.
+// The primary then stops taking writes, waits until that replica holds
+// its whole log and makes it primary with the term increased, itself (the
+// only node that knows when its log is complete: no acknowledged write is
+// lost, whatever write_consistency_factor is). A request whose target is
+// no longer a candidate is withdrawn (and made again on a later pass);
+// failover clears it.
 func (c *Controller) handOver(ctx context.Context, l *leadership, coll *shoalv1.Collection, sh *shoalv1.Shard, v nodeView) error {
 	cands := candidates(sh, v)
-	if len(cands) == 0 {
-		return nil // no successor yet: a move's target is not Active, or every other replica is down
-	}
 	from := sh.GetPrimary()
-	pn, ok := v.nodes[from]
-	if !ok {
+	if _, ok := v.nodes[from]; !ok {
 		return nil // the primary is down: failover, not handover, applies
 	}
-	ref := &shoalv1.ShardRef{Collection: coll.GetName(), Uid: coll.GetUid(), ShardId: sh.GetId()}
-	pTerm, pSeq, err := c.cfg.Positions.Position(ctx, pn, ref)
-	if err != nil {
-		return fmt.Errorf("hand over %s shard %d: %w", coll.GetName(), sh.GetId(), err)
-	}
-	to, err := c.pickPrimary(ctx, coll, sh, cands, v)
-	if err != nil {
-		return fmt.Errorf("hand over %s shard %d: %w", coll.GetName(), sh.GetId(), err)
-	}
-	tTerm, tSeq, err := c.cfg.Positions.Position(ctx, v.nodes[to], ref)
-	if err != nil {
-		return fmt.Errorf("hand over %s shard %d: %w", coll.GetName(), sh.GetId(), err)
-	}
-	if tTerm < pTerm || (tTerm == pTerm && tSeq < pSeq) {
-		c.log.Debug().Str("collection", coll.GetName()).Uint32("shard", sh.GetId()).Uint64("successor", to).
-			Msg("hand over waits for the successor to catch up")
-		return nil
+	want := uint64(0)
+	switch cur := sh.GetHandoverTo(); {
+	case cur != 0 && contains(cands, cur):
+		return nil // in progress
+	case len(cands) > 0 && cur == 0:
+		to, err := c.pickPrimary(ctx, coll, sh, cands, v)
+		if err != nil {
+			return fmt.Errorf("hand over %s shard %d: %w", coll.GetName(), sh.GetId(), err)
+		}
+		want = to
+	case cur == 0:
+		return nil // no successor yet: a move's target is not Active, or every other replica is down
 	}
 	if err := l.check(ctx); err != nil {
 		return err
 	}
 	written, err := cluster.UpdateShardMap(ctx, c.cfg.Client, coll.GetName(), coll.GetUid(), func(m *shoalv1.ShardMap) (bool, error) {
 		s := cluster.FindShard(m, sh.GetId())
-		if s == nil || s.GetTerm() != sh.GetTerm() || s.GetPrimary() != from {
+		if s == nil || s.GetTerm() != sh.GetTerm() || s.GetPrimary() != from || s.GetHandoverTo() != sh.GetHandoverTo() {
 			return false, nil
 		}
-		if r := cluster.FindReplica(s, to); r == nil || r.GetState() != stateActive {
-			return false, nil
+		if want != 0 {
+			if r := cluster.FindReplica(s, want); r == nil || r.GetState() != stateActive {
+				return false, nil
+			}
 		}
-		s.Term++
-		s.Primary = to
+		s.HandoverTo = want
 		return true, nil
 	})
 	if errors.Is(err, cluster.ErrShardMapGone) {
@@ -192,7 +187,7 @@ func (c *Controller) handOver(ctx context.Context, l *leadership, coll *shoalv1.
 	if err != nil {
 		return fmt.Errorf("hand over %s shard %d: %w", coll.GetName(), sh.GetId(), err)
 	}
-	c.log.Info().Str("collection", coll.GetName()).Uint32("shard", sh.GetId()).Uint64("old_primary", from).
-		Uint64("new_primary", to).Uint64("epoch", written.GetEpoch()).Msg("primary handed over")
+	c.log.Info().Str("collection", coll.GetName()).Uint32("shard", sh.GetId()).Uint64("primary", from).
+		Uint64("handover_to", want).Uint64("epoch", written.GetEpoch()).Msg("primary asked to hand over")
 	return nil
 }

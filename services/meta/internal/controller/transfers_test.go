@@ -37,10 +37,30 @@ func (e *env) setState(name string, shard uint32, node uint64, st shoalv1.Replic
 	}
 }
 
+// handOverAsPrimary waits until the controller asks the primary of a
+// shard to hand over (handover_to), then does what the primary does once
+// the target holds its whole log: makes it primary with the term
+// increased. It returns the target.
+func (e *env) handOverAsPrimary(name string, shard uint32) uint64 {
+	e.t.Helper()
+	m := e.waitMap(name, "hand-over asked", func(m *shoalv1.ShardMap) bool { return cluster.FindShard(m, shard).GetHandoverTo() != 0 })
+	to := cluster.FindShard(m, shard).GetHandoverTo()
+	_, err := cluster.UpdateShardMap(context.Background(), e.cli, name, "", func(m *shoalv1.ShardMap) (bool, error) {
+		sh := cluster.FindShard(m, shard)
+		sh.Primary, sh.Term, sh.HandoverTo = to, sh.Term+1, 0
+		return true, nil
+	})
+	if err != nil {
+		e.t.Fatalf("hand over: %v", err)
+	}
+	return to
+}
+
 // TestMoveHandsOverThenDrops drives a move whose source is the primary:
-// the handover waits while every successor is
-// behind the primary; once it is not, the role is handed over (term + 1), the source
-// replica dropped and the record deleted.
+// the controller asks the primary to hand its role to the most advanced
+// other Active replica (handover_to) and changes nothing else; once the
+// primary has done so (term + 1), the source replica is dropped and the
+// record deleted.
 func TestMoveHandsOverThenDrops(t *testing.T) {
 	e := startEnv(t)
 	for _, id := range []uint64{1, 2, 3} {
@@ -54,16 +74,11 @@ func TestMoveHandsOverThenDrops(t *testing.T) {
 	pos.set(3, 0, 1, 15)
 	e.controller(100, pos)
 
-	// Target Active, but every successor is behind the primary: the
-	// controller asks for positions and waits.
 	e.setState("c", 0, 3, stateActive)
-	calls := pos.Calls()
-	waitFor(t, "positions asked several times", func() bool { return pos.Calls() >= calls+9 })
-	if m := e.shardMap("c"); m.Shards[0].Primary != 1 || m.Shards[0].Term != 1 || len(m.Shards[0].Replicas) != 3 || e.recordGone(key) {
-		t.Fatalf("handed over to a successor that is behind: %s", describe(m))
+	to := e.handOverAsPrimary("c", 0)
+	if to != 3 {
+		t.Fatalf("hand-over asked to node %d, want the most advanced other replica 3", to)
 	}
-
-	pos.set(3, 0, 1, 20)
 	m := e.waitMap("c", "source dropped", func(m *shoalv1.ShardMap) bool { return cluster.FindReplica(m.Shards[0], 1) == nil })
 	if sh := m.Shards[0]; sh.Primary != 3 || sh.Term != 2 || replicaState(m, 0, 2) != stateActive || replicaState(m, 0, 3) != stateActive {
 		t.Fatalf("after the move: %s", describe(m))
@@ -96,6 +111,9 @@ func TestTransferRecordsEnd(t *testing.T) {
 	toListener := e.record(&shoalv1.ShardTransfer{Collection: "c", Uid: "uid-c", ShardId: 3, FromNode: 1, ToNode: 4, Kind: kindMove})
 	otherUID := e.record(&shoalv1.ShardTransfer{Collection: "c", Uid: "older", ShardId: 0, FromNode: 1, ToNode: 2, Kind: kindMove})
 	e.controller(100, pos)
+	if to := e.handOverAsPrimary("c", 1); to != 3 {
+		t.Fatalf("shard 1 handed to node %d, want 3", to)
+	}
 
 	m := e.waitMap("c", "drops applied", func(m *shoalv1.ShardMap) bool {
 		return cluster.FindReplica(cluster.FindShard(m, 1), 2) == nil && cluster.FindReplica(cluster.FindShard(m, 2), 2) == nil

@@ -32,6 +32,10 @@ type group struct {
 	followers map[uint64]*shipper
 	progress  chan struct{} // closed and replaced when acks or followers change
 	fenced    bool          // a follower follows a newer term
+	// handover is the replica the shard map asks this primary to hand its
+	// role to (0: none); while set, no write is admitted.
+	handover uint64
+	inflight int // writes admitted and not yet answered
 }
 
 func newGroup(c *Coordinator, k groupKey, term uint64, r *replica.Replica) *group {
@@ -56,6 +60,7 @@ func (g *group) setShard(sh *shoalv1.Shard, cfg *shoalv1.CollectionConfig) {
 		return
 	}
 	g.wcf = max(1, int(cfg.GetWriteConsistencyFactor()))
+	g.handover = sh.GetHandoverTo()
 	keep := map[uint64]bool{}
 	for _, rep := range sh.GetReplicas() {
 		node := rep.GetNodeId()
@@ -125,10 +130,66 @@ func (g *group) admit() (int, error) {
 	if g.fenced || g.ctx.Err() != nil {
 		return 0, fmt.Errorf("shard %s term %d: %w", g.key, g.term, ErrNotPrimary)
 	}
+	if g.handover != 0 {
+		return 0, fmt.Errorf("shard %s: handing the primary role to node %d: %w", g.key, g.handover, ErrNotPrimary)
+	}
 	if have := 1 + g.countLocked(0); have < g.wcf {
 		return 0, fmt.Errorf("%w: write_consistency_factor is %d but only %d replicas of shard %d are active", ErrConsistency, g.wcf, have, g.key.shard)
 	}
+	g.inflight++
 	return g.wcf, nil
+}
+
+// release ends a write admit let in.
+func (g *group) release() {
+	g.mu.Lock()
+	g.inflight--
+	g.notifyLocked()
+	g.mu.Unlock()
+}
+
+// handOverTo makes node, which holds this primary's whole log, the shard's
+// primary with the term increased, if the shard map still asks for it;
+// then this group stops taking writes for good. It is called by node's
+// shipper once the follower has acknowledged everything, and does nothing
+// unless a hand-over to node is pending and no write is in flight (none
+// can start meanwhile: admit refuses them).
+func (g *group) handOverTo(ctx context.Context, node uint64) {
+	g.mu.Lock()
+	ready := g.handover == node && g.inflight == 0 && !g.fenced && g.ctx.Err() == nil
+	acked := uint64(0)
+	if s, ok := g.followers[node]; ok {
+		acked = s.acked.Load()
+	}
+	g.mu.Unlock()
+	if !ready {
+		return
+	}
+	// The committed log must end at what the follower holds (the memory
+	// position can trail a commit for a moment).
+	_, rest, err := g.r.ReadLog(ctx, acked, 1, 0)
+	if err != nil || len(rest) > 0 {
+		return
+	}
+	uctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err = g.c.cfg.Update(uctx, g.key.collection, g.key.uid, func(m *shoalv1.ShardMap) (bool, error) {
+		sh := cluster.FindShard(m, g.key.shard)
+		if sh == nil || sh.GetPrimary() != g.c.cfg.NodeID || sh.GetTerm() != g.term || sh.GetHandoverTo() != node {
+			return false, fmt.Errorf("shard %s: hand-over to node %d no longer asked: %w", g.key, node, ErrNotPrimary)
+		}
+		if r := cluster.FindReplica(sh, node); r == nil || r.GetState() != shoalv1.ReplicaState_REPLICA_STATE_ACTIVE {
+			return false, fmt.Errorf("shard %s: hand-over target %d is not active: %w", g.key, node, ErrNotPrimary)
+		}
+		sh.Primary, sh.Term, sh.HandoverTo = node, sh.GetTerm()+1, 0
+		return true, nil
+	})
+	if err != nil {
+		g.log.Warn().Err(err).Uint64("to", node).Msg("hand over the primary role")
+		return
+	}
+	g.fence(g.term + 1)
+	g.log.Info().Uint64("to", node).Uint64("seq", acked).Msg("primary role handed over")
 }
 
 // countLocked counts the Active followers whose acknowledged sequence

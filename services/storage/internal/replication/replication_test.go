@@ -408,3 +408,60 @@ func TestUnfinishedFullCopyIsRedone(t *testing.T) {
 	eventually(t, "node 3 active again", func() bool { return maps.state(3) == shoalv1.ReplicaState_REPLICA_STATE_ACTIVE })
 	eventually(t, "equal digests", func() bool { return digest(t, nodes[3]) == digest(t, nodes[1]) })
 }
+
+// TestHandOverLosesNothing: with write_consistency_factor 1 and a writer
+// running, a hand-over of the primary role (the map's handover_to) makes
+// the target primary with a new term only once it holds every write the
+// old primary acknowledged.
+func TestHandOverLosesNothing(t *testing.T) {
+	maps, nodes := startCluster(t, 1)
+	ctx := context.Background()
+	var mu sync.Mutex
+	acked := map[uint64]bool{}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for id := uint64(1); ; id++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_, m, _ := maps.Collection("c")
+			sh := m.GetShards()[0]
+			if _, err := nodes[sh.GetPrimary()].coord.Write(ctx, ref, sh.GetTerm(), upsert(id, float32(id)), false); err == nil {
+				mu.Lock()
+				acked[id] = true
+				mu.Unlock()
+			}
+		}
+	}()
+	eventually(t, "some writes", func() bool { mu.Lock(); defer mu.Unlock(); return len(acked) > 50 })
+	if _, err := maps.update(ctx, "c", "u", func(m *shoalv1.ShardMap) (bool, error) {
+		m.Shards[0].HandoverTo = 2
+		return true, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "node 2 primary at term 2", func() bool {
+		_, m, _ := maps.Collection("c")
+		sh := m.GetShards()[0]
+		return sh.GetPrimary() == 2 && sh.GetTerm() == 2 && sh.GetHandoverTo() == 0
+	})
+	n := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
+	before := n()
+	eventually(t, "writes through the new primary", func() bool { return n() > before+20 })
+	close(stop)
+	<-done
+	r2, _ := nodes[2].reps.Replica(ctx, ref)
+	mu.Lock()
+	defer mu.Unlock()
+	for id := range acked {
+		pts, err := r2.Get(ctx, []*shoalv1.PointID{pointid.Num(id)}, false, nil)
+		if err != nil || len(pts) != 1 {
+			t.Fatalf("acknowledged point %d missing on the new primary (%v)", id, err)
+		}
+	}
+	eventually(t, "equal digests", func() bool { return digest(t, nodes[1]) == digest(t, nodes[2]) })
+}

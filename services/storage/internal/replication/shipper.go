@@ -224,9 +224,13 @@ func (s *shipper) failed(ctx context.Context, err error, log zerolog.Logger) {
 	}
 }
 
-// caughtUp sets a Partial or Recovery follower Active once it holds
-// everything the primary has logged.
+// caughtUp runs when the follower holds everything the primary has
+// logged: it hands the primary role over when the map asks for it (see
+// group.handOverTo), and sets a Partial or Recovery follower Active.
 func (s *shipper) caughtUp(ctx context.Context, last uint64) {
+	if s.acked.Load() >= last {
+		s.g.handOverTo(ctx, s.node)
+	}
 	st := shoalv1.ReplicaState(s.state.Load())
 	if st != shoalv1.ReplicaState_REPLICA_STATE_PARTIAL && st != shoalv1.ReplicaState_REPLICA_STATE_RECOVERY {
 		return

@@ -52,6 +52,7 @@ func (c *Coordinator) Write(ctx context.Context, ref *shoalv1.ShardRef, term uin
 	if err != nil {
 		return 0, err
 	}
+	defer g.release()
 	if t := g.r.Term(); t != g.term {
 		g.fence(t)
 		return 0, fmt.Errorf("shard %s: replica follows term %d, not %d: %w", g.key, t, g.term, ErrNotPrimary)
