@@ -10,69 +10,42 @@ import (
 	"github.com/shoaldb/shoal/services/router/internal/service"
 )
 
+// writeRequest is what every point-changing request of qdrant.Points has.
+type writeRequest interface {
+	GetCollectionName() string
+	GetWait() bool
+}
+
+// pointsWrite registers a point-changing RPC: convert turns the request
+// into the service's form, apply runs it on the request's collection.
+func pointsWrite[Req any, P interface {
+	*Req
+	writeRequest
+}, T any](s *Server, procedure string, convert func(P) (T, error), apply func(ctx context.Context, collection string, v T, wait bool) (service.UpdateResult, error)) {
+	unary(s, procedure, true, func(ctx context.Context, req *Req) (*qdrant.PointsOperationResponse, error) {
+		r := P(req)
+		v, err := convert(r)
+		if err != nil {
+			return nil, err
+		}
+		return operation(apply(ctx, r.GetCollectionName(), v, r.GetWait()))
+	})
+}
+
 // The point-changing RPCs of qdrant.Points.
 func (s *Server) registerPoints() {
-	unary(s, "/qdrant.Points/Upsert", true, func(ctx context.Context, req *qdrant.UpsertPoints) (*qdrant.PointsOperationResponse, error) {
-		ks, err := keySelector(req.GetShardKeySelector())
-		if err != nil {
-			return nil, err
-		}
-		up, err := upsertRequest(req.GetPoints(), req.GetUpdateFilter(), req.GetUpdateMode())
-		if err != nil {
-			return nil, err
-		}
-		up.ShardKey = ks
-		return operation(s.svc.Upsert(ctx, req.GetCollectionName(), up, req.GetWait()))
-	})
-	unary(s, "/qdrant.Points/Delete", true, func(ctx context.Context, req *qdrant.DeletePoints) (*qdrant.PointsOperationResponse, error) {
-		sel, err := selectorWithKeys(req.GetPoints(), req.GetShardKeySelector())
-		if err != nil {
-			return nil, err
-		}
-		return operation(s.svc.DeletePoints(ctx, req.GetCollectionName(), sel, req.GetWait()))
-	})
-	unary(s, "/qdrant.Points/SetPayload", true, func(ctx context.Context, req *qdrant.SetPayloadPoints) (*qdrant.PointsOperationResponse, error) {
-		sp, err := setPayload(req)
-		if err != nil {
-			return nil, err
-		}
-		return operation(s.svc.SetPayload(ctx, req.GetCollectionName(), sp, req.GetWait()))
-	})
-	unary(s, "/qdrant.Points/OverwritePayload", true, func(ctx context.Context, req *qdrant.SetPayloadPoints) (*qdrant.PointsOperationResponse, error) {
-		sp, err := setPayload(req)
-		if err != nil {
-			return nil, err
-		}
-		return operation(s.svc.OverwritePayload(ctx, req.GetCollectionName(), sp, req.GetWait()))
-	})
-	unary(s, "/qdrant.Points/DeletePayload", true, func(ctx context.Context, req *qdrant.DeletePayloadPoints) (*qdrant.PointsOperationResponse, error) {
-		dp, err := deletePayload(req)
-		if err != nil {
-			return nil, err
-		}
-		return operation(s.svc.DeletePayload(ctx, req.GetCollectionName(), dp, req.GetWait()))
-	})
-	unary(s, "/qdrant.Points/ClearPayload", true, func(ctx context.Context, req *qdrant.ClearPayloadPoints) (*qdrant.PointsOperationResponse, error) {
-		sel, err := selectorWithKeys(req.GetPoints(), req.GetShardKeySelector())
-		if err != nil {
-			return nil, err
-		}
-		return operation(s.svc.ClearPayload(ctx, req.GetCollectionName(), sel, req.GetWait()))
-	})
-	unary(s, "/qdrant.Points/UpdateVectors", true, func(ctx context.Context, req *qdrant.UpdatePointVectors) (*qdrant.PointsOperationResponse, error) {
-		uv, err := updateVectors(req)
-		if err != nil {
-			return nil, err
-		}
-		return operation(s.svc.UpdateVectors(ctx, req.GetCollectionName(), uv, req.GetWait()))
-	})
-	unary(s, "/qdrant.Points/DeleteVectors", true, func(ctx context.Context, req *qdrant.DeletePointVectors) (*qdrant.PointsOperationResponse, error) {
-		dv, err := deleteVectors(req)
-		if err != nil {
-			return nil, err
-		}
-		return operation(s.svc.DeleteVectors(ctx, req.GetCollectionName(), dv, req.GetWait()))
-	})
+	pointsWrite(s, "/qdrant.Points/Upsert", upsertPoints, s.svc.Upsert)
+	pointsWrite(s, "/qdrant.Points/Delete", func(req *qdrant.DeletePoints) (service.PointSelector, error) {
+		return selectorWithKeys(req.GetPoints(), req.GetShardKeySelector())
+	}, s.svc.DeletePoints)
+	pointsWrite(s, "/qdrant.Points/SetPayload", setPayload, s.svc.SetPayload)
+	pointsWrite(s, "/qdrant.Points/OverwritePayload", setPayload, s.svc.OverwritePayload)
+	pointsWrite(s, "/qdrant.Points/DeletePayload", deletePayload, s.svc.DeletePayload)
+	pointsWrite(s, "/qdrant.Points/ClearPayload", func(req *qdrant.ClearPayloadPoints) (service.PointSelector, error) {
+		return selectorWithKeys(req.GetPoints(), req.GetShardKeySelector())
+	}, s.svc.ClearPayload)
+	pointsWrite(s, "/qdrant.Points/UpdateVectors", updateVectors, s.svc.UpdateVectors)
+	pointsWrite(s, "/qdrant.Points/DeleteVectors", deleteVectors, s.svc.DeleteVectors)
 	unary(s, "/qdrant.Points/CreateFieldIndex", true, func(ctx context.Context, req *qdrant.CreateFieldIndexCollection) (*qdrant.PointsOperationResponse, error) {
 		schema, err := fieldSchema(req.GetFieldType(), req.GetFieldIndexParams(), req.FieldType != nil)
 		if err != nil {
@@ -101,6 +74,20 @@ func (s *Server) registerPoints() {
 		}
 		return out, nil
 	})
+}
+
+// upsertPoints converts an Upsert request, its shard key selector included.
+func upsertPoints(req *qdrant.UpsertPoints) (service.UpsertRequest, error) {
+	ks, err := keySelector(req.GetShardKeySelector())
+	if err != nil {
+		return service.UpsertRequest{}, err
+	}
+	up, err := upsertRequest(req.GetPoints(), req.GetUpdateFilter(), req.GetUpdateMode())
+	if err != nil {
+		return service.UpsertRequest{}, err
+	}
+	up.ShardKey = ks
+	return up, nil
 }
 
 func operation(r service.UpdateResult, err error) (*qdrant.PointsOperationResponse, error) {
