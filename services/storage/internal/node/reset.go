@@ -44,12 +44,9 @@ func (m *Manager) Reset(ctx context.Context, ref *shoalv1.ShardRef) (*replica.Re
 		m.notifyLocked()
 		return nil, fmt.Errorf("reset %s: reopen: %w", key, err)
 	}
-	fresh.SetTerm(termOf(old))
+	fresh.SetTerm(old.Term())
 	h.r = fresh
 	m.notifyLocked()
 	log.Info().Str("path", path).Msg("replica reset for a full resync")
 	return fresh, nil
 }
-
-// termOf is the term a replica follows.
-func termOf(r *replica.Replica) uint64 { return r.Term() }

@@ -70,12 +70,14 @@ func (g *group) setShard(sh *shoalv1.Shard, cfg *shoalv1.CollectionConfig) {
 		keep[node] = true
 		s, ok := g.followers[node]
 		if !ok {
-			s = newShipper(g, node)
+			var ctx context.Context
+			s = &shipper{g: g, node: node}
+			ctx, s.cancel = context.WithCancel(g.ctx)
 			g.followers[node] = s
 			g.wg.Add(1)
 			go func() {
 				defer g.wg.Done()
-				s.run(g.ctx)
+				s.run(ctx)
 			}()
 		}
 		s.state.Store(int32(rep.GetState()))
@@ -109,12 +111,13 @@ func (g *group) notifyLocked() {
 	g.progress = make(chan struct{})
 }
 
-// fence stops the group taking writes: a replica follows a newer term, so
-// another node is (or is about to be) primary.
+// fence stops the group taking writes for good: a newer term exists (a
+// follower or the replica follows it, or this primary handed its role
+// over), so another node is (or is about to be) primary.
 func (g *group) fence(newer uint64) {
 	g.mu.Lock()
 	if !g.fenced {
-		g.log.Warn().Uint64("newer_term", newer).Msg("a follower follows a newer term; refusing writes until the shard map moves on")
+		g.log.Info().Uint64("newer_term", newer).Msg("a newer term exists; refusing writes until the shard map moves on")
 	}
 	g.fenced = true
 	g.notifyLocked()

@@ -33,17 +33,13 @@ type shipper struct {
 	g    *group
 	node uint64
 
-	state  atomic.Int32  // the follower's shoalv1.ReplicaState in the map
-	acked  atomic.Uint64 // newest sequence number the follower holds
-	cancel context.CancelFunc
+	state  atomic.Int32       // the follower's shoalv1.ReplicaState in the map
+	acked  atomic.Uint64      // newest sequence number the follower holds
+	cancel context.CancelFunc // set before run starts; ends run
 
 	// Shipper goroutine only.
 	failingSince time.Time
 	lastPromote  time.Time
-}
-
-func newShipper(g *group, node uint64) *shipper {
-	return &shipper{g: g, node: node, cancel: func() {}}
 }
 
 // counts reports whether the follower counts toward
@@ -52,10 +48,7 @@ func (s *shipper) counts() bool {
 	return shoalv1.ReplicaState(s.state.Load()) == shoalv1.ReplicaState_REPLICA_STATE_ACTIVE
 }
 
-func (s *shipper) run(parent context.Context) {
-	ctx, cancel := context.WithCancel(parent)
-	s.cancel = cancel
-	defer cancel()
+func (s *shipper) run(ctx context.Context) {
 	log := s.g.log.With().Uint64("follower", s.node).Logger()
 	var next uint64 // next sequence number to send; 0: not known yet
 	backoff := 50 * time.Millisecond
