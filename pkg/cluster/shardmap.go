@@ -85,6 +85,28 @@ func FindReplica(sh *shoalv1.Shard, node uint64) *shoalv1.Replica {
 	return nil
 }
 
+// ActiveCount counts sh's Active replicas.
+func ActiveCount(sh *shoalv1.Shard) int {
+	n := 0
+	for _, r := range sh.GetReplicas() {
+		if r.GetState() == shoalv1.ReplicaState_REPLICA_STATE_ACTIVE {
+			n++
+		}
+	}
+	return n
+}
+
+// RemoveReplica deletes node's replica from sh (nothing when it has none).
+func RemoveReplica(sh *shoalv1.Shard, node uint64) {
+	out := sh.Replicas[:0]
+	for _, r := range sh.GetReplicas() {
+		if r.GetNodeId() != node {
+			out = append(out, r)
+		}
+	}
+	sh.Replicas = out
+}
+
 // Updatable reports whether a replica in state st receives writes from
 // its primary: Active, Partial, Recovery and Listener replicas do;
 // Initializing ones do too (they are empty and being created with the

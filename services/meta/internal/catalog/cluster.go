@@ -278,7 +278,7 @@ func (st *setup) drop(op *shoalv1.DropReplicaOp, now time.Time) error {
 	if len(sh.GetReplicas()) == 1 {
 		return badInput("Cannot drop the last replica of shard %d", sh.GetId())
 	}
-	if r.GetState() == stateActive && activeReplicas(sh) == 1 {
+	if r.GetState() == stateActive && cluster.ActiveCount(sh) == 1 {
 		return badInput("Cannot drop the last Active replica of shard %d", sh.GetId())
 	}
 	// Transfers to the dropped replica end with it.
@@ -297,7 +297,7 @@ func (st *setup) drop(op *shoalv1.DropReplicaOp, now time.Time) error {
 		}
 		return nil
 	}
-	removeReplica(sh, peer)
+	cluster.RemoveReplica(sh, peer)
 	st.mapChanged = true
 	return nil
 }
@@ -312,7 +312,7 @@ func (st *setup) abort(op *shoalv1.AbortTransferOp) error {
 	st.deletes = append(st.deletes, key)
 	if sh := cluster.FindShard(st.m, t.GetShardId()); sh != nil {
 		if r := cluster.FindReplica(sh, t.GetToNode()); r != nil && r.GetState() != stateActive && sh.GetPrimary() != t.GetToNode() {
-			removeReplica(sh, t.GetToNode())
+			cluster.RemoveReplica(sh, t.GetToNode())
 			st.mapChanged = true
 		}
 	}
@@ -350,27 +350,6 @@ func (st *setup) record(shard uint32, from, to uint64) (string, *shoalv1.ShardTr
 			fmt.Errorf("Shard transfer of shard %d from peer %d to peer %d does not exist", shard, from, to))
 	}
 	return key, t, nil
-}
-
-func activeReplicas(sh *shoalv1.Shard) int {
-	n := 0
-	for _, r := range sh.GetReplicas() {
-		if r.GetState() == stateActive {
-			n++
-		}
-	}
-	return n
-}
-
-// removeReplica deletes node's replica from sh.
-func removeReplica(sh *shoalv1.Shard, node uint64) {
-	out := sh.Replicas[:0]
-	for _, r := range sh.GetReplicas() {
-		if r.GetNodeId() != node {
-			out = append(out, r)
-		}
-	}
-	sh.Replicas = out
 }
 
 // describeOp names an operation for the log.

@@ -116,16 +116,6 @@ func primaryLive(sh *shoalv1.Shard, v nodeView) bool {
 	return p != nil && p.GetState() == stateActive && v.registered(sh.GetPrimary())
 }
 
-func activeCount(sh *shoalv1.Shard) int {
-	n := 0
-	for _, r := range sh.GetReplicas() {
-		if r.GetState() == stateActive {
-			n++
-		}
-	}
-	return n
-}
-
 // reviveFunc says whether a Dead replica of shard on a registered node may
 // become Partial now; nil allows every one.
 type reviveFunc func(shard uint32, node uint64) bool
@@ -175,7 +165,7 @@ func reconcileShard(sh *shoalv1.Shard, v nodeView, p *promotion, revive reviveFu
 		}
 		switch r.GetState() {
 		case stateActive:
-			if activeCount(sh) > 1 {
+			if cluster.ActiveCount(sh) > 1 {
 				set(r, stateDead, reasonLeaseLost)
 			}
 		case stateListener, statePartial, stateRecovery:
@@ -192,7 +182,7 @@ func reconcileShard(sh *shoalv1.Shard, v nodeView, p *promotion, revive reviveFu
 			set(r, statePartial, reasonBack)
 		}
 		switch {
-		case v.listener(id) && (r.GetState() == statePartial || (r.GetState() == stateActive && activeCount(sh) > 1)):
+		case v.listener(id) && (r.GetState() == statePartial || (r.GetState() == stateActive && cluster.ActiveCount(sh) > 1)):
 			set(r, stateListener, reasonToListener)
 		case v.normal(id) && r.GetState() == stateListener:
 			set(r, statePartial, reasonFromListener)

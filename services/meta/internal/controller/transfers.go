@@ -93,7 +93,7 @@ func (c *Controller) driveTransfer(ctx context.Context, l *leadership, v nodeVie
 			return false, nil
 		}
 		r := cluster.FindReplica(sh, t.GetFromNode())
-		if r == nil || (r.GetState() == stateActive && activeCount(sh) <= 1) {
+		if r == nil || (r.GetState() == stateActive && cluster.ActiveCount(sh) <= 1) {
 			return false, nil
 		}
 		if t.GetKind() == kindMove {
@@ -101,13 +101,7 @@ func (c *Controller) driveTransfer(ctx context.Context, l *leadership, v nodeVie
 				return false, nil
 			}
 		}
-		out := sh.Replicas[:0]
-		for _, r := range sh.GetReplicas() {
-			if r.GetNodeId() != t.GetFromNode() {
-				out = append(out, r)
-			}
-		}
-		sh.Replicas = out
+		cluster.RemoveReplica(sh, t.GetFromNode())
 		return true, nil
 	})
 	if errors.Is(err, cluster.ErrShardMapGone) {
