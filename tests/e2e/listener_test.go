@@ -29,8 +29,8 @@ func replicaStates(t *testing.T, c *harness.Cluster, collection string) (map[str
 
 // TestListenerNode: a storage node started with node_type Listener gets a
 // Listener replica of every shard, receives every write (its digests equal
-// the Active replicas'), serves no reads and never counts toward the write
-// consistency factor; restarted as a Normal node its replicas become
+// the Active replicas') and never counts toward the write consistency
+// factor; restarted as a Normal node its replicas become
 // Active, and restarted as a Listener again they go back to Listener.
 func TestListenerNode(t *testing.T) {
 	c := harness.Start(t, harness.Options{StorageNodes: 3, Configure: func(tier string, i int, cfg *config.Config) {
@@ -73,7 +73,8 @@ func TestListenerNode(t *testing.T) {
 		}
 		return r.Status == 503
 	})
-	// Reads never go to the listener: they answer from the Active replica.
+	// Reads answer from the remaining Active replica of each shard (that
+	// they never go to a Listener is checked by the routing unit tests).
 	for i := 0; i < 4; i++ {
 		if n := num(t, obj(t, ok(t, c, "POST", "/collections/l/points/count", map[string]any{"exact": true}))["count"]); n < 60 {
 			t.Fatalf("count without one normal node: %v", n)

@@ -8,6 +8,7 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/rs/zerolog"
+	"github.com/shoaldb/shoal/pkg/cluster"
 	shoalv1 "github.com/shoaldb/shoal/proto/gen/shoal/v1"
 	"github.com/shoaldb/shoal/proto/gen/shoal/v1/shoalv1connect"
 	"github.com/shoaldb/shoal/services/router/internal/apierr"
@@ -234,7 +235,7 @@ func (w *PrimaryWriter) attempt(ctx context.Context, c *Collection, shard *shoal
 	if primary == 0 {
 		return nil, errNoPrimary
 	}
-	if rep := findReplica(shard, primary); rep == nil || rep.GetState() == shoalv1.ReplicaState_REPLICA_STATE_DEAD {
+	if rep := cluster.FindReplica(shard, primary); rep == nil || rep.GetState() == shoalv1.ReplicaState_REPLICA_STATE_DEAD {
 		return nil, errNoPrimary
 	}
 	cl, err := w.Replicas.ReplicaClient(primary)
@@ -438,13 +439,4 @@ func consistencyRefusal(err error) error {
 		}
 	}
 	return &apierr.Error{Kind: apierr.Unavailable, Msg: apierr.Prefixed("Service unavailable: ", msg), Cause: err}
-}
-
-func findReplica(shard *shoalv1.Shard, node uint64) *shoalv1.Replica {
-	for _, r := range shard.GetReplicas() {
-		if r.GetNodeId() == node {
-			return r
-		}
-	}
-	return nil
 }
