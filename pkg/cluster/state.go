@@ -27,6 +27,7 @@ type State struct {
 	collections map[string]*shoalv1.Collection
 	shardMaps   map[string]*shoalv1.ShardMap
 	nodes       map[uint64]*shoalv1.Node
+	transfers   map[string]*shoalv1.ShardTransfer // by key
 	rev         int64
 	changed     chan struct{} // closed and replaced on every change
 
@@ -141,6 +142,7 @@ func (s *State) reload(ctx context.Context) error {
 	s.collections = map[string]*shoalv1.Collection{}
 	s.shardMaps = map[string]*shoalv1.ShardMap{}
 	s.nodes = map[uint64]*shoalv1.Node{}
+	s.transfers = map[string]*shoalv1.ShardTransfer{}
 	for _, kv := range resp.Kvs {
 		s.applyLocked(mvccpb.PUT, kv)
 	}
@@ -235,7 +237,43 @@ func (s *State) applyLocked(typ mvccpb.Event_EventType, kv *mvccpb.KeyValue) {
 			return
 		}
 		s.nodes[id] = n
+	case strings.HasPrefix(key, TransfersPrefix):
+		if typ == mvccpb.DELETE {
+			delete(s.transfers, key)
+			return
+		}
+		t := &shoalv1.ShardTransfer{}
+		if err := proto.Unmarshal(kv.Value, t); err != nil {
+			s.log.Error().Err(err).Str("key", key).Msg("decode shard transfer")
+			return
+		}
+		s.transfers[key] = t
 	}
+}
+
+// Transfers returns the transfer records of a collection (every creation
+// of that name: callers compare the uid), ordered by shard, source and
+// target.
+func (s *State) Transfers(collection string) []*shoalv1.ShardTransfer {
+	s.mu.RLock()
+	var out []*shoalv1.ShardTransfer
+	for _, t := range s.transfers {
+		if t.GetCollection() == collection {
+			out = append(out, t)
+		}
+	}
+	s.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.GetShardId() != b.GetShardId() {
+			return a.GetShardId() < b.GetShardId()
+		}
+		if a.GetFromNode() != b.GetFromNode() {
+			return a.GetFromNode() < b.GetFromNode()
+		}
+		return a.GetToNode() < b.GetToNode()
+	})
+	return out
 }
 
 func (s *State) notifyLocked() {

@@ -1446,148 +1446,6 @@ func (x *UpdateClusterSetupResponse) GetRevision() int64 {
 	return 0
 }
 
-type ListShardTransfersRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *ListShardTransfersRequest) Reset() {
-	*x = ListShardTransfersRequest{}
-	mi := &file_shoal_v1_meta_proto_msgTypes[22]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *ListShardTransfersRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ListShardTransfersRequest) ProtoMessage() {}
-
-func (x *ListShardTransfersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_meta_proto_msgTypes[22]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ListShardTransfersRequest.ProtoReflect.Descriptor instead.
-func (*ListShardTransfersRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{22}
-}
-
-func (x *ListShardTransfersRequest) GetCollection() string {
-	if x != nil {
-		return x.Collection
-	}
-	return ""
-}
-
-// ShardTransferInfo is one transfer in flight as reported to clients.
-type ShardTransferInfo struct {
-	state    protoimpl.MessageState `protogen:"open.v1"`
-	Transfer *ShardTransfer         `protobuf:"bytes,1,opt,name=transfer,proto3" json:"transfer,omitempty"`
-	// target_state is the state of the target replica in the shard map.
-	TargetState   ReplicaState `protobuf:"varint,2,opt,name=target_state,json=targetState,proto3,enum=shoal.v1.ReplicaState" json:"target_state,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *ShardTransferInfo) Reset() {
-	*x = ShardTransferInfo{}
-	mi := &file_shoal_v1_meta_proto_msgTypes[23]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *ShardTransferInfo) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ShardTransferInfo) ProtoMessage() {}
-
-func (x *ShardTransferInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_meta_proto_msgTypes[23]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ShardTransferInfo.ProtoReflect.Descriptor instead.
-func (*ShardTransferInfo) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{23}
-}
-
-func (x *ShardTransferInfo) GetTransfer() *ShardTransfer {
-	if x != nil {
-		return x.Transfer
-	}
-	return nil
-}
-
-func (x *ShardTransferInfo) GetTargetState() ReplicaState {
-	if x != nil {
-		return x.TargetState
-	}
-	return ReplicaState_REPLICA_STATE_UNSPECIFIED
-}
-
-type ListShardTransfersResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Transfers     []*ShardTransferInfo   `protobuf:"bytes,1,rep,name=transfers,proto3" json:"transfers,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *ListShardTransfersResponse) Reset() {
-	*x = ListShardTransfersResponse{}
-	mi := &file_shoal_v1_meta_proto_msgTypes[24]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *ListShardTransfersResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ListShardTransfersResponse) ProtoMessage() {}
-
-func (x *ListShardTransfersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_meta_proto_msgTypes[24]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ListShardTransfersResponse.ProtoReflect.Descriptor instead.
-func (*ListShardTransfersResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{24}
-}
-
-func (x *ListShardTransfersResponse) GetTransfers() []*ShardTransferInfo {
-	if x != nil {
-		return x.Transfers
-	}
-	return nil
-}
-
 var File_shoal_v1_meta_proto protoreflect.FileDescriptor
 
 const file_shoal_v1_meta_proto_rawDesc = "" +
@@ -1695,21 +1553,12 @@ const file_shoal_v1_meta_proto_rawDesc = "" +
 	"\x10restart_transfer\x18\x06 \x01(\v2\x19.shoal.v1.ShardTransferOpH\x00R\x0frestartTransferB\v\n" +
 	"\toperation\"8\n" +
 	"\x1aUpdateClusterSetupResponse\x12\x1a\n" +
-	"\brevision\x18\x01 \x01(\x03R\brevision\";\n" +
-	"\x19ListShardTransfersRequest\x12\x1e\n" +
-	"\n" +
-	"collection\x18\x01 \x01(\tR\n" +
-	"collection\"\x83\x01\n" +
-	"\x11ShardTransferInfo\x123\n" +
-	"\btransfer\x18\x01 \x01(\v2\x17.shoal.v1.ShardTransferR\btransfer\x129\n" +
-	"\ftarget_state\x18\x02 \x01(\x0e2\x16.shoal.v1.ReplicaStateR\vtargetState\"W\n" +
-	"\x1aListShardTransfersResponse\x129\n" +
-	"\ttransfers\x18\x01 \x03(\v2\x1b.shoal.v1.ShardTransferInfoR\ttransfers*\x97\x01\n" +
+	"\brevision\x18\x01 \x01(\x03R\brevision*\x97\x01\n" +
 	"\x11ShardTransferKind\x12#\n" +
 	"\x1fSHARD_TRANSFER_KIND_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dSHARD_TRANSFER_KIND_REPLICATE\x10\x01\x12\x1c\n" +
 	"\x18SHARD_TRANSFER_KIND_MOVE\x10\x02\x12\x1c\n" +
-	"\x18SHARD_TRANSFER_KIND_DROP\x10\x032\xdc\x05\n" +
+	"\x18SHARD_TRANSFER_KIND_DROP\x10\x032\xfb\x04\n" +
 	"\vMetaService\x12Y\n" +
 	"\x10CreateCollection\x12!.shoal.v1.CreateCollectionRequest\x1a\".shoal.v1.CreateCollectionResponse\x12Y\n" +
 	"\x10DeleteCollection\x12!.shoal.v1.DeleteCollectionRequest\x1a\".shoal.v1.DeleteCollectionResponse\x12Y\n" +
@@ -1717,8 +1566,7 @@ const file_shoal_v1_meta_proto_rawDesc = "" +
 	"\rUpdateAliases\x12\x1e.shoal.v1.UpdateAliasesRequest\x1a\x1f.shoal.v1.UpdateAliasesResponse\x12S\n" +
 	"\x0eCreateShardKey\x12\x1f.shoal.v1.CreateShardKeyRequest\x1a .shoal.v1.CreateShardKeyResponse\x12S\n" +
 	"\x0eDeleteShardKey\x12\x1f.shoal.v1.DeleteShardKeyRequest\x1a .shoal.v1.DeleteShardKeyResponse\x12_\n" +
-	"\x12UpdateClusterSetup\x12#.shoal.v1.UpdateClusterSetupRequest\x1a$.shoal.v1.UpdateClusterSetupResponse\x12_\n" +
-	"\x12ListShardTransfers\x12#.shoal.v1.ListShardTransfersRequest\x1a$.shoal.v1.ListShardTransfersResponseB5Z3github.com/shoaldb/shoal/proto/gen/shoal/v1;shoalv1b\x06proto3"
+	"\x12UpdateClusterSetup\x12#.shoal.v1.UpdateClusterSetupRequest\x1a$.shoal.v1.UpdateClusterSetupResponseB5Z3github.com/shoaldb/shoal/proto/gen/shoal/v1;shoalv1b\x06proto3"
 
 var (
 	file_shoal_v1_meta_proto_rawDescOnce sync.Once
@@ -1733,7 +1581,7 @@ func file_shoal_v1_meta_proto_rawDescGZIP() []byte {
 }
 
 var file_shoal_v1_meta_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_shoal_v1_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_shoal_v1_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_shoal_v1_meta_proto_goTypes = []any{
 	(ShardTransferKind)(0),             // 0: shoal.v1.ShardTransferKind
 	(*CreateCollectionRequest)(nil),    // 1: shoal.v1.CreateCollectionRequest
@@ -1758,57 +1606,48 @@ var file_shoal_v1_meta_proto_goTypes = []any{
 	(*AbortTransferOp)(nil),            // 20: shoal.v1.AbortTransferOp
 	(*UpdateClusterSetupRequest)(nil),  // 21: shoal.v1.UpdateClusterSetupRequest
 	(*UpdateClusterSetupResponse)(nil), // 22: shoal.v1.UpdateClusterSetupResponse
-	(*ListShardTransfersRequest)(nil),  // 23: shoal.v1.ListShardTransfersRequest
-	(*ShardTransferInfo)(nil),          // 24: shoal.v1.ShardTransferInfo
-	(*ListShardTransfersResponse)(nil), // 25: shoal.v1.ListShardTransfersResponse
-	(*CollectionConfig)(nil),           // 26: shoal.v1.CollectionConfig
-	(*Collection)(nil),                 // 27: shoal.v1.Collection
-	(*ShardMap)(nil),                   // 28: shoal.v1.ShardMap
-	(*ShardKey)(nil),                   // 29: shoal.v1.ShardKey
-	(ReplicaState)(0),                  // 30: shoal.v1.ReplicaState
+	(*CollectionConfig)(nil),           // 23: shoal.v1.CollectionConfig
+	(*Collection)(nil),                 // 24: shoal.v1.Collection
+	(*ShardMap)(nil),                   // 25: shoal.v1.ShardMap
+	(*ShardKey)(nil),                   // 26: shoal.v1.ShardKey
 }
 var file_shoal_v1_meta_proto_depIdxs = []int32{
-	26, // 0: shoal.v1.CreateCollectionRequest.config:type_name -> shoal.v1.CollectionConfig
-	27, // 1: shoal.v1.CreateCollectionResponse.collection:type_name -> shoal.v1.Collection
-	28, // 2: shoal.v1.CreateCollectionResponse.shard_map:type_name -> shoal.v1.ShardMap
-	27, // 3: shoal.v1.UpdateCollectionResponse.collection:type_name -> shoal.v1.Collection
+	23, // 0: shoal.v1.CreateCollectionRequest.config:type_name -> shoal.v1.CollectionConfig
+	24, // 1: shoal.v1.CreateCollectionResponse.collection:type_name -> shoal.v1.Collection
+	25, // 2: shoal.v1.CreateCollectionResponse.shard_map:type_name -> shoal.v1.ShardMap
+	24, // 3: shoal.v1.UpdateCollectionResponse.collection:type_name -> shoal.v1.Collection
 	8,  // 4: shoal.v1.AliasAction.create_alias:type_name -> shoal.v1.CreateAlias
 	9,  // 5: shoal.v1.AliasAction.delete_alias:type_name -> shoal.v1.DeleteAlias
 	10, // 6: shoal.v1.AliasAction.rename_alias:type_name -> shoal.v1.RenameAlias
 	7,  // 7: shoal.v1.UpdateAliasesRequest.actions:type_name -> shoal.v1.AliasAction
-	29, // 8: shoal.v1.CreateShardKeyRequest.key:type_name -> shoal.v1.ShardKey
-	28, // 9: shoal.v1.CreateShardKeyResponse.shard_map:type_name -> shoal.v1.ShardMap
-	29, // 10: shoal.v1.DeleteShardKeyRequest.key:type_name -> shoal.v1.ShardKey
+	26, // 8: shoal.v1.CreateShardKeyRequest.key:type_name -> shoal.v1.ShardKey
+	25, // 9: shoal.v1.CreateShardKeyResponse.shard_map:type_name -> shoal.v1.ShardMap
+	26, // 10: shoal.v1.DeleteShardKeyRequest.key:type_name -> shoal.v1.ShardKey
 	0,  // 11: shoal.v1.ShardTransfer.kind:type_name -> shoal.v1.ShardTransferKind
 	18, // 12: shoal.v1.UpdateClusterSetupRequest.move_shard:type_name -> shoal.v1.ShardTransferOp
 	18, // 13: shoal.v1.UpdateClusterSetupRequest.replicate_shard:type_name -> shoal.v1.ShardTransferOp
 	19, // 14: shoal.v1.UpdateClusterSetupRequest.drop_replica:type_name -> shoal.v1.DropReplicaOp
 	20, // 15: shoal.v1.UpdateClusterSetupRequest.abort_transfer:type_name -> shoal.v1.AbortTransferOp
 	18, // 16: shoal.v1.UpdateClusterSetupRequest.restart_transfer:type_name -> shoal.v1.ShardTransferOp
-	17, // 17: shoal.v1.ShardTransferInfo.transfer:type_name -> shoal.v1.ShardTransfer
-	30, // 18: shoal.v1.ShardTransferInfo.target_state:type_name -> shoal.v1.ReplicaState
-	24, // 19: shoal.v1.ListShardTransfersResponse.transfers:type_name -> shoal.v1.ShardTransferInfo
-	1,  // 20: shoal.v1.MetaService.CreateCollection:input_type -> shoal.v1.CreateCollectionRequest
-	3,  // 21: shoal.v1.MetaService.DeleteCollection:input_type -> shoal.v1.DeleteCollectionRequest
-	5,  // 22: shoal.v1.MetaService.UpdateCollection:input_type -> shoal.v1.UpdateCollectionRequest
-	11, // 23: shoal.v1.MetaService.UpdateAliases:input_type -> shoal.v1.UpdateAliasesRequest
-	13, // 24: shoal.v1.MetaService.CreateShardKey:input_type -> shoal.v1.CreateShardKeyRequest
-	15, // 25: shoal.v1.MetaService.DeleteShardKey:input_type -> shoal.v1.DeleteShardKeyRequest
-	21, // 26: shoal.v1.MetaService.UpdateClusterSetup:input_type -> shoal.v1.UpdateClusterSetupRequest
-	23, // 27: shoal.v1.MetaService.ListShardTransfers:input_type -> shoal.v1.ListShardTransfersRequest
-	2,  // 28: shoal.v1.MetaService.CreateCollection:output_type -> shoal.v1.CreateCollectionResponse
-	4,  // 29: shoal.v1.MetaService.DeleteCollection:output_type -> shoal.v1.DeleteCollectionResponse
-	6,  // 30: shoal.v1.MetaService.UpdateCollection:output_type -> shoal.v1.UpdateCollectionResponse
-	12, // 31: shoal.v1.MetaService.UpdateAliases:output_type -> shoal.v1.UpdateAliasesResponse
-	14, // 32: shoal.v1.MetaService.CreateShardKey:output_type -> shoal.v1.CreateShardKeyResponse
-	16, // 33: shoal.v1.MetaService.DeleteShardKey:output_type -> shoal.v1.DeleteShardKeyResponse
-	22, // 34: shoal.v1.MetaService.UpdateClusterSetup:output_type -> shoal.v1.UpdateClusterSetupResponse
-	25, // 35: shoal.v1.MetaService.ListShardTransfers:output_type -> shoal.v1.ListShardTransfersResponse
-	28, // [28:36] is the sub-list for method output_type
-	20, // [20:28] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	1,  // 17: shoal.v1.MetaService.CreateCollection:input_type -> shoal.v1.CreateCollectionRequest
+	3,  // 18: shoal.v1.MetaService.DeleteCollection:input_type -> shoal.v1.DeleteCollectionRequest
+	5,  // 19: shoal.v1.MetaService.UpdateCollection:input_type -> shoal.v1.UpdateCollectionRequest
+	11, // 20: shoal.v1.MetaService.UpdateAliases:input_type -> shoal.v1.UpdateAliasesRequest
+	13, // 21: shoal.v1.MetaService.CreateShardKey:input_type -> shoal.v1.CreateShardKeyRequest
+	15, // 22: shoal.v1.MetaService.DeleteShardKey:input_type -> shoal.v1.DeleteShardKeyRequest
+	21, // 23: shoal.v1.MetaService.UpdateClusterSetup:input_type -> shoal.v1.UpdateClusterSetupRequest
+	2,  // 24: shoal.v1.MetaService.CreateCollection:output_type -> shoal.v1.CreateCollectionResponse
+	4,  // 25: shoal.v1.MetaService.DeleteCollection:output_type -> shoal.v1.DeleteCollectionResponse
+	6,  // 26: shoal.v1.MetaService.UpdateCollection:output_type -> shoal.v1.UpdateCollectionResponse
+	12, // 27: shoal.v1.MetaService.UpdateAliases:output_type -> shoal.v1.UpdateAliasesResponse
+	14, // 28: shoal.v1.MetaService.CreateShardKey:output_type -> shoal.v1.CreateShardKeyResponse
+	16, // 29: shoal.v1.MetaService.DeleteShardKey:output_type -> shoal.v1.DeleteShardKeyResponse
+	22, // 30: shoal.v1.MetaService.UpdateClusterSetup:output_type -> shoal.v1.UpdateClusterSetupResponse
+	24, // [24:31] is the sub-list for method output_type
+	17, // [17:24] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_shoal_v1_meta_proto_init() }
@@ -1836,7 +1675,7 @@ func file_shoal_v1_meta_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_shoal_v1_meta_proto_rawDesc), len(file_shoal_v1_meta_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   25,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

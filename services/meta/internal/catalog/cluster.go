@@ -3,7 +3,6 @@ package catalog
 import (
 	"context"
 	"fmt"
-	"sort"
 	"time"
 
 	"connectrpc.com/connect"
@@ -88,44 +87,6 @@ func (s *Service) UpdateClusterSetup(ctx context.Context, req *connect.Request[s
 			return connect.NewResponse(&shoalv1.UpdateClusterSetupResponse{Revision: resp.Header.Revision}), nil
 		}
 	}
-}
-
-// ListShardTransfers returns the collection's transfers (drops of a
-// primary are not transfers and are left out), ordered by shard, source
-// and target.
-func (s *Service) ListShardTransfers(ctx context.Context, req *connect.Request[shoalv1.ListShardTransfersRequest]) (*connect.Response[shoalv1.ListShardTransfersResponse], error) {
-	name := req.Msg.GetCollection()
-	if err := ValidateName(name); err != nil {
-		return nil, connect.NewError(connect.CodeInvalidArgument, err)
-	}
-	st, err := s.readSetup(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	out := &shoalv1.ListShardTransfersResponse{}
-	for _, t := range st.transfers {
-		if t.GetKind() == kindDrop || t.GetUid() != st.coll.GetUid() {
-			continue
-		}
-		info := &shoalv1.ShardTransferInfo{Transfer: t}
-		if sh := cluster.FindShard(st.m, t.GetShardId()); sh != nil {
-			if r := cluster.FindReplica(sh, t.GetToNode()); r != nil {
-				info.TargetState = r.GetState()
-			}
-		}
-		out.Transfers = append(out.Transfers, info)
-	}
-	sort.Slice(out.Transfers, func(i, j int) bool {
-		a, b := out.Transfers[i].GetTransfer(), out.Transfers[j].GetTransfer()
-		if a.GetShardId() != b.GetShardId() {
-			return a.GetShardId() < b.GetShardId()
-		}
-		if a.GetFromNode() != b.GetFromNode() {
-			return a.GetFromNode() < b.GetFromNode()
-		}
-		return a.GetToNode() < b.GetToNode()
-	})
-	return connect.NewResponse(out), nil
 }
 
 // readSetup reads the collection, its shard map, the registered nodes and

@@ -8,6 +8,7 @@ import (
 	"github.com/shoaldb/shoal/pkg/cluster"
 	shoalv1 "github.com/shoaldb/shoal/proto/gen/shoal/v1"
 	"github.com/shoaldb/shoal/services/meta/internal/testutil"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -27,14 +28,41 @@ func abortReq(shard uint32, from, to uint64) *shoalv1.UpdateClusterSetupRequest 
 	return &shoalv1.UpdateClusterSetupRequest{Collection: "c", Operation: &shoalv1.UpdateClusterSetupRequest_AbortTransfer{AbortTransfer: &shoalv1.AbortTransferOp{ShardId: shard, FromPeerId: from, ToPeerId: to}}}
 }
 
-func storedTransfers(t *testing.T, s *Service) []*shoalv1.ShardTransferInfo {
+// storedTransfers reads collection c's transfer records (drops of a
+// primary are not transfers and are left out) with their target
+// replicas' states in the stored map.
+func storedTransfers(t *testing.T, s *Service) []storedTransfer {
 	t.Helper()
-	resp, err := s.ListShardTransfers(context.Background(), connect.NewRequest(&shoalv1.ListShardTransfersRequest{Collection: "c"}))
+	resp, err := s.cli.Get(context.Background(), cluster.TransferPrefix("c"), clientv3.WithPrefix())
 	if err != nil {
 		t.Fatalf("list transfers: %v", err)
 	}
-	return resp.Msg.GetTransfers()
+	m := storedMap(t, s.cli, "c")
+	var out []storedTransfer
+	for _, kv := range resp.Kvs {
+		tr := &shoalv1.ShardTransfer{}
+		if err := proto.Unmarshal(kv.Value, tr); err != nil {
+			t.Fatal(err)
+		}
+		if tr.GetKind() == kindDrop {
+			continue
+		}
+		st := storedTransfer{tr: tr}
+		if r := cluster.FindReplica(cluster.FindShard(m, tr.GetShardId()), tr.GetToNode()); r != nil {
+			st.target = r.GetState()
+		}
+		out = append(out, st)
+	}
+	return out
 }
+
+type storedTransfer struct {
+	tr     *shoalv1.ShardTransfer
+	target shoalv1.ReplicaState
+}
+
+func (s storedTransfer) GetTransfer() *shoalv1.ShardTransfer  { return s.tr }
+func (s storedTransfer) GetTargetState() shoalv1.ReplicaState { return s.target }
 
 func TestUpdateClusterSetup(t *testing.T) {
 	cli := startEtcd(t)

@@ -12,12 +12,12 @@ import (
 )
 
 // ClusterOps is the fake meta's record of cluster operations: every
-// request, and the transfers that replicate_shard and move_shard started
-// (abort_transfer ends one). The shard map itself is left as it is.
+// request. The transfers that replicate_shard and move_shard start go to
+// the fake State (abort_transfer ends one); the shard map is left as it
+// is.
 type ClusterOps struct {
-	mu        sync.Mutex
-	requests  []*shoalv1.UpdateClusterSetupRequest
-	transfers []*shoalv1.ShardTransfer
+	mu       sync.Mutex
+	requests []*shoalv1.UpdateClusterSetupRequest
 }
 
 // Requests returns the requests received so far.
@@ -31,7 +31,7 @@ func (o *ClusterOps) Requests() []*shoalv1.UpdateClusterSetupRequest {
 // NotFound, an unknown shard InvalidArgument, aborting a transfer that
 // was not started NotFound.
 func (m metaAPI) UpdateClusterSetup(_ context.Context, req *connect.Request[shoalv1.UpdateClusterSetupRequest]) (*connect.Response[shoalv1.UpdateClusterSetupResponse], error) {
-	_, sm, ok := m.c.State.Collection(req.Msg.GetCollection())
+	coll, sm, ok := m.c.State.Collection(req.Msg.GetCollection())
 	if !ok {
 		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("Collection `%s` doesn't exist!", req.Msg.GetCollection()))
 	}
@@ -43,8 +43,8 @@ func (m metaAPI) UpdateClusterSetup(_ context.Context, req *connect.Request[shoa
 		if cluster.FindShard(sm, op.GetShardId()) == nil {
 			return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("Bad request: Shard %d does not exist", op.GetShardId()))
 		}
-		o.transfers = append(o.transfers, &shoalv1.ShardTransfer{
-			Collection: req.Msg.GetCollection(), ShardId: op.GetShardId(), FromNode: op.GetFromPeerId(), ToNode: op.GetToPeerId(), Kind: kind, Method: op.GetMethod(),
+		m.c.State.AddTransfer(&shoalv1.ShardTransfer{
+			Collection: req.Msg.GetCollection(), Uid: coll.GetUid(), ShardId: op.GetShardId(), FromNode: op.GetFromPeerId(), ToNode: op.GetToPeerId(), Kind: kind, Method: op.GetMethod(),
 		})
 		return nil
 	}
@@ -56,32 +56,12 @@ func (m metaAPI) UpdateClusterSetup(_ context.Context, req *connect.Request[shoa
 		err = start(op.MoveShard, shoalv1.ShardTransferKind_SHARD_TRANSFER_KIND_MOVE)
 	case *shoalv1.UpdateClusterSetupRequest_AbortTransfer:
 		a := op.AbortTransfer
-		err = connect.NewError(connect.CodeNotFound, fmt.Errorf("Shard transfer of shard %d from peer %d to peer %d does not exist", a.GetShardId(), a.GetFromPeerId(), a.GetToPeerId()))
-		for i, t := range o.transfers {
-			if t.GetCollection() == req.Msg.GetCollection() && t.GetShardId() == a.GetShardId() && t.GetFromNode() == a.GetFromPeerId() && t.GetToNode() == a.GetToPeerId() {
-				o.transfers = append(o.transfers[:i], o.transfers[i+1:]...)
-				err = nil
-				break
-			}
+		if !m.c.State.RemoveTransfer(req.Msg.GetCollection(), a.GetShardId(), a.GetFromPeerId(), a.GetToPeerId()) {
+			err = connect.NewError(connect.CodeNotFound, fmt.Errorf("Shard transfer of shard %d from peer %d to peer %d does not exist", a.GetShardId(), a.GetFromPeerId(), a.GetToPeerId()))
 		}
 	}
 	if err != nil {
 		return nil, err
 	}
 	return connect.NewResponse(&shoalv1.UpdateClusterSetupResponse{Revision: 1}), nil
-}
-
-// ListShardTransfers returns the collection's transfers, their targets
-// reported Partial.
-func (m metaAPI) ListShardTransfers(_ context.Context, req *connect.Request[shoalv1.ListShardTransfersRequest]) (*connect.Response[shoalv1.ListShardTransfersResponse], error) {
-	o := &m.c.Ops
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	out := &shoalv1.ListShardTransfersResponse{}
-	for _, t := range o.transfers {
-		if t.GetCollection() == req.Msg.GetCollection() {
-			out.Transfers = append(out.Transfers, &shoalv1.ShardTransferInfo{Transfer: t, TargetState: shoalv1.ReplicaState_REPLICA_STATE_PARTIAL})
-		}
-	}
-	return connect.NewResponse(out), nil
 }

@@ -19,7 +19,44 @@ type State struct {
 	collections map[string]*shoalv1.Collection
 	maps        map[string]*shoalv1.ShardMap
 	nodes       map[uint64]*shoalv1.Node
+	transfers   []*shoalv1.ShardTransfer
 	changed     chan struct{}
+}
+
+// AddTransfer records a shard transfer, as meta does under its key.
+func (s *State) AddTransfer(t *shoalv1.ShardTransfer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.transfers = append(s.transfers, t)
+	s.notifyLocked()
+}
+
+// RemoveTransfer deletes the transfer of collection's shard from one node
+// to another; false when there is none.
+func (s *State) RemoveTransfer(collection string, shard uint32, from, to uint64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, t := range s.transfers {
+		if t.GetCollection() == collection && t.GetShardId() == shard && t.GetFromNode() == from && t.GetToNode() == to {
+			s.transfers = append(s.transfers[:i], s.transfers[i+1:]...)
+			s.notifyLocked()
+			return true
+		}
+	}
+	return false
+}
+
+// Transfers returns collection's transfers in the order they were added.
+func (s *State) Transfers(collection string) []*shoalv1.ShardTransfer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*shoalv1.ShardTransfer
+	for _, t := range s.transfers {
+		if t.GetCollection() == collection {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // NewState returns an empty state.

@@ -128,11 +128,7 @@ func (s *Service) CollectionClusterInfo(ctx context.Context, name string) (Colle
 			info.RemoteShards = append(info.RemoteShards, RemoteShard{ShardID: sh.GetId(), PeerID: rep.GetNodeId(), State: ReplicaStateName(rep.GetState()), ShardKey: sh.GetKey()})
 		}
 	}
-	info.ShardTransfers, err = s.shardTransfers(ctx, c.Name())
-	if err != nil {
-		s.opt.Log.Warn().Err(err).Str("collection", c.Name()).Msg("shard transfers unknown: meta did not answer")
-		info.ShardTransfers = []ShardTransfer{}
-	}
+	info.ShardTransfers = s.shardTransfers(c)
 	return info, nil
 }
 

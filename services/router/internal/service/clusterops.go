@@ -6,9 +6,11 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/shoaldb/shoal/pkg/cluster"
 	shoalv1 "github.com/shoaldb/shoal/proto/gen/shoal/v1"
 	"github.com/shoaldb/shoal/proto/gen/shoal/v1/shoalv1connect"
 	"github.com/shoaldb/shoal/services/router/internal/apierr"
+	"github.com/shoaldb/shoal/services/router/internal/routing"
 )
 
 // Cluster operation names (Qdrant's POST /collections/{name}/cluster).
@@ -106,39 +108,36 @@ type ShardTransfer struct {
 	Comment string
 }
 
-// shardTransfers asks meta for the collection's transfers in flight.
-func (s *Service) shardTransfers(ctx context.Context, name string) ([]ShardTransfer, error) {
-	var resp *shoalv1.ListShardTransfersResponse
-	err := s.callMeta(ctx, "list shard transfers", func(cl shoalv1connect.MetaServiceClient) error {
-		r, err := cl.ListShardTransfers(ctx, connect.NewRequest(&shoalv1.ListShardTransfersRequest{Collection: name}))
-		if err == nil {
-			resp = r.Msg
+// shardTransfers lists the collection's transfers in flight from the
+// watched state (drops of a primary are not transfers and are left out).
+func (s *Service) shardTransfers(c *routing.Collection) []ShardTransfer {
+	out := []ShardTransfer{}
+	for _, t := range s.opt.State.Transfers(c.Name()) {
+		if t.GetKind() == shoalv1.ShardTransferKind_SHARD_TRANSFER_KIND_DROP || t.GetUid() != c.Meta.GetUid() {
+			continue
 		}
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]ShardTransfer, 0, len(resp.GetTransfers()))
-	for _, info := range resp.GetTransfers() {
-		t := info.GetTransfer()
+		target := shoalv1.ReplicaState_REPLICA_STATE_UNSPECIFIED
+		if sh := cluster.FindShard(c.Map, t.GetShardId()); sh != nil {
+			if r := cluster.FindReplica(sh, t.GetToNode()); r != nil {
+				target = r.GetState()
+			}
+		}
 		out = append(out, ShardTransfer{
 			ShardID: t.GetShardId(), From: t.GetFromNode(), To: t.GetToNode(),
 			Sync:    t.GetKind() == shoalv1.ShardTransferKind_SHARD_TRANSFER_KIND_REPLICATE,
 			Method:  t.GetMethod(),
-			Comment: transferComment(info),
+			Comment: transferComment(t, target),
 		})
 	}
-	return out, nil
+	return out
 }
 
 // transferComment says where a transfer stands, from its target
 // replica's state.
-func transferComment(info *shoalv1.ShardTransferInfo) string {
-	t := info.GetTransfer()
+func transferComment(t *shoalv1.ShardTransfer, target shoalv1.ReplicaState) string {
 	started := time.UnixMilli(t.GetStartedUnixMs()).UTC().Format(time.RFC3339)
 	var stage string
-	switch info.GetTargetState() {
+	switch target {
 	case shoalv1.ReplicaState_REPLICA_STATE_ACTIVE:
 		stage = "target replica Active"
 		if t.GetKind() == shoalv1.ShardTransferKind_SHARD_TRANSFER_KIND_MOVE {
@@ -147,7 +146,7 @@ func transferComment(info *shoalv1.ShardTransferInfo) string {
 	case shoalv1.ReplicaState_REPLICA_STATE_DEAD:
 		stage = "target replica Dead; waiting for its node"
 	default:
-		stage = fmt.Sprintf("target replica %s; the primary is copying the shard to it", ReplicaStateName(info.GetTargetState()))
+		stage = fmt.Sprintf("target replica %s; the primary is copying the shard to it", ReplicaStateName(target))
 	}
 	return fmt.Sprintf("%s (started %s)", stage, started)
 }

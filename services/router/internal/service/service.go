@@ -27,6 +27,8 @@ type State interface {
 	Changed() <-chan struct{}
 	// WaitRevision blocks until the state reflects etcd revision rev.
 	WaitRevision(ctx context.Context, rev int64) error
+	// Transfers returns a collection's shard transfer records.
+	Transfers(collection string) []*shoalv1.ShardTransfer
 }
 
 // Aliases is the watched alias table; *aliases.Table implements it.

@@ -54,9 +54,6 @@ const (
 	// MetaServiceUpdateClusterSetupProcedure is the fully-qualified name of the MetaService's
 	// UpdateClusterSetup RPC.
 	MetaServiceUpdateClusterSetupProcedure = "/shoal.v1.MetaService/UpdateClusterSetup"
-	// MetaServiceListShardTransfersProcedure is the fully-qualified name of the MetaService's
-	// ListShardTransfers RPC.
-	MetaServiceListShardTransfersProcedure = "/shoal.v1.MetaService/ListShardTransfers"
 )
 
 // MetaServiceClient is a client for the shoal.v1.MetaService service.
@@ -88,8 +85,6 @@ type MetaServiceClient interface {
 	// (unknown shard or peer, replica already there, last replica) is
 	// InvalidArgument, a missing transfer or collection NotFound.
 	UpdateClusterSetup(context.Context, *connect.Request[v1.UpdateClusterSetupRequest]) (*connect.Response[v1.UpdateClusterSetupResponse], error)
-	// ListShardTransfers returns a collection's shard transfers in flight.
-	ListShardTransfers(context.Context, *connect.Request[v1.ListShardTransfersRequest]) (*connect.Response[v1.ListShardTransfersResponse], error)
 }
 
 // NewMetaServiceClient constructs a client for the shoal.v1.MetaService service. By default, it
@@ -145,12 +140,6 @@ func NewMetaServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(metaServiceMethods.ByName("UpdateClusterSetup")),
 			connect.WithClientOptions(opts...),
 		),
-		listShardTransfers: connect.NewClient[v1.ListShardTransfersRequest, v1.ListShardTransfersResponse](
-			httpClient,
-			baseURL+MetaServiceListShardTransfersProcedure,
-			connect.WithSchema(metaServiceMethods.ByName("ListShardTransfers")),
-			connect.WithClientOptions(opts...),
-		),
 	}
 }
 
@@ -163,7 +152,6 @@ type metaServiceClient struct {
 	createShardKey     *connect.Client[v1.CreateShardKeyRequest, v1.CreateShardKeyResponse]
 	deleteShardKey     *connect.Client[v1.DeleteShardKeyRequest, v1.DeleteShardKeyResponse]
 	updateClusterSetup *connect.Client[v1.UpdateClusterSetupRequest, v1.UpdateClusterSetupResponse]
-	listShardTransfers *connect.Client[v1.ListShardTransfersRequest, v1.ListShardTransfersResponse]
 }
 
 // CreateCollection calls shoal.v1.MetaService.CreateCollection.
@@ -201,11 +189,6 @@ func (c *metaServiceClient) UpdateClusterSetup(ctx context.Context, req *connect
 	return c.updateClusterSetup.CallUnary(ctx, req)
 }
 
-// ListShardTransfers calls shoal.v1.MetaService.ListShardTransfers.
-func (c *metaServiceClient) ListShardTransfers(ctx context.Context, req *connect.Request[v1.ListShardTransfersRequest]) (*connect.Response[v1.ListShardTransfersResponse], error) {
-	return c.listShardTransfers.CallUnary(ctx, req)
-}
-
 // MetaServiceHandler is an implementation of the shoal.v1.MetaService service.
 type MetaServiceHandler interface {
 	// CreateCollection places the shards and stores the collection. It fails
@@ -235,8 +218,6 @@ type MetaServiceHandler interface {
 	// (unknown shard or peer, replica already there, last replica) is
 	// InvalidArgument, a missing transfer or collection NotFound.
 	UpdateClusterSetup(context.Context, *connect.Request[v1.UpdateClusterSetupRequest]) (*connect.Response[v1.UpdateClusterSetupResponse], error)
-	// ListShardTransfers returns a collection's shard transfers in flight.
-	ListShardTransfers(context.Context, *connect.Request[v1.ListShardTransfersRequest]) (*connect.Response[v1.ListShardTransfersResponse], error)
 }
 
 // NewMetaServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -288,12 +269,6 @@ func NewMetaServiceHandler(svc MetaServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(metaServiceMethods.ByName("UpdateClusterSetup")),
 		connect.WithHandlerOptions(opts...),
 	)
-	metaServiceListShardTransfersHandler := connect.NewUnaryHandler(
-		MetaServiceListShardTransfersProcedure,
-		svc.ListShardTransfers,
-		connect.WithSchema(metaServiceMethods.ByName("ListShardTransfers")),
-		connect.WithHandlerOptions(opts...),
-	)
 	return "/shoal.v1.MetaService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case MetaServiceCreateCollectionProcedure:
@@ -310,8 +285,6 @@ func NewMetaServiceHandler(svc MetaServiceHandler, opts ...connect.HandlerOption
 			metaServiceDeleteShardKeyHandler.ServeHTTP(w, r)
 		case MetaServiceUpdateClusterSetupProcedure:
 			metaServiceUpdateClusterSetupHandler.ServeHTTP(w, r)
-		case MetaServiceListShardTransfersProcedure:
-			metaServiceListShardTransfersHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -347,8 +320,4 @@ func (UnimplementedMetaServiceHandler) DeleteShardKey(context.Context, *connect.
 
 func (UnimplementedMetaServiceHandler) UpdateClusterSetup(context.Context, *connect.Request[v1.UpdateClusterSetupRequest]) (*connect.Response[v1.UpdateClusterSetupResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("shoal.v1.MetaService.UpdateClusterSetup is not implemented"))
-}
-
-func (UnimplementedMetaServiceHandler) ListShardTransfers(context.Context, *connect.Request[v1.ListShardTransfersRequest]) (*connect.Response[v1.ListShardTransfersResponse], error) {
-	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("shoal.v1.MetaService.ListShardTransfers is not implemented"))
 }
