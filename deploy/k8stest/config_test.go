@@ -167,7 +167,11 @@ func checkConfigs(m *manifests, dir string) []error {
 				add("member name %q, want the pod name %s", pc.cfg.Node.Name, pc.pod)
 			}
 			peer, _ := strconv.Atoi(uri.Port())
-			want = map[string]int{"peer": peer, "client": pc.cfg.Meta.ClientPort, "api": pc.cfg.Meta.APIPort, "nats": pc.cfg.Meta.NATSPort}
+			natsCluster := pc.cfg.Meta.NATSClusterPort
+			if natsCluster == 0 {
+				natsCluster = pc.cfg.Meta.NATSPort + 2000
+			}
+			want = map[string]int{"peer": peer, "client": pc.cfg.Meta.ClientPort, "api": pc.cfg.Meta.APIPort, "nats": pc.cfg.Meta.NATSPort, "nats-cluster": natsCluster}
 		case "storage":
 			uri, err := advertised(pc, pc.cfg.Node.URI)
 			if err != nil {

@@ -47,6 +47,15 @@ const NATSPrefix = Prefix + "nats/"
 // NATSKey is meta node id's NATS URL key.
 func NATSKey(id uint64) string { return NATSPrefix + strconv.FormatUint(id, 10) }
 
+// NATSRoutesPrefix holds, per meta node (under its lease), the cluster
+// (route) URL of its embedded NATS server, nats-route://host:port, which
+// the other meta nodes' servers connect to so that they form one NATS
+// cluster. Absent with an external NATS.
+const NATSRoutesPrefix = Prefix + "nats_routes/"
+
+// NATSRouteKey is meta node id's NATS route URL key.
+func NATSRouteKey(id uint64) string { return NATSRoutesPrefix + strconv.FormatUint(id, 10) }
+
 // AliasesPrefix holds one key per collection alias; the value is the
 // collection's name as plain text.
 const AliasesPrefix = Prefix + "aliases/"
@@ -66,3 +75,36 @@ func TransferPrefix(collection string) string { return TransfersPrefix + collect
 func TransferKey(collection string, shard uint32, from, to uint64) string {
 	return fmt.Sprintf("%s%d/%d-%d", TransferPrefix(collection), shard, from, to)
 }
+
+// TransferProgressPrefix holds the progress reports (TransferProgress)
+// of the full copies and catch-ups primaries are running, each under the
+// primary's lease; TransferProgressKey names one.
+const TransferProgressPrefix = Prefix + "transfer_progress/"
+
+// TransferProgressKey is the progress report of the copy of collection's
+// shard to node to.
+func TransferProgressKey(collection string, shard uint32, to uint64) string {
+	return fmt.Sprintf("%s%s/%d/%d", TransferProgressPrefix, collection, shard, to)
+}
+
+// SnapshotsPrefix holds the records of collection snapshots (under
+// collections/<collection>/<name>) and full snapshots (under
+// full/<name>) that routers create; the files themselves live on storage
+// nodes. Collection names never contain '/'.
+const (
+	SnapshotsPrefix     = Prefix + "snapshots/"
+	FullSnapshotsPrefix = SnapshotsPrefix + "full/"
+)
+
+// CollectionSnapshotPrefix holds collection's snapshot records.
+func CollectionSnapshotPrefix(collection string) string {
+	return SnapshotsPrefix + "collections/" + collection + "/"
+}
+
+// CollectionSnapshotKey is the record of collection's snapshot name.
+func CollectionSnapshotKey(collection, name string) string {
+	return CollectionSnapshotPrefix(collection) + name
+}
+
+// FullSnapshotKey is the record of full snapshot name.
+func FullSnapshotKey(name string) string { return FullSnapshotsPrefix + name }

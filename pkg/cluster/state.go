@@ -27,7 +27,8 @@ type State struct {
 	collections map[string]*shoalv1.Collection
 	shardMaps   map[string]*shoalv1.ShardMap
 	nodes       map[uint64]*shoalv1.Node
-	transfers   map[string]*shoalv1.ShardTransfer // by key
+	transfers   map[string]*shoalv1.ShardTransfer    // by key
+	progress    map[string]*shoalv1.TransferProgress // by key
 	rev         int64
 	changed     chan struct{} // closed and replaced on every change
 
@@ -143,6 +144,7 @@ func (s *State) reload(ctx context.Context) error {
 	s.shardMaps = map[string]*shoalv1.ShardMap{}
 	s.nodes = map[uint64]*shoalv1.Node{}
 	s.transfers = map[string]*shoalv1.ShardTransfer{}
+	s.progress = map[string]*shoalv1.TransferProgress{}
 	for _, kv := range resp.Kvs {
 		s.applyLocked(mvccpb.PUT, kv)
 	}
@@ -248,7 +250,27 @@ func (s *State) applyLocked(typ mvccpb.Event_EventType, kv *mvccpb.KeyValue) {
 			return
 		}
 		s.transfers[key] = t
+	case strings.HasPrefix(key, TransferProgressPrefix):
+		if typ == mvccpb.DELETE {
+			delete(s.progress, key)
+			return
+		}
+		p := &shoalv1.TransferProgress{}
+		if err := proto.Unmarshal(kv.Value, p); err != nil {
+			s.log.Error().Err(err).Str("key", key).Msg("decode transfer progress")
+			return
+		}
+		s.progress[key] = p
 	}
+}
+
+// TransferProgress returns the progress report of the copy of
+// collection's shard to node to, if its primary is running one.
+func (s *State) TransferProgress(collection string, shard uint32, to uint64) (*shoalv1.TransferProgress, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	p, ok := s.progress[TransferProgressKey(collection, shard, to)]
+	return p, ok
 }
 
 // Transfers returns the transfer records of a collection (every creation

@@ -34,6 +34,18 @@ type ClusterConfig struct {
 	Enabled   bool            `koanf:"enabled"`
 	P2P       P2PConfig       `koanf:"p2p"`
 	Consensus ConsensusConfig `koanf:"consensus"`
+	// ReplicaLostAfter is how long a storage node may stay unregistered
+	// before the meta controller takes its replicas for lost and
+	// re-creates them on other nodes (a duration such as 5m).
+	ReplicaLostAfter string          `koanf:"replica_lost_after"`
+	Rebalance        RebalanceConfig `koanf:"rebalance"`
+}
+
+// RebalanceConfig holds cluster.rebalance.* (meta tier).
+type RebalanceConfig struct {
+	// Enabled lets the meta controller move replicas so that every Normal
+	// storage node holds as many as the others, ±1.
+	Enabled bool `koanf:"enabled"`
 }
 
 // P2PConfig is the internal (node to node) port.
@@ -75,6 +87,9 @@ type PerformanceConfig struct {
 	UpdateRateLimit             int `koanf:"update_rate_limit"`
 	IncomingShardTransfersLimit int `koanf:"incoming_shard_transfers_limit"`
 	OutgoingShardTransfersLimit int `koanf:"outgoing_shard_transfers_limit"`
+	// TransferRateLimitMB caps a node's outgoing shard transfer data in
+	// MB/s (0: unlimited).
+	TransferRateLimitMB int `koanf:"transfer_rate_limit_mb"`
 }
 
 // CollectionDefaults are used when a create request leaves a value out.
@@ -105,6 +120,10 @@ type MetaConfig struct {
 	// NATSURL points every tier at an external NATS instead of the
 	// embedded one.
 	NATSURL string `koanf:"nats_url"`
+	// NATSClusterPort is the embedded NATS server's cluster (route) port,
+	// which the meta nodes' NATS servers connect to each other on (meta);
+	// 0 takes nats_port + 2000.
+	NATSClusterPort int `koanf:"nats_cluster_port"`
 	// QuotaBackendBytes caps etcd's database size.
 	QuotaBackendBytes int64 `koanf:"quota_backend_bytes"`
 	// AutoCompactionRetention is etcd's revision retention window, as a

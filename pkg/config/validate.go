@@ -28,8 +28,9 @@ func (c *Config) Validate() error {
 		f(c.Cluster.Consensus.MaxMessageQueueSize > 0, "cluster.consensus.max_message_queue_size", c.Cluster.Consensus.MaxMessageQueueSize, "a positive number"),
 		f(oneOf(c.Storage.ShardTransferMethod, "", "stream_records", "snapshot", "wal_delta"), "storage.shard_transfer_method", c.Storage.ShardTransferMethod, "null, stream_records, snapshot or wal_delta"),
 		f(c.Storage.Performance.UpdateRateLimit >= 0, "storage.performance.update_rate_limit", c.Storage.Performance.UpdateRateLimit, "0 (unlimited) or a positive number"),
-		f(c.Storage.Performance.IncomingShardTransfersLimit >= 0, "storage.performance.incoming_shard_transfers_limit", c.Storage.Performance.IncomingShardTransfersLimit, "a non-negative number"),
-		f(c.Storage.Performance.OutgoingShardTransfersLimit >= 0, "storage.performance.outgoing_shard_transfers_limit", c.Storage.Performance.OutgoingShardTransfersLimit, "a non-negative number"),
+		f(c.Storage.Performance.IncomingShardTransfersLimit >= 0, "storage.performance.incoming_shard_transfers_limit", c.Storage.Performance.IncomingShardTransfersLimit, "0 (unlimited) or a positive number"),
+		f(c.Storage.Performance.OutgoingShardTransfersLimit >= 0, "storage.performance.outgoing_shard_transfers_limit", c.Storage.Performance.OutgoingShardTransfersLimit, "0 (unlimited) or a positive number"),
+		f(c.Storage.Performance.TransferRateLimitMB >= 0, "storage.performance.transfer_rate_limit_mb", c.Storage.Performance.TransferRateLimitMB, "0 (unlimited) or a positive number of MB/s"),
 		f(c.Storage.Collection.ReplicationFactor >= 1, "storage.collection.replication_factor", c.Storage.Collection.ReplicationFactor, "at least 1"),
 		f(c.Storage.Collection.WriteConsistencyFactor >= 1, "storage.collection.write_consistency_factor", c.Storage.Collection.WriteConsistencyFactor, "at least 1"),
 		f(oneOf(c.Storage.NodeType, "Normal", "Listener"), "storage.node_type", c.Storage.NodeType, "Normal or Listener"),
@@ -37,8 +38,12 @@ func (c *Config) Validate() error {
 		f(port(c.Meta.ClientPort), "meta.client_port", c.Meta.ClientPort, "a port 1-65535"),
 		f(port(c.Meta.APIPort), "meta.api_port", c.Meta.APIPort, "a port 1-65535"),
 		f(optPort(c.Meta.NATSPort), "meta.nats_port", c.Meta.NATSPort, "a port 0-65535"),
+		f(optPort(c.Meta.NATSClusterPort), "meta.nats_cluster_port", c.Meta.NATSClusterPort, "a port 0-65535 (0: nats_port + 2000)"),
 		f(c.Meta.QuotaBackendBytes > 0, "meta.quota_backend_bytes", c.Meta.QuotaBackendBytes, "a positive number of bytes"),
 		f(len(c.Meta.Endpoints) > 0, "meta.endpoints", c.Meta.Endpoints, "at least one URL"),
+	}
+	if d, err := time.ParseDuration(c.Cluster.ReplicaLostAfter); err != nil || d <= 0 {
+		checks = append(checks, fmt.Errorf("cluster.replica_lost_after: bad value %q: want a positive duration such as 5m", c.Cluster.ReplicaLostAfter))
 	}
 	if _, err := time.ParseDuration(c.Meta.AutoCompactionRetention); err != nil {
 		checks = append(checks, fmt.Errorf("meta.auto_compaction_retention: bad value %q: want a duration such as 1h", c.Meta.AutoCompactionRetention))

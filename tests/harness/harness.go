@@ -77,6 +77,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 		cfg.Meta.ClientPort = FreePort(t)
 		cfg.Meta.APIPort = FreePort(t)
 		cfg.Meta.NATSPort = FreePort(t)
+		cfg.Meta.NATSClusterPort = FreePort(t)
 		cfg.Meta.DataDir = filepath.Join(c.Dir, cfg.Node.Name)
 		cfg.Storage.StoragePath = cfg.Meta.DataDir
 		if opts.Configure != nil {

@@ -39,6 +39,7 @@ type App struct {
 	cli     *clientv3.Client
 	nats    *natsserver.Server // nil with an external NATS
 	natsURL string
+	routes  *routeWatcher // nil with an external NATS
 	api     *httpserver.Server
 	apiURL  string
 	reg     *cluster.Registration
@@ -56,7 +57,9 @@ type App struct {
 // The node's id is its etcd member id. It registers as a META node with
 // its peer URL as uri and its Connect API URL as api_uri, under a lease of
 // cluster.LeaseTTL(tick period), and publishes the NATS URL the cluster
-// should use at cluster.NATSKey(id) under the same lease.
+// should use at cluster.NATSKey(id) under the same lease, and its embedded
+// NATS server's route URL at cluster.NATSRouteKey(id): the servers of all
+// meta nodes form one NATS cluster.
 func Start(ctx context.Context, cfg config.Config, log zerolog.Logger) (a *App, err error) {
 	a = &App{log: log}
 	defer func() {
@@ -93,7 +96,23 @@ func Start(ctx context.Context, cfg config.Config, log zerolog.Logger) (a *App, 
 	case cfg.Meta.NATSPort == 0:
 		return a, errors.New("meta.nats_port is 0 but meta.nats_url is not set: the cluster needs a NATS server")
 	default:
-		a.nats, err = natsserver.Start(natsserver.Options{Name: a.etcd.Name(), Port: cfg.Meta.NATSPort, AdvertiseHost: host}, log)
+		clusterPort := cfg.Meta.NATSClusterPort
+		if clusterPort == 0 {
+			clusterPort = cfg.Meta.NATSPort + 2000
+		}
+		if clusterPort > 65535 {
+			return a, fmt.Errorf("meta.nats_cluster_port: nats_port %d + 2000 is no port; set it", cfg.Meta.NATSPort)
+		}
+		// Routes to the meta nodes already up; later ones are added by the
+		// route watcher (and the NATS cluster's gossip).
+		routes, _, err := publishedRoutes(ctx, a.cli, a.etcd.MemberID())
+		if err != nil {
+			return a, fmt.Errorf("list NATS routes: %w", err)
+		}
+		a.nats, err = natsserver.Start(natsserver.Options{
+			Name: a.etcd.Name(), Port: cfg.Meta.NATSPort, AdvertiseHost: host,
+			ClusterPort: clusterPort, Routes: routes,
+		}, log)
 		if err != nil {
 			return a, err
 		}
@@ -104,6 +123,7 @@ func Start(ctx context.Context, cfg config.Config, log zerolog.Logger) (a *App, 
 	mux.Handle(shoalv1connect.NewMetaServiceHandler(catalog.New(a.cli, catalog.Defaults{
 		ReplicationFactor:      uint32(cfg.Storage.Collection.ReplicationFactor),
 		WriteConsistencyFactor: uint32(cfg.Storage.Collection.WriteConsistencyFactor),
+		TransferLimits:         transferLimits(cfg),
 	}, log)))
 	mux.HandleFunc("GET /healthz", a.healthz)
 	if a.api, err = httpserver.Listen(net.JoinHostPort("0.0.0.0", strconv.Itoa(cfg.Meta.APIPort)), mux, log); err != nil {
@@ -128,6 +148,12 @@ func Start(ctx context.Context, cfg config.Config, log zerolog.Logger) (a *App, 
 	if err := a.reg.Put(ctx, cluster.NATSKey(node.Id), []byte(a.natsURL)); err != nil {
 		return a, fmt.Errorf("publish NATS URL: %w", err)
 	}
+	if a.nats != nil {
+		if err := a.reg.Put(ctx, cluster.NATSRouteKey(node.Id), []byte(a.nats.RouteURL())); err != nil {
+			return a, fmt.Errorf("publish NATS route URL: %w", err)
+		}
+		a.routes = watchRoutes(a.cli, a.nats, node.Id, a.log.With().Str("component", "nats-routes").Logger())
+	}
 
 	// The controller judges storage nodes by the same lease TTL they
 	// register with, and waits one TTL after winning the election before
@@ -144,6 +170,10 @@ func Start(ctx context.Context, cfg config.Config, log zerolog.Logger) (a *App, 
 		LeaseTTL:  ttl,
 		Grace:     time.Duration(ttl) * time.Second,
 		Log:       a.log,
+		Limits:    transferLimits(cfg),
+		// Validated by config.Validate.
+		ReplicaLostAfter: mustDuration(cfg.Cluster.ReplicaLostAfter),
+		Rebalance:        cfg.Cluster.Rebalance.Enabled,
 	})
 	a.log.Info().
 		Str("member_id", strconv.FormatUint(node.Id, 16)).
@@ -151,6 +181,7 @@ func Start(ctx context.Context, cfg config.Config, log zerolog.Logger) (a *App, 
 		Str("client_url", a.etcd.ClientURL()).
 		Str("api_url", a.apiURL).
 		Str("nats_url", a.natsURL).
+		Str("nats_route_url", a.natsRouteURL()).
 		Bool("nats_embedded", a.nats != nil).
 		Str("data_dir", a.etcd.DataDir()).
 		Msg("meta node started")
@@ -189,6 +220,15 @@ func (a *App) APIURL() string { return a.apiURL }
 // meta.nats_url.
 func (a *App) NATSURL() string { return a.natsURL }
 
+// natsRouteURL is the embedded NATS server's route URL, "" with an
+// external NATS.
+func (a *App) natsRouteURL() string {
+	if a.nats == nil {
+		return ""
+	}
+	return a.nats.RouteURL()
+}
+
 // Client is a client to this node's own etcd member; it stays valid until
 // Close and must not be closed by the caller.
 func (a *App) Client() *clientv3.Client { return a.cli }
@@ -220,6 +260,9 @@ func (a *App) Close() error {
 		if a.api != nil {
 			errs = append(errs, a.api.Close())
 		}
+		if a.routes != nil {
+			a.routes.close()
+		}
 		if a.nats != nil {
 			a.nats.Close()
 		}
@@ -235,4 +278,20 @@ func (a *App) Close() error {
 		a.log.Info().Msg("meta node stopped")
 	})
 	return a.closeErr
+}
+
+// transferLimits are the per-node shard transfer limits the controller
+// and the catalog enforce (storage.performance.*_shard_transfers_limit).
+func transferLimits(cfg config.Config) cluster.TransferLimits {
+	return cluster.TransferLimits{
+		Incoming: cfg.Storage.Performance.IncomingShardTransfersLimit,
+		Outgoing: cfg.Storage.Performance.OutgoingShardTransfersLimit,
+	}
+}
+
+// mustDuration parses a validated duration; an empty or bad one is 0 (the
+// default applies).
+func mustDuration(s string) time.Duration {
+	d, _ := time.ParseDuration(s)
+	return d
 }

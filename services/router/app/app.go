@@ -32,6 +32,7 @@ import (
 	"github.com/shoaldb/shoal/services/router/internal/rest"
 	"github.com/shoaldb/shoal/services/router/internal/routing"
 	"github.com/shoaldb/shoal/services/router/internal/service"
+	"github.com/shoaldb/shoal/services/router/internal/snapshots"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -93,6 +94,7 @@ func Start(ctx context.Context, cfg config.Config, log zerolog.Logger) (_ *App, 
 		Meta:      a.pool,
 		Consensus: service.EtcdConsensus{Client: a.etcd},
 		Defaults:  service.Defaults{OnDiskPayload: cfg.Storage.OnDiskPayload},
+		Snapshots: service.SnapshotOptions{Records: &snapshots.Records{KV: a.etcd}, LocalDir: cfg.Storage.SnapshotsPath},
 		Log:       a.log,
 	})
 	reg := metrics.New()

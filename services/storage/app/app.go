@@ -1,6 +1,8 @@
 // Package app runs a storage node: it registers the node with the meta
 // tier, keeps the node's shard replicas in line with the shard maps, and
-// serves the internal StorageService on the node's p2p port. Both the
+// serves the internal StorageService on the node's p2p port. It connects to
+// the NATS servers the meta tier publishes for shard transfers with other
+// storage nodes (see Transfers). Both the
 // shoal-storage binary and in-process cluster tests use it.
 package app
 
@@ -12,10 +14,12 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 	"github.com/shoaldb/shoal/pkg/cluster"
 	"github.com/shoaldb/shoal/pkg/config"
@@ -24,6 +28,8 @@ import (
 	"github.com/shoaldb/shoal/services/storage/internal/node"
 	"github.com/shoaldb/shoal/services/storage/internal/replication"
 	"github.com/shoaldb/shoal/services/storage/internal/server"
+	"github.com/shoaldb/shoal/services/storage/internal/snapshots"
+	"github.com/shoaldb/shoal/services/storage/internal/transfer"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -42,6 +48,11 @@ type App struct {
 	mgr   *node.Manager
 	repl  *replication.Coordinator
 	srv   *http.Server
+
+	natsURLs *natsURLs
+	nc       *nats.Conn
+	sender   *transfer.Sender
+	receiver *transfer.Receiver
 
 	serveErr  chan error
 	closeOnce sync.Once
@@ -113,6 +124,10 @@ func Start(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, er
 		return nil, fmt.Errorf("start replicas: %w", err)
 	}
 
+	if err := a.startTransfers(cfg); err != nil {
+		return nil, err
+	}
+
 	cli := a.cli
 	a.repl = replication.New(replication.Config{
 		NodeID: id, Maps: a.state, Replicas: a.mgr, Log: a.log,
@@ -121,10 +136,20 @@ func Start(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, er
 		},
 		UpdateRateLimit: cfg.Storage.Performance.UpdateRateLimit,
 		LeaseAlive:      a.reg.Alive,
+		Streamer:        a.sender,
+		Progress:        a.reg,
+		Transfers:       a.state.Transfers,
+		DefaultMethod:   cfg.Storage.ShardTransferMethod,
 	})
+	a.receiver.Handle(replication.KindSnapshot, a.repl.ReceiveSnapshot)
+	a.receiver.Handle(replication.KindRecords, a.repl.ReceiveRecords)
 	a.repl.Start()
 
-	a.srv = &http.Server{Handler: server.New(a.mgr, a.repl, a.log).Handler(), ReadHeaderTimeout: 10 * time.Second}
+	snaps := snapshots.New(filepath.Join(cfg.Storage.StoragePath, "snapshots"))
+	if err := snaps.RemoveIncoming(); err != nil {
+		a.log.Warn().Err(err).Msg("could not remove leftover received snapshot files")
+	}
+	a.srv = &http.Server{Handler: server.New(a.mgr, a.repl, a.log).WithSnapshots(snaps, a.repl, id).Handler(), ReadHeaderTimeout: 10 * time.Second}
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
@@ -157,6 +182,50 @@ func advertised(cfg config.Config) (*url.URL, error) {
 	return u, nil
 }
 
+// unlimitedTransfers stands for a transfer limit of 0 (unlimited).
+const unlimitedTransfers = 1 << 16
+
+// startTransfers connects to the meta tier's NATS (in the background: the
+// node starts while NATS is unreachable) and creates the node's shard
+// transfer Sender and Receiver; the Receiver's files live in
+// <storage_path>/transfers.
+func (a *App) startTransfers(cfg config.Config) error {
+	perf := cfg.Storage.Performance
+	limit := func(n int) int {
+		if n <= 0 {
+			return unlimitedTransfers
+		}
+		return n
+	}
+	log := a.log.With().Str("component", "nats").Logger()
+	a.natsURLs = watchNATSURLs(a.cli, log)
+	nc, err := connectNATS(a.natsURLs, fmt.Sprintf("shoal-storage-%d", a.nodeID), log)
+	if err != nil {
+		return err
+	}
+	a.nc = nc
+	a.sender = transfer.NewSender(nc, a.nodeID, transfer.SenderOptions{
+		MaxConcurrent: limit(perf.OutgoingShardTransfersLimit),
+		RateLimit:     int64(perf.TransferRateLimitMB) * 1_000_000,
+	}, a.log)
+	a.receiver, err = transfer.NewReceiver(nc, a.nodeID, filepath.Join(cfg.Storage.StoragePath, "transfers"), transfer.ReceiverOptions{
+		MaxConcurrent: limit(perf.IncomingShardTransfersLimit),
+	}, a.log)
+	if err != nil {
+		return fmt.Errorf("shard transfer receiver: %w", err)
+	}
+	return nil
+}
+
+// Transfers returns the node's shard transfer endpoints: the Sender for
+// streams to other storage nodes and the Receiver on which handlers for
+// incoming kinds are registered. Both stay valid until Close.
+func (a *App) Transfers() (*transfer.Sender, *transfer.Receiver) { return a.sender, a.receiver }
+
+// Copies returns the newest recoveries of followers this node ran as a
+// primary (method, bytes and records sent), oldest first.
+func (a *App) Copies() []replication.CopyReport { return a.repl.Copies() }
+
 // NodeID is this node's cluster id.
 func (a *App) NodeID() uint64 { return a.nodeID }
 
@@ -183,6 +252,17 @@ func (a *App) shutdown() error {
 		if err := <-a.serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errs = append(errs, fmt.Errorf("serve: %w", err))
 		}
+	}
+	if a.receiver != nil {
+		if err := a.receiver.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close transfer receiver: %w", err))
+		}
+	}
+	if a.nc != nil {
+		a.nc.Close() // running Sends fail
+	}
+	if a.natsURLs != nil {
+		a.natsURLs.close()
 	}
 	if a.repl != nil {
 		a.repl.Close()

@@ -763,7 +763,11 @@ type CreateShardKeyRequest struct {
 	ReplicationFactor uint32 `protobuf:"varint,4,opt,name=replication_factor,json=replicationFactor,proto3" json:"replication_factor,omitempty"`
 	// placement restricts the shards to these storage nodes (empty: all
 	// Normal storage nodes).
-	Placement     []uint64 `protobuf:"varint,5,rep,packed,name=placement,proto3" json:"placement,omitempty"`
+	Placement []uint64 `protobuf:"varint,5,rep,packed,name=placement,proto3" json:"placement,omitempty"`
+	// initial_state, when ACTIVE or PARTIAL, is the state the new replicas
+	// end in instead of being activated (Qdrant's initial_state);
+	// UNSPECIFIED activates them.
+	InitialState  ReplicaState `protobuf:"varint,6,opt,name=initial_state,json=initialState,proto3,enum=shoal.v1.ReplicaState" json:"initial_state,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -833,6 +837,13 @@ func (x *CreateShardKeyRequest) GetPlacement() []uint64 {
 	return nil
 }
 
+func (x *CreateShardKeyRequest) GetInitialState() ReplicaState {
+	if x != nil {
+		return x.InitialState
+	}
+	return ReplicaState_REPLICA_STATE_UNSPECIFIED
+}
+
 type CreateShardKeyResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ShardMap      *ShardMap              `protobuf:"bytes,1,opt,name=shard_map,json=shardMap,proto3" json:"shard_map,omitempty"`
@@ -877,6 +888,400 @@ func (x *CreateShardKeyResponse) GetShardMap() *ShardMap {
 	return nil
 }
 
+type CreateVectorNameRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Params        *VectorParams          `protobuf:"bytes,3,opt,name=params,proto3" json:"params,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateVectorNameRequest) Reset() {
+	*x = CreateVectorNameRequest{}
+	mi := &file_shoal_v1_meta_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateVectorNameRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateVectorNameRequest) ProtoMessage() {}
+
+func (x *CreateVectorNameRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_meta_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateVectorNameRequest.ProtoReflect.Descriptor instead.
+func (*CreateVectorNameRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *CreateVectorNameRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *CreateVectorNameRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CreateVectorNameRequest) GetParams() *VectorParams {
+	if x != nil {
+		return x.Params
+	}
+	return nil
+}
+
+type CreateVectorNameResponse struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Created    bool                   `protobuf:"varint,1,opt,name=created,proto3" json:"created,omitempty"`
+	Collection *Collection            `protobuf:"bytes,2,opt,name=collection,proto3" json:"collection,omitempty"`
+	// revision is the etcd revision of the change (0 when nothing changed).
+	Revision      int64 `protobuf:"varint,3,opt,name=revision,proto3" json:"revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateVectorNameResponse) Reset() {
+	*x = CreateVectorNameResponse{}
+	mi := &file_shoal_v1_meta_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateVectorNameResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateVectorNameResponse) ProtoMessage() {}
+
+func (x *CreateVectorNameResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_meta_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateVectorNameResponse.ProtoReflect.Descriptor instead.
+func (*CreateVectorNameResponse) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *CreateVectorNameResponse) GetCreated() bool {
+	if x != nil {
+		return x.Created
+	}
+	return false
+}
+
+func (x *CreateVectorNameResponse) GetCollection() *Collection {
+	if x != nil {
+		return x.Collection
+	}
+	return nil
+}
+
+func (x *CreateVectorNameResponse) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+type DeleteVectorNameRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteVectorNameRequest) Reset() {
+	*x = DeleteVectorNameRequest{}
+	mi := &file_shoal_v1_meta_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteVectorNameRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteVectorNameRequest) ProtoMessage() {}
+
+func (x *DeleteVectorNameRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_meta_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteVectorNameRequest.ProtoReflect.Descriptor instead.
+func (*DeleteVectorNameRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *DeleteVectorNameRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *DeleteVectorNameRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type DeleteVectorNameResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Collection    *Collection            `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	Revision      int64                  `protobuf:"varint,2,opt,name=revision,proto3" json:"revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteVectorNameResponse) Reset() {
+	*x = DeleteVectorNameResponse{}
+	mi := &file_shoal_v1_meta_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteVectorNameResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteVectorNameResponse) ProtoMessage() {}
+
+func (x *DeleteVectorNameResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_meta_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteVectorNameResponse.ProtoReflect.Descriptor instead.
+func (*DeleteVectorNameResponse) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *DeleteVectorNameResponse) GetCollection() *Collection {
+	if x != nil {
+		return x.Collection
+	}
+	return nil
+}
+
+func (x *DeleteVectorNameResponse) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+type GetQuotasRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetQuotasRequest) Reset() {
+	*x = GetQuotasRequest{}
+	mi := &file_shoal_v1_meta_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetQuotasRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetQuotasRequest) ProtoMessage() {}
+
+func (x *GetQuotasRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_meta_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetQuotasRequest.ProtoReflect.Descriptor instead.
+func (*GetQuotasRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{18}
+}
+
+type GetQuotasResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// config_json is Qdrant's QuotaConfig object (empty: never set).
+	ConfigJson    []byte `protobuf:"bytes,1,opt,name=config_json,json=configJson,proto3" json:"config_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetQuotasResponse) Reset() {
+	*x = GetQuotasResponse{}
+	mi := &file_shoal_v1_meta_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetQuotasResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetQuotasResponse) ProtoMessage() {}
+
+func (x *GetQuotasResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_meta_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetQuotasResponse.ProtoReflect.Descriptor instead.
+func (*GetQuotasResponse) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *GetQuotasResponse) GetConfigJson() []byte {
+	if x != nil {
+		return x.ConfigJson
+	}
+	return nil
+}
+
+type SetQuotasRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ConfigJson    []byte                 `protobuf:"bytes,1,opt,name=config_json,json=configJson,proto3" json:"config_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetQuotasRequest) Reset() {
+	*x = SetQuotasRequest{}
+	mi := &file_shoal_v1_meta_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetQuotasRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetQuotasRequest) ProtoMessage() {}
+
+func (x *SetQuotasRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_meta_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetQuotasRequest.ProtoReflect.Descriptor instead.
+func (*SetQuotasRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *SetQuotasRequest) GetConfigJson() []byte {
+	if x != nil {
+		return x.ConfigJson
+	}
+	return nil
+}
+
+type SetQuotasResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Revision      int64                  `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetQuotasResponse) Reset() {
+	*x = SetQuotasResponse{}
+	mi := &file_shoal_v1_meta_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetQuotasResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetQuotasResponse) ProtoMessage() {}
+
+func (x *SetQuotasResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_meta_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetQuotasResponse.ProtoReflect.Descriptor instead.
+func (*SetQuotasResponse) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *SetQuotasResponse) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
 type DeleteShardKeyRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
@@ -887,7 +1292,7 @@ type DeleteShardKeyRequest struct {
 
 func (x *DeleteShardKeyRequest) Reset() {
 	*x = DeleteShardKeyRequest{}
-	mi := &file_shoal_v1_meta_proto_msgTypes[14]
+	mi := &file_shoal_v1_meta_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -899,7 +1304,7 @@ func (x *DeleteShardKeyRequest) String() string {
 func (*DeleteShardKeyRequest) ProtoMessage() {}
 
 func (x *DeleteShardKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_meta_proto_msgTypes[14]
+	mi := &file_shoal_v1_meta_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -912,7 +1317,7 @@ func (x *DeleteShardKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteShardKeyRequest.ProtoReflect.Descriptor instead.
 func (*DeleteShardKeyRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{14}
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *DeleteShardKeyRequest) GetCollection() string {
@@ -939,7 +1344,7 @@ type DeleteShardKeyResponse struct {
 
 func (x *DeleteShardKeyResponse) Reset() {
 	*x = DeleteShardKeyResponse{}
-	mi := &file_shoal_v1_meta_proto_msgTypes[15]
+	mi := &file_shoal_v1_meta_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -951,7 +1356,7 @@ func (x *DeleteShardKeyResponse) String() string {
 func (*DeleteShardKeyResponse) ProtoMessage() {}
 
 func (x *DeleteShardKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_meta_proto_msgTypes[15]
+	mi := &file_shoal_v1_meta_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -964,7 +1369,7 @@ func (x *DeleteShardKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteShardKeyResponse.ProtoReflect.Descriptor instead.
 func (*DeleteShardKeyResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{15}
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DeleteShardKeyResponse) GetRevision() int64 {
@@ -989,13 +1394,18 @@ type ShardTransfer struct {
 	// wal_delta, or empty for automatic); recorded and reported.
 	Method        string `protobuf:"bytes,7,opt,name=method,proto3" json:"method,omitempty"`
 	StartedUnixMs int64  `protobuf:"varint,8,opt,name=started_unix_ms,json=startedUnixMs,proto3" json:"started_unix_ms,omitempty"`
+	// queued: the transfer waits for a slot under the per-node transfer
+	// limits; its target replica is not in the shard map yet. The
+	// controller starts queued records oldest first (started_unix_ms is
+	// then the time it was asked for).
+	Queued        bool `protobuf:"varint,9,opt,name=queued,proto3" json:"queued,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ShardTransfer) Reset() {
 	*x = ShardTransfer{}
-	mi := &file_shoal_v1_meta_proto_msgTypes[16]
+	mi := &file_shoal_v1_meta_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1007,7 +1417,7 @@ func (x *ShardTransfer) String() string {
 func (*ShardTransfer) ProtoMessage() {}
 
 func (x *ShardTransfer) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_meta_proto_msgTypes[16]
+	mi := &file_shoal_v1_meta_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1020,7 +1430,7 @@ func (x *ShardTransfer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShardTransfer.ProtoReflect.Descriptor instead.
 func (*ShardTransfer) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{16}
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ShardTransfer) GetCollection() string {
@@ -1079,6 +1489,280 @@ func (x *ShardTransfer) GetStartedUnixMs() int64 {
 	return 0
 }
 
+func (x *ShardTransfer) GetQueued() bool {
+	if x != nil {
+		return x.Queued
+	}
+	return false
+}
+
+// PeerMark is what an administrator decided about a storage node, stored
+// in etcd at cluster.PeerKey (it outlives the node's registration).
+type PeerMark struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	NodeId uint64                 `protobuf:"varint,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// draining: the controller moves the node's replicas away and places
+	// nothing new on it.
+	Draining bool `protobuf:"varint,2,opt,name=draining,proto3" json:"draining,omitempty"`
+	// removed: the node left the cluster for good; its replicas count as
+	// lost and it is never given a replica again.
+	Removed       bool  `protobuf:"varint,3,opt,name=removed,proto3" json:"removed,omitempty"`
+	SinceUnixMs   int64 `protobuf:"varint,4,opt,name=since_unix_ms,json=sinceUnixMs,proto3" json:"since_unix_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PeerMark) Reset() {
+	*x = PeerMark{}
+	mi := &file_shoal_v1_meta_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PeerMark) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PeerMark) ProtoMessage() {}
+
+func (x *PeerMark) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_meta_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PeerMark.ProtoReflect.Descriptor instead.
+func (*PeerMark) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *PeerMark) GetNodeId() uint64 {
+	if x != nil {
+		return x.NodeId
+	}
+	return 0
+}
+
+func (x *PeerMark) GetDraining() bool {
+	if x != nil {
+		return x.Draining
+	}
+	return false
+}
+
+func (x *PeerMark) GetRemoved() bool {
+	if x != nil {
+		return x.Removed
+	}
+	return false
+}
+
+func (x *PeerMark) GetSinceUnixMs() int64 {
+	if x != nil {
+		return x.SinceUnixMs
+	}
+	return 0
+}
+
+type DrainPeerRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	NodeId uint64                 `protobuf:"varint,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// cancel ends a drain instead of starting one.
+	Cancel        bool `protobuf:"varint,2,opt,name=cancel,proto3" json:"cancel,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DrainPeerRequest) Reset() {
+	*x = DrainPeerRequest{}
+	mi := &file_shoal_v1_meta_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DrainPeerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DrainPeerRequest) ProtoMessage() {}
+
+func (x *DrainPeerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_meta_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DrainPeerRequest.ProtoReflect.Descriptor instead.
+func (*DrainPeerRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *DrainPeerRequest) GetNodeId() uint64 {
+	if x != nil {
+		return x.NodeId
+	}
+	return 0
+}
+
+func (x *DrainPeerRequest) GetCancel() bool {
+	if x != nil {
+		return x.Cancel
+	}
+	return false
+}
+
+type DrainPeerResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Revision      int64                  `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DrainPeerResponse) Reset() {
+	*x = DrainPeerResponse{}
+	mi := &file_shoal_v1_meta_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DrainPeerResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DrainPeerResponse) ProtoMessage() {}
+
+func (x *DrainPeerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_meta_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DrainPeerResponse.ProtoReflect.Descriptor instead.
+func (*DrainPeerResponse) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *DrainPeerResponse) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+type RemovePeerRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        uint64                 `protobuf:"varint,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Force         bool                   `protobuf:"varint,2,opt,name=force,proto3" json:"force,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemovePeerRequest) Reset() {
+	*x = RemovePeerRequest{}
+	mi := &file_shoal_v1_meta_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemovePeerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemovePeerRequest) ProtoMessage() {}
+
+func (x *RemovePeerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_meta_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemovePeerRequest.ProtoReflect.Descriptor instead.
+func (*RemovePeerRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *RemovePeerRequest) GetNodeId() uint64 {
+	if x != nil {
+		return x.NodeId
+	}
+	return 0
+}
+
+func (x *RemovePeerRequest) GetForce() bool {
+	if x != nil {
+		return x.Force
+	}
+	return false
+}
+
+type RemovePeerResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Revision      int64                  `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemovePeerResponse) Reset() {
+	*x = RemovePeerResponse{}
+	mi := &file_shoal_v1_meta_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemovePeerResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemovePeerResponse) ProtoMessage() {}
+
+func (x *RemovePeerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_meta_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemovePeerResponse.ProtoReflect.Descriptor instead.
+func (*RemovePeerResponse) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *RemovePeerResponse) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
 // ShardTransferOp is the body of move_shard, replicate_shard and
 // restart_transfer.
 type ShardTransferOp struct {
@@ -1093,7 +1777,7 @@ type ShardTransferOp struct {
 
 func (x *ShardTransferOp) Reset() {
 	*x = ShardTransferOp{}
-	mi := &file_shoal_v1_meta_proto_msgTypes[17]
+	mi := &file_shoal_v1_meta_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1105,7 +1789,7 @@ func (x *ShardTransferOp) String() string {
 func (*ShardTransferOp) ProtoMessage() {}
 
 func (x *ShardTransferOp) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_meta_proto_msgTypes[17]
+	mi := &file_shoal_v1_meta_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1118,7 +1802,7 @@ func (x *ShardTransferOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShardTransferOp.ProtoReflect.Descriptor instead.
 func (*ShardTransferOp) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{17}
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ShardTransferOp) GetShardId() uint32 {
@@ -1160,7 +1844,7 @@ type DropReplicaOp struct {
 
 func (x *DropReplicaOp) Reset() {
 	*x = DropReplicaOp{}
-	mi := &file_shoal_v1_meta_proto_msgTypes[18]
+	mi := &file_shoal_v1_meta_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1172,7 +1856,7 @@ func (x *DropReplicaOp) String() string {
 func (*DropReplicaOp) ProtoMessage() {}
 
 func (x *DropReplicaOp) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_meta_proto_msgTypes[18]
+	mi := &file_shoal_v1_meta_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1185,7 +1869,7 @@ func (x *DropReplicaOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DropReplicaOp.ProtoReflect.Descriptor instead.
 func (*DropReplicaOp) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{18}
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DropReplicaOp) GetShardId() uint32 {
@@ -1214,7 +1898,7 @@ type AbortTransferOp struct {
 
 func (x *AbortTransferOp) Reset() {
 	*x = AbortTransferOp{}
-	mi := &file_shoal_v1_meta_proto_msgTypes[19]
+	mi := &file_shoal_v1_meta_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1226,7 +1910,7 @@ func (x *AbortTransferOp) String() string {
 func (*AbortTransferOp) ProtoMessage() {}
 
 func (x *AbortTransferOp) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_meta_proto_msgTypes[19]
+	mi := &file_shoal_v1_meta_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1239,7 +1923,7 @@ func (x *AbortTransferOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortTransferOp.ProtoReflect.Descriptor instead.
 func (*AbortTransferOp) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{19}
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *AbortTransferOp) GetShardId() uint32 {
@@ -1280,7 +1964,7 @@ type UpdateClusterSetupRequest struct {
 
 func (x *UpdateClusterSetupRequest) Reset() {
 	*x = UpdateClusterSetupRequest{}
-	mi := &file_shoal_v1_meta_proto_msgTypes[20]
+	mi := &file_shoal_v1_meta_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1292,7 +1976,7 @@ func (x *UpdateClusterSetupRequest) String() string {
 func (*UpdateClusterSetupRequest) ProtoMessage() {}
 
 func (x *UpdateClusterSetupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_meta_proto_msgTypes[20]
+	mi := &file_shoal_v1_meta_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1305,7 +1989,7 @@ func (x *UpdateClusterSetupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateClusterSetupRequest.ProtoReflect.Descriptor instead.
 func (*UpdateClusterSetupRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{20}
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *UpdateClusterSetupRequest) GetCollection() string {
@@ -1411,7 +2095,7 @@ type UpdateClusterSetupResponse struct {
 
 func (x *UpdateClusterSetupResponse) Reset() {
 	*x = UpdateClusterSetupResponse{}
-	mi := &file_shoal_v1_meta_proto_msgTypes[21]
+	mi := &file_shoal_v1_meta_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1423,7 +2107,7 @@ func (x *UpdateClusterSetupResponse) String() string {
 func (*UpdateClusterSetupResponse) ProtoMessage() {}
 
 func (x *UpdateClusterSetupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_meta_proto_msgTypes[21]
+	mi := &file_shoal_v1_meta_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1436,7 +2120,7 @@ func (x *UpdateClusterSetupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateClusterSetupResponse.ProtoReflect.Descriptor instead.
 func (*UpdateClusterSetupResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{21}
+	return file_shoal_v1_meta_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *UpdateClusterSetupResponse) GetRevision() int64 {
@@ -1496,7 +2180,7 @@ const file_shoal_v1_meta_proto_rawDesc = "" +
 	"\x14UpdateAliasesRequest\x12/\n" +
 	"\aactions\x18\x01 \x03(\v2\x15.shoal.v1.AliasActionR\aactions\"3\n" +
 	"\x15UpdateAliasesResponse\x12\x1a\n" +
-	"\brevision\x18\x01 \x01(\x03R\brevision\"\xcf\x01\n" +
+	"\brevision\x18\x01 \x01(\x03R\brevision\"\x8c\x02\n" +
 	"\x15CreateShardKeyRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -1504,16 +2188,48 @@ const file_shoal_v1_meta_proto_rawDesc = "" +
 	"\x03key\x18\x02 \x01(\v2\x12.shoal.v1.ShardKeyR\x03key\x12#\n" +
 	"\rshards_number\x18\x03 \x01(\rR\fshardsNumber\x12-\n" +
 	"\x12replication_factor\x18\x04 \x01(\rR\x11replicationFactor\x12\x1c\n" +
-	"\tplacement\x18\x05 \x03(\x04R\tplacement\"I\n" +
+	"\tplacement\x18\x05 \x03(\x04R\tplacement\x12;\n" +
+	"\rinitial_state\x18\x06 \x01(\x0e2\x16.shoal.v1.ReplicaStateR\finitialState\"I\n" +
 	"\x16CreateShardKeyResponse\x12/\n" +
-	"\tshard_map\x18\x01 \x01(\v2\x12.shoal.v1.ShardMapR\bshardMap\"]\n" +
+	"\tshard_map\x18\x01 \x01(\v2\x12.shoal.v1.ShardMapR\bshardMap\"}\n" +
+	"\x17CreateVectorNameRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12.\n" +
+	"\x06params\x18\x03 \x01(\v2\x16.shoal.v1.VectorParamsR\x06params\"\x86\x01\n" +
+	"\x18CreateVectorNameResponse\x12\x18\n" +
+	"\acreated\x18\x01 \x01(\bR\acreated\x124\n" +
+	"\n" +
+	"collection\x18\x02 \x01(\v2\x14.shoal.v1.CollectionR\n" +
+	"collection\x12\x1a\n" +
+	"\brevision\x18\x03 \x01(\x03R\brevision\"M\n" +
+	"\x17DeleteVectorNameRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"l\n" +
+	"\x18DeleteVectorNameResponse\x124\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\v2\x14.shoal.v1.CollectionR\n" +
+	"collection\x12\x1a\n" +
+	"\brevision\x18\x02 \x01(\x03R\brevision\"\x12\n" +
+	"\x10GetQuotasRequest\"4\n" +
+	"\x11GetQuotasResponse\x12\x1f\n" +
+	"\vconfig_json\x18\x01 \x01(\fR\n" +
+	"configJson\"3\n" +
+	"\x10SetQuotasRequest\x12\x1f\n" +
+	"\vconfig_json\x18\x01 \x01(\fR\n" +
+	"configJson\"/\n" +
+	"\x11SetQuotasResponse\x12\x1a\n" +
+	"\brevision\x18\x01 \x01(\x03R\brevision\"]\n" +
 	"\x15DeleteShardKeyRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
 	"collection\x12$\n" +
 	"\x03key\x18\x02 \x01(\v2\x12.shoal.v1.ShardKeyR\x03key\"4\n" +
 	"\x16DeleteShardKeyResponse\x12\x1a\n" +
-	"\brevision\x18\x01 \x01(\x03R\brevision\"\x83\x02\n" +
+	"\brevision\x18\x01 \x01(\x03R\brevision\"\x9b\x02\n" +
 	"\rShardTransfer\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -1524,7 +2240,23 @@ const file_shoal_v1_meta_proto_rawDesc = "" +
 	"\ato_node\x18\x05 \x01(\x04R\x06toNode\x12/\n" +
 	"\x04kind\x18\x06 \x01(\x0e2\x1b.shoal.v1.ShardTransferKindR\x04kind\x12\x16\n" +
 	"\x06method\x18\a \x01(\tR\x06method\x12&\n" +
-	"\x0fstarted_unix_ms\x18\b \x01(\x03R\rstartedUnixMs\"\x84\x01\n" +
+	"\x0fstarted_unix_ms\x18\b \x01(\x03R\rstartedUnixMs\x12\x16\n" +
+	"\x06queued\x18\t \x01(\bR\x06queued\"}\n" +
+	"\bPeerMark\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\x04R\x06nodeId\x12\x1a\n" +
+	"\bdraining\x18\x02 \x01(\bR\bdraining\x12\x18\n" +
+	"\aremoved\x18\x03 \x01(\bR\aremoved\x12\"\n" +
+	"\rsince_unix_ms\x18\x04 \x01(\x03R\vsinceUnixMs\"C\n" +
+	"\x10DrainPeerRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\x04R\x06nodeId\x12\x16\n" +
+	"\x06cancel\x18\x02 \x01(\bR\x06cancel\"/\n" +
+	"\x11DrainPeerResponse\x12\x1a\n" +
+	"\brevision\x18\x01 \x01(\x03R\brevision\"B\n" +
+	"\x11RemovePeerRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\x04R\x06nodeId\x12\x14\n" +
+	"\x05force\x18\x02 \x01(\bR\x05force\"0\n" +
+	"\x12RemovePeerResponse\x12\x1a\n" +
+	"\brevision\x18\x01 \x01(\x03R\brevision\"\x84\x01\n" +
 	"\x0fShardTransferOp\x12\x19\n" +
 	"\bshard_id\x18\x01 \x01(\rR\ashardId\x12 \n" +
 	"\ffrom_peer_id\x18\x02 \x01(\x04R\n" +
@@ -1558,7 +2290,7 @@ const file_shoal_v1_meta_proto_rawDesc = "" +
 	"\x1fSHARD_TRANSFER_KIND_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dSHARD_TRANSFER_KIND_REPLICATE\x10\x01\x12\x1c\n" +
 	"\x18SHARD_TRANSFER_KIND_MOVE\x10\x02\x12\x1c\n" +
-	"\x18SHARD_TRANSFER_KIND_DROP\x10\x032\xfb\x04\n" +
+	"\x18SHARD_TRANSFER_KIND_DROP\x10\x032\xcc\b\n" +
 	"\vMetaService\x12Y\n" +
 	"\x10CreateCollection\x12!.shoal.v1.CreateCollectionRequest\x1a\".shoal.v1.CreateCollectionResponse\x12Y\n" +
 	"\x10DeleteCollection\x12!.shoal.v1.DeleteCollectionRequest\x1a\".shoal.v1.DeleteCollectionResponse\x12Y\n" +
@@ -1566,7 +2298,14 @@ const file_shoal_v1_meta_proto_rawDesc = "" +
 	"\rUpdateAliases\x12\x1e.shoal.v1.UpdateAliasesRequest\x1a\x1f.shoal.v1.UpdateAliasesResponse\x12S\n" +
 	"\x0eCreateShardKey\x12\x1f.shoal.v1.CreateShardKeyRequest\x1a .shoal.v1.CreateShardKeyResponse\x12S\n" +
 	"\x0eDeleteShardKey\x12\x1f.shoal.v1.DeleteShardKeyRequest\x1a .shoal.v1.DeleteShardKeyResponse\x12_\n" +
-	"\x12UpdateClusterSetup\x12#.shoal.v1.UpdateClusterSetupRequest\x1a$.shoal.v1.UpdateClusterSetupResponseB5Z3github.com/shoaldb/shoal/proto/gen/shoal/v1;shoalv1b\x06proto3"
+	"\x12UpdateClusterSetup\x12#.shoal.v1.UpdateClusterSetupRequest\x1a$.shoal.v1.UpdateClusterSetupResponse\x12D\n" +
+	"\tDrainPeer\x12\x1a.shoal.v1.DrainPeerRequest\x1a\x1b.shoal.v1.DrainPeerResponse\x12G\n" +
+	"\n" +
+	"RemovePeer\x12\x1b.shoal.v1.RemovePeerRequest\x1a\x1c.shoal.v1.RemovePeerResponse\x12Y\n" +
+	"\x10CreateVectorName\x12!.shoal.v1.CreateVectorNameRequest\x1a\".shoal.v1.CreateVectorNameResponse\x12Y\n" +
+	"\x10DeleteVectorName\x12!.shoal.v1.DeleteVectorNameRequest\x1a\".shoal.v1.DeleteVectorNameResponse\x12D\n" +
+	"\tGetQuotas\x12\x1a.shoal.v1.GetQuotasRequest\x1a\x1b.shoal.v1.GetQuotasResponse\x12D\n" +
+	"\tSetQuotas\x12\x1a.shoal.v1.SetQuotasRequest\x1a\x1b.shoal.v1.SetQuotasResponseB5Z3github.com/shoaldb/shoal/proto/gen/shoal/v1;shoalv1b\x06proto3"
 
 var (
 	file_shoal_v1_meta_proto_rawDescOnce sync.Once
@@ -1581,7 +2320,7 @@ func file_shoal_v1_meta_proto_rawDescGZIP() []byte {
 }
 
 var file_shoal_v1_meta_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_shoal_v1_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_shoal_v1_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_shoal_v1_meta_proto_goTypes = []any{
 	(ShardTransferKind)(0),             // 0: shoal.v1.ShardTransferKind
 	(*CreateCollectionRequest)(nil),    // 1: shoal.v1.CreateCollectionRequest
@@ -1598,56 +2337,87 @@ var file_shoal_v1_meta_proto_goTypes = []any{
 	(*UpdateAliasesResponse)(nil),      // 12: shoal.v1.UpdateAliasesResponse
 	(*CreateShardKeyRequest)(nil),      // 13: shoal.v1.CreateShardKeyRequest
 	(*CreateShardKeyResponse)(nil),     // 14: shoal.v1.CreateShardKeyResponse
-	(*DeleteShardKeyRequest)(nil),      // 15: shoal.v1.DeleteShardKeyRequest
-	(*DeleteShardKeyResponse)(nil),     // 16: shoal.v1.DeleteShardKeyResponse
-	(*ShardTransfer)(nil),              // 17: shoal.v1.ShardTransfer
-	(*ShardTransferOp)(nil),            // 18: shoal.v1.ShardTransferOp
-	(*DropReplicaOp)(nil),              // 19: shoal.v1.DropReplicaOp
-	(*AbortTransferOp)(nil),            // 20: shoal.v1.AbortTransferOp
-	(*UpdateClusterSetupRequest)(nil),  // 21: shoal.v1.UpdateClusterSetupRequest
-	(*UpdateClusterSetupResponse)(nil), // 22: shoal.v1.UpdateClusterSetupResponse
-	(*CollectionConfig)(nil),           // 23: shoal.v1.CollectionConfig
-	(*Collection)(nil),                 // 24: shoal.v1.Collection
-	(*ShardMap)(nil),                   // 25: shoal.v1.ShardMap
-	(*ShardKey)(nil),                   // 26: shoal.v1.ShardKey
+	(*CreateVectorNameRequest)(nil),    // 15: shoal.v1.CreateVectorNameRequest
+	(*CreateVectorNameResponse)(nil),   // 16: shoal.v1.CreateVectorNameResponse
+	(*DeleteVectorNameRequest)(nil),    // 17: shoal.v1.DeleteVectorNameRequest
+	(*DeleteVectorNameResponse)(nil),   // 18: shoal.v1.DeleteVectorNameResponse
+	(*GetQuotasRequest)(nil),           // 19: shoal.v1.GetQuotasRequest
+	(*GetQuotasResponse)(nil),          // 20: shoal.v1.GetQuotasResponse
+	(*SetQuotasRequest)(nil),           // 21: shoal.v1.SetQuotasRequest
+	(*SetQuotasResponse)(nil),          // 22: shoal.v1.SetQuotasResponse
+	(*DeleteShardKeyRequest)(nil),      // 23: shoal.v1.DeleteShardKeyRequest
+	(*DeleteShardKeyResponse)(nil),     // 24: shoal.v1.DeleteShardKeyResponse
+	(*ShardTransfer)(nil),              // 25: shoal.v1.ShardTransfer
+	(*PeerMark)(nil),                   // 26: shoal.v1.PeerMark
+	(*DrainPeerRequest)(nil),           // 27: shoal.v1.DrainPeerRequest
+	(*DrainPeerResponse)(nil),          // 28: shoal.v1.DrainPeerResponse
+	(*RemovePeerRequest)(nil),          // 29: shoal.v1.RemovePeerRequest
+	(*RemovePeerResponse)(nil),         // 30: shoal.v1.RemovePeerResponse
+	(*ShardTransferOp)(nil),            // 31: shoal.v1.ShardTransferOp
+	(*DropReplicaOp)(nil),              // 32: shoal.v1.DropReplicaOp
+	(*AbortTransferOp)(nil),            // 33: shoal.v1.AbortTransferOp
+	(*UpdateClusterSetupRequest)(nil),  // 34: shoal.v1.UpdateClusterSetupRequest
+	(*UpdateClusterSetupResponse)(nil), // 35: shoal.v1.UpdateClusterSetupResponse
+	(*CollectionConfig)(nil),           // 36: shoal.v1.CollectionConfig
+	(*Collection)(nil),                 // 37: shoal.v1.Collection
+	(*ShardMap)(nil),                   // 38: shoal.v1.ShardMap
+	(*ShardKey)(nil),                   // 39: shoal.v1.ShardKey
+	(ReplicaState)(0),                  // 40: shoal.v1.ReplicaState
+	(*VectorParams)(nil),               // 41: shoal.v1.VectorParams
 }
 var file_shoal_v1_meta_proto_depIdxs = []int32{
-	23, // 0: shoal.v1.CreateCollectionRequest.config:type_name -> shoal.v1.CollectionConfig
-	24, // 1: shoal.v1.CreateCollectionResponse.collection:type_name -> shoal.v1.Collection
-	25, // 2: shoal.v1.CreateCollectionResponse.shard_map:type_name -> shoal.v1.ShardMap
-	24, // 3: shoal.v1.UpdateCollectionResponse.collection:type_name -> shoal.v1.Collection
+	36, // 0: shoal.v1.CreateCollectionRequest.config:type_name -> shoal.v1.CollectionConfig
+	37, // 1: shoal.v1.CreateCollectionResponse.collection:type_name -> shoal.v1.Collection
+	38, // 2: shoal.v1.CreateCollectionResponse.shard_map:type_name -> shoal.v1.ShardMap
+	37, // 3: shoal.v1.UpdateCollectionResponse.collection:type_name -> shoal.v1.Collection
 	8,  // 4: shoal.v1.AliasAction.create_alias:type_name -> shoal.v1.CreateAlias
 	9,  // 5: shoal.v1.AliasAction.delete_alias:type_name -> shoal.v1.DeleteAlias
 	10, // 6: shoal.v1.AliasAction.rename_alias:type_name -> shoal.v1.RenameAlias
 	7,  // 7: shoal.v1.UpdateAliasesRequest.actions:type_name -> shoal.v1.AliasAction
-	26, // 8: shoal.v1.CreateShardKeyRequest.key:type_name -> shoal.v1.ShardKey
-	25, // 9: shoal.v1.CreateShardKeyResponse.shard_map:type_name -> shoal.v1.ShardMap
-	26, // 10: shoal.v1.DeleteShardKeyRequest.key:type_name -> shoal.v1.ShardKey
-	0,  // 11: shoal.v1.ShardTransfer.kind:type_name -> shoal.v1.ShardTransferKind
-	18, // 12: shoal.v1.UpdateClusterSetupRequest.move_shard:type_name -> shoal.v1.ShardTransferOp
-	18, // 13: shoal.v1.UpdateClusterSetupRequest.replicate_shard:type_name -> shoal.v1.ShardTransferOp
-	19, // 14: shoal.v1.UpdateClusterSetupRequest.drop_replica:type_name -> shoal.v1.DropReplicaOp
-	20, // 15: shoal.v1.UpdateClusterSetupRequest.abort_transfer:type_name -> shoal.v1.AbortTransferOp
-	18, // 16: shoal.v1.UpdateClusterSetupRequest.restart_transfer:type_name -> shoal.v1.ShardTransferOp
-	1,  // 17: shoal.v1.MetaService.CreateCollection:input_type -> shoal.v1.CreateCollectionRequest
-	3,  // 18: shoal.v1.MetaService.DeleteCollection:input_type -> shoal.v1.DeleteCollectionRequest
-	5,  // 19: shoal.v1.MetaService.UpdateCollection:input_type -> shoal.v1.UpdateCollectionRequest
-	11, // 20: shoal.v1.MetaService.UpdateAliases:input_type -> shoal.v1.UpdateAliasesRequest
-	13, // 21: shoal.v1.MetaService.CreateShardKey:input_type -> shoal.v1.CreateShardKeyRequest
-	15, // 22: shoal.v1.MetaService.DeleteShardKey:input_type -> shoal.v1.DeleteShardKeyRequest
-	21, // 23: shoal.v1.MetaService.UpdateClusterSetup:input_type -> shoal.v1.UpdateClusterSetupRequest
-	2,  // 24: shoal.v1.MetaService.CreateCollection:output_type -> shoal.v1.CreateCollectionResponse
-	4,  // 25: shoal.v1.MetaService.DeleteCollection:output_type -> shoal.v1.DeleteCollectionResponse
-	6,  // 26: shoal.v1.MetaService.UpdateCollection:output_type -> shoal.v1.UpdateCollectionResponse
-	12, // 27: shoal.v1.MetaService.UpdateAliases:output_type -> shoal.v1.UpdateAliasesResponse
-	14, // 28: shoal.v1.MetaService.CreateShardKey:output_type -> shoal.v1.CreateShardKeyResponse
-	16, // 29: shoal.v1.MetaService.DeleteShardKey:output_type -> shoal.v1.DeleteShardKeyResponse
-	22, // 30: shoal.v1.MetaService.UpdateClusterSetup:output_type -> shoal.v1.UpdateClusterSetupResponse
-	24, // [24:31] is the sub-list for method output_type
-	17, // [17:24] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	39, // 8: shoal.v1.CreateShardKeyRequest.key:type_name -> shoal.v1.ShardKey
+	40, // 9: shoal.v1.CreateShardKeyRequest.initial_state:type_name -> shoal.v1.ReplicaState
+	38, // 10: shoal.v1.CreateShardKeyResponse.shard_map:type_name -> shoal.v1.ShardMap
+	41, // 11: shoal.v1.CreateVectorNameRequest.params:type_name -> shoal.v1.VectorParams
+	37, // 12: shoal.v1.CreateVectorNameResponse.collection:type_name -> shoal.v1.Collection
+	37, // 13: shoal.v1.DeleteVectorNameResponse.collection:type_name -> shoal.v1.Collection
+	39, // 14: shoal.v1.DeleteShardKeyRequest.key:type_name -> shoal.v1.ShardKey
+	0,  // 15: shoal.v1.ShardTransfer.kind:type_name -> shoal.v1.ShardTransferKind
+	31, // 16: shoal.v1.UpdateClusterSetupRequest.move_shard:type_name -> shoal.v1.ShardTransferOp
+	31, // 17: shoal.v1.UpdateClusterSetupRequest.replicate_shard:type_name -> shoal.v1.ShardTransferOp
+	32, // 18: shoal.v1.UpdateClusterSetupRequest.drop_replica:type_name -> shoal.v1.DropReplicaOp
+	33, // 19: shoal.v1.UpdateClusterSetupRequest.abort_transfer:type_name -> shoal.v1.AbortTransferOp
+	31, // 20: shoal.v1.UpdateClusterSetupRequest.restart_transfer:type_name -> shoal.v1.ShardTransferOp
+	1,  // 21: shoal.v1.MetaService.CreateCollection:input_type -> shoal.v1.CreateCollectionRequest
+	3,  // 22: shoal.v1.MetaService.DeleteCollection:input_type -> shoal.v1.DeleteCollectionRequest
+	5,  // 23: shoal.v1.MetaService.UpdateCollection:input_type -> shoal.v1.UpdateCollectionRequest
+	11, // 24: shoal.v1.MetaService.UpdateAliases:input_type -> shoal.v1.UpdateAliasesRequest
+	13, // 25: shoal.v1.MetaService.CreateShardKey:input_type -> shoal.v1.CreateShardKeyRequest
+	23, // 26: shoal.v1.MetaService.DeleteShardKey:input_type -> shoal.v1.DeleteShardKeyRequest
+	34, // 27: shoal.v1.MetaService.UpdateClusterSetup:input_type -> shoal.v1.UpdateClusterSetupRequest
+	27, // 28: shoal.v1.MetaService.DrainPeer:input_type -> shoal.v1.DrainPeerRequest
+	29, // 29: shoal.v1.MetaService.RemovePeer:input_type -> shoal.v1.RemovePeerRequest
+	15, // 30: shoal.v1.MetaService.CreateVectorName:input_type -> shoal.v1.CreateVectorNameRequest
+	17, // 31: shoal.v1.MetaService.DeleteVectorName:input_type -> shoal.v1.DeleteVectorNameRequest
+	19, // 32: shoal.v1.MetaService.GetQuotas:input_type -> shoal.v1.GetQuotasRequest
+	21, // 33: shoal.v1.MetaService.SetQuotas:input_type -> shoal.v1.SetQuotasRequest
+	2,  // 34: shoal.v1.MetaService.CreateCollection:output_type -> shoal.v1.CreateCollectionResponse
+	4,  // 35: shoal.v1.MetaService.DeleteCollection:output_type -> shoal.v1.DeleteCollectionResponse
+	6,  // 36: shoal.v1.MetaService.UpdateCollection:output_type -> shoal.v1.UpdateCollectionResponse
+	12, // 37: shoal.v1.MetaService.UpdateAliases:output_type -> shoal.v1.UpdateAliasesResponse
+	14, // 38: shoal.v1.MetaService.CreateShardKey:output_type -> shoal.v1.CreateShardKeyResponse
+	24, // 39: shoal.v1.MetaService.DeleteShardKey:output_type -> shoal.v1.DeleteShardKeyResponse
+	35, // 40: shoal.v1.MetaService.UpdateClusterSetup:output_type -> shoal.v1.UpdateClusterSetupResponse
+	28, // 41: shoal.v1.MetaService.DrainPeer:output_type -> shoal.v1.DrainPeerResponse
+	30, // 42: shoal.v1.MetaService.RemovePeer:output_type -> shoal.v1.RemovePeerResponse
+	16, // 43: shoal.v1.MetaService.CreateVectorName:output_type -> shoal.v1.CreateVectorNameResponse
+	18, // 44: shoal.v1.MetaService.DeleteVectorName:output_type -> shoal.v1.DeleteVectorNameResponse
+	20, // 45: shoal.v1.MetaService.GetQuotas:output_type -> shoal.v1.GetQuotasResponse
+	22, // 46: shoal.v1.MetaService.SetQuotas:output_type -> shoal.v1.SetQuotasResponse
+	34, // [34:47] is the sub-list for method output_type
+	21, // [21:34] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_shoal_v1_meta_proto_init() }
@@ -1662,7 +2432,7 @@ func file_shoal_v1_meta_proto_init() {
 		(*AliasAction_DeleteAlias)(nil),
 		(*AliasAction_RenameAlias)(nil),
 	}
-	file_shoal_v1_meta_proto_msgTypes[20].OneofWrappers = []any{
+	file_shoal_v1_meta_proto_msgTypes[33].OneofWrappers = []any{
 		(*UpdateClusterSetupRequest_MoveShard)(nil),
 		(*UpdateClusterSetupRequest_ReplicateShard)(nil),
 		(*UpdateClusterSetupRequest_DropReplica)(nil),
@@ -1675,7 +2445,7 @@ func file_shoal_v1_meta_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_shoal_v1_meta_proto_rawDesc), len(file_shoal_v1_meta_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   22,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

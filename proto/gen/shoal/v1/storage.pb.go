@@ -1571,6 +1571,8 @@ type Operation struct {
 	//	*Operation_DeleteVectors
 	//	*Operation_CreateFieldIndex
 	//	*Operation_DeleteFieldIndex
+	//	*Operation_CreateVectorName
+	//	*Operation_DeleteVectorName
 	Kind          isOperation_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1703,6 +1705,24 @@ func (x *Operation) GetDeleteFieldIndex() *DeleteFieldIndex {
 	return nil
 }
 
+func (x *Operation) GetCreateVectorName() *CreateVectorName {
+	if x != nil {
+		if x, ok := x.Kind.(*Operation_CreateVectorName); ok {
+			return x.CreateVectorName
+		}
+	}
+	return nil
+}
+
+func (x *Operation) GetDeleteVectorName() *DeleteVectorName {
+	if x != nil {
+		if x, ok := x.Kind.(*Operation_DeleteVectorName); ok {
+			return x.DeleteVectorName
+		}
+	}
+	return nil
+}
+
 type isOperation_Kind interface {
 	isOperation_Kind()
 }
@@ -1747,6 +1767,14 @@ type Operation_DeleteFieldIndex struct {
 	DeleteFieldIndex *DeleteFieldIndex `protobuf:"bytes,10,opt,name=delete_field_index,json=deleteFieldIndex,proto3,oneof"`
 }
 
+type Operation_CreateVectorName struct {
+	CreateVectorName *CreateVectorName `protobuf:"bytes,11,opt,name=create_vector_name,json=createVectorName,proto3,oneof"`
+}
+
+type Operation_DeleteVectorName struct {
+	DeleteVectorName *DeleteVectorName `protobuf:"bytes,12,opt,name=delete_vector_name,json=deleteVectorName,proto3,oneof"`
+}
+
 func (*Operation_Upsert) isOperation_Kind() {}
 
 func (*Operation_Delete) isOperation_Kind() {}
@@ -1767,6 +1795,111 @@ func (*Operation_CreateFieldIndex) isOperation_Kind() {}
 
 func (*Operation_DeleteFieldIndex) isOperation_Kind() {}
 
+func (*Operation_CreateVectorName) isOperation_Kind() {}
+
+func (*Operation_DeleteVectorName) isOperation_Kind() {}
+
+// CreateVectorName adds a named vector space to the replica's config;
+// existing points do not have it. Applying it when the space exists with
+// the same parameters does nothing; with other parameters it is refused.
+type CreateVectorName struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Params        *VectorParams          `protobuf:"bytes,2,opt,name=params,proto3" json:"params,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateVectorName) Reset() {
+	*x = CreateVectorName{}
+	mi := &file_shoal_v1_storage_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateVectorName) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateVectorName) ProtoMessage() {}
+
+func (x *CreateVectorName) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_storage_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateVectorName.ProtoReflect.Descriptor instead.
+func (*CreateVectorName) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *CreateVectorName) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CreateVectorName) GetParams() *VectorParams {
+	if x != nil {
+		return x.Params
+	}
+	return nil
+}
+
+// DeleteVectorName removes a named vector space from the replica's config
+// and the vector from every point; a name the replica lacks does nothing.
+type DeleteVectorName struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteVectorName) Reset() {
+	*x = DeleteVectorName{}
+	mi := &file_shoal_v1_storage_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteVectorName) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteVectorName) ProtoMessage() {}
+
+func (x *DeleteVectorName) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_storage_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteVectorName.ProtoReflect.Descriptor instead.
+func (*DeleteVectorName) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *DeleteVectorName) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 // PointSelector picks points by ids or by a filter (Qdrant filter JSON);
 // exactly one is set.
 type PointSelector struct {
@@ -1779,7 +1912,7 @@ type PointSelector struct {
 
 func (x *PointSelector) Reset() {
 	*x = PointSelector{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[24]
+	mi := &file_shoal_v1_storage_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1791,7 +1924,7 @@ func (x *PointSelector) String() string {
 func (*PointSelector) ProtoMessage() {}
 
 func (x *PointSelector) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[24]
+	mi := &file_shoal_v1_storage_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1804,7 +1937,7 @@ func (x *PointSelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PointSelector.ProtoReflect.Descriptor instead.
 func (*PointSelector) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{24}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *PointSelector) GetIds() []*PointID {
@@ -1834,7 +1967,7 @@ type SetPayload struct {
 
 func (x *SetPayload) Reset() {
 	*x = SetPayload{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[25]
+	mi := &file_shoal_v1_storage_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1846,7 +1979,7 @@ func (x *SetPayload) String() string {
 func (*SetPayload) ProtoMessage() {}
 
 func (x *SetPayload) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[25]
+	mi := &file_shoal_v1_storage_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1859,7 +1992,7 @@ func (x *SetPayload) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPayload.ProtoReflect.Descriptor instead.
 func (*SetPayload) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{25}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SetPayload) GetSelector() *PointSelector {
@@ -1893,7 +2026,7 @@ type DeletePayload struct {
 
 func (x *DeletePayload) Reset() {
 	*x = DeletePayload{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[26]
+	mi := &file_shoal_v1_storage_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1905,7 +2038,7 @@ func (x *DeletePayload) String() string {
 func (*DeletePayload) ProtoMessage() {}
 
 func (x *DeletePayload) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[26]
+	mi := &file_shoal_v1_storage_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1918,7 +2051,7 @@ func (x *DeletePayload) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePayload.ProtoReflect.Descriptor instead.
 func (*DeletePayload) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{26}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DeletePayload) GetSelector() *PointSelector {
@@ -1945,7 +2078,7 @@ type PointVectors struct {
 
 func (x *PointVectors) Reset() {
 	*x = PointVectors{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[27]
+	mi := &file_shoal_v1_storage_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1957,7 +2090,7 @@ func (x *PointVectors) String() string {
 func (*PointVectors) ProtoMessage() {}
 
 func (x *PointVectors) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[27]
+	mi := &file_shoal_v1_storage_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1970,7 +2103,7 @@ func (x *PointVectors) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PointVectors.ProtoReflect.Descriptor instead.
 func (*PointVectors) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{27}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *PointVectors) GetId() *PointID {
@@ -2000,7 +2133,7 @@ type UpdateVectors struct {
 
 func (x *UpdateVectors) Reset() {
 	*x = UpdateVectors{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[28]
+	mi := &file_shoal_v1_storage_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2012,7 +2145,7 @@ func (x *UpdateVectors) String() string {
 func (*UpdateVectors) ProtoMessage() {}
 
 func (x *UpdateVectors) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[28]
+	mi := &file_shoal_v1_storage_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2025,7 +2158,7 @@ func (x *UpdateVectors) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateVectors.ProtoReflect.Descriptor instead.
 func (*UpdateVectors) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{28}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *UpdateVectors) GetPoints() []*PointVectors {
@@ -2052,7 +2185,7 @@ type DeleteVectors struct {
 
 func (x *DeleteVectors) Reset() {
 	*x = DeleteVectors{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[29]
+	mi := &file_shoal_v1_storage_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2064,7 +2197,7 @@ func (x *DeleteVectors) String() string {
 func (*DeleteVectors) ProtoMessage() {}
 
 func (x *DeleteVectors) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[29]
+	mi := &file_shoal_v1_storage_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2077,7 +2210,7 @@ func (x *DeleteVectors) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteVectors.ProtoReflect.Descriptor instead.
 func (*DeleteVectors) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{29}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DeleteVectors) GetSelector() *PointSelector {
@@ -2106,7 +2239,7 @@ type CreateFieldIndex struct {
 
 func (x *CreateFieldIndex) Reset() {
 	*x = CreateFieldIndex{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[30]
+	mi := &file_shoal_v1_storage_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2118,7 +2251,7 @@ func (x *CreateFieldIndex) String() string {
 func (*CreateFieldIndex) ProtoMessage() {}
 
 func (x *CreateFieldIndex) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[30]
+	mi := &file_shoal_v1_storage_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2131,7 +2264,7 @@ func (x *CreateFieldIndex) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateFieldIndex.ProtoReflect.Descriptor instead.
 func (*CreateFieldIndex) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{30}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *CreateFieldIndex) GetField() string {
@@ -2157,7 +2290,7 @@ type DeleteFieldIndex struct {
 
 func (x *DeleteFieldIndex) Reset() {
 	*x = DeleteFieldIndex{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[31]
+	mi := &file_shoal_v1_storage_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2169,7 +2302,7 @@ func (x *DeleteFieldIndex) String() string {
 func (*DeleteFieldIndex) ProtoMessage() {}
 
 func (x *DeleteFieldIndex) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[31]
+	mi := &file_shoal_v1_storage_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2182,7 +2315,7 @@ func (x *DeleteFieldIndex) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteFieldIndex.ProtoReflect.Descriptor instead.
 func (*DeleteFieldIndex) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{31}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *DeleteFieldIndex) GetField() string {
@@ -2208,7 +2341,7 @@ type UpsertPoints struct {
 
 func (x *UpsertPoints) Reset() {
 	*x = UpsertPoints{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[32]
+	mi := &file_shoal_v1_storage_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2220,7 +2353,7 @@ func (x *UpsertPoints) String() string {
 func (*UpsertPoints) ProtoMessage() {}
 
 func (x *UpsertPoints) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[32]
+	mi := &file_shoal_v1_storage_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2233,7 +2366,7 @@ func (x *UpsertPoints) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertPoints.ProtoReflect.Descriptor instead.
 func (*UpsertPoints) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{32}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *UpsertPoints) GetPoints() []*Point {
@@ -2268,7 +2401,7 @@ type DeletePoints struct {
 
 func (x *DeletePoints) Reset() {
 	*x = DeletePoints{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[33]
+	mi := &file_shoal_v1_storage_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2280,7 +2413,7 @@ func (x *DeletePoints) String() string {
 func (*DeletePoints) ProtoMessage() {}
 
 func (x *DeletePoints) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[33]
+	mi := &file_shoal_v1_storage_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2293,7 +2426,7 @@ func (x *DeletePoints) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePoints.ProtoReflect.Descriptor instead.
 func (*DeletePoints) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{33}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *DeletePoints) GetIds() []*PointID {
@@ -2323,7 +2456,7 @@ type WalEntry struct {
 
 func (x *WalEntry) Reset() {
 	*x = WalEntry{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[34]
+	mi := &file_shoal_v1_storage_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2335,7 +2468,7 @@ func (x *WalEntry) String() string {
 func (*WalEntry) ProtoMessage() {}
 
 func (x *WalEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[34]
+	mi := &file_shoal_v1_storage_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2348,7 +2481,7 @@ func (x *WalEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WalEntry.ProtoReflect.Descriptor instead.
 func (*WalEntry) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{34}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *WalEntry) GetTerm() uint64 {
@@ -2385,7 +2518,7 @@ type LogEntry struct {
 
 func (x *LogEntry) Reset() {
 	*x = LogEntry{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[35]
+	mi := &file_shoal_v1_storage_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2397,7 +2530,7 @@ func (x *LogEntry) String() string {
 func (*LogEntry) ProtoMessage() {}
 
 func (x *LogEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[35]
+	mi := &file_shoal_v1_storage_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2410,7 +2543,7 @@ func (x *LogEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogEntry.ProtoReflect.Descriptor instead.
 func (*LogEntry) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{35}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *LogEntry) GetTerm() uint64 {
@@ -2450,7 +2583,7 @@ type ReplicateRequest struct {
 
 func (x *ReplicateRequest) Reset() {
 	*x = ReplicateRequest{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[36]
+	mi := &file_shoal_v1_storage_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2462,7 +2595,7 @@ func (x *ReplicateRequest) String() string {
 func (*ReplicateRequest) ProtoMessage() {}
 
 func (x *ReplicateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[36]
+	mi := &file_shoal_v1_storage_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2475,7 +2608,7 @@ func (x *ReplicateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicateRequest.ProtoReflect.Descriptor instead.
 func (*ReplicateRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{36}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ReplicateRequest) GetShard() *ShardRef {
@@ -2537,7 +2670,7 @@ type ReplicateResponse struct {
 
 func (x *ReplicateResponse) Reset() {
 	*x = ReplicateResponse{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[37]
+	mi := &file_shoal_v1_storage_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2549,7 +2682,7 @@ func (x *ReplicateResponse) String() string {
 func (*ReplicateResponse) ProtoMessage() {}
 
 func (x *ReplicateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[37]
+	mi := &file_shoal_v1_storage_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2562,7 +2695,7 @@ func (x *ReplicateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicateResponse.ProtoReflect.Descriptor instead.
 func (*ReplicateResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{37}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ReplicateResponse) GetAccepted() bool {
@@ -2609,7 +2742,7 @@ type PositionRequest struct {
 
 func (x *PositionRequest) Reset() {
 	*x = PositionRequest{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[38]
+	mi := &file_shoal_v1_storage_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2621,7 +2754,7 @@ func (x *PositionRequest) String() string {
 func (*PositionRequest) ProtoMessage() {}
 
 func (x *PositionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[38]
+	mi := &file_shoal_v1_storage_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2634,7 +2767,7 @@ func (x *PositionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PositionRequest.ProtoReflect.Descriptor instead.
 func (*PositionRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{38}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *PositionRequest) GetShard() *ShardRef {
@@ -2656,7 +2789,7 @@ type PositionResponse struct {
 
 func (x *PositionResponse) Reset() {
 	*x = PositionResponse{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[39]
+	mi := &file_shoal_v1_storage_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2668,7 +2801,7 @@ func (x *PositionResponse) String() string {
 func (*PositionResponse) ProtoMessage() {}
 
 func (x *PositionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[39]
+	mi := &file_shoal_v1_storage_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2681,7 +2814,7 @@ func (x *PositionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PositionResponse.ProtoReflect.Descriptor instead.
 func (*PositionResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{39}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *PositionResponse) GetTerm() uint64 {
@@ -2721,7 +2854,7 @@ type DigestRequest struct {
 
 func (x *DigestRequest) Reset() {
 	*x = DigestRequest{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[40]
+	mi := &file_shoal_v1_storage_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2733,7 +2866,7 @@ func (x *DigestRequest) String() string {
 func (*DigestRequest) ProtoMessage() {}
 
 func (x *DigestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[40]
+	mi := &file_shoal_v1_storage_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2746,7 +2879,7 @@ func (x *DigestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DigestRequest.ProtoReflect.Descriptor instead.
 func (*DigestRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{40}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *DigestRequest) GetShard() *ShardRef {
@@ -2769,7 +2902,7 @@ type DigestResponse struct {
 
 func (x *DigestResponse) Reset() {
 	*x = DigestResponse{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[41]
+	mi := &file_shoal_v1_storage_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2781,7 +2914,7 @@ func (x *DigestResponse) String() string {
 func (*DigestResponse) ProtoMessage() {}
 
 func (x *DigestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[41]
+	mi := &file_shoal_v1_storage_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2794,7 +2927,7 @@ func (x *DigestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DigestResponse.ProtoReflect.Descriptor instead.
 func (*DigestResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{41}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *DigestResponse) GetLastTerm() uint64 {
@@ -2840,16 +2973,20 @@ type InstallRequest struct {
 	// points keep their versions.
 	Points []*Point `protobuf:"bytes,7,rep,name=points,proto3" json:"points,omitempty"`
 	// field_indexes are the CreateFieldIndex operations to apply (first chunk).
-	FieldIndexes  []*CreateFieldIndex `protobuf:"bytes,8,rep,name=field_indexes,json=fieldIndexes,proto3" json:"field_indexes,omitempty"`
-	LastTerm      uint64              `protobuf:"varint,9,opt,name=last_term,json=lastTerm,proto3" json:"last_term,omitempty"`
-	LastSeq       uint64              `protobuf:"varint,10,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	FieldIndexes []*CreateFieldIndex `protobuf:"bytes,8,rep,name=field_indexes,json=fieldIndexes,proto3" json:"field_indexes,omitempty"`
+	LastTerm     uint64              `protobuf:"varint,9,opt,name=last_term,json=lastTerm,proto3" json:"last_term,omitempty"`
+	LastSeq      uint64              `protobuf:"varint,10,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	// vectors (first chunk) are the source's vector spaces at the snapshot;
+	// the fresh replica takes them before any point. Empty: keep the config
+	// the replica was opened with.
+	Vectors       map[string]*VectorParams `protobuf:"bytes,11,rep,name=vectors,proto3" json:"vectors,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *InstallRequest) Reset() {
 	*x = InstallRequest{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[42]
+	mi := &file_shoal_v1_storage_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2861,7 +2998,7 @@ func (x *InstallRequest) String() string {
 func (*InstallRequest) ProtoMessage() {}
 
 func (x *InstallRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[42]
+	mi := &file_shoal_v1_storage_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2874,7 +3011,7 @@ func (x *InstallRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InstallRequest.ProtoReflect.Descriptor instead.
 func (*InstallRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{42}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *InstallRequest) GetShard() *ShardRef {
@@ -2947,6 +3084,13 @@ func (x *InstallRequest) GetLastSeq() uint64 {
 	return 0
 }
 
+func (x *InstallRequest) GetVectors() map[string]*VectorParams {
+	if x != nil {
+		return x.Vectors
+	}
+	return nil
+}
+
 type InstallResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -2955,7 +3099,7 @@ type InstallResponse struct {
 
 func (x *InstallResponse) Reset() {
 	*x = InstallResponse{}
-	mi := &file_shoal_v1_storage_proto_msgTypes[43]
+	mi := &file_shoal_v1_storage_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2967,7 +3111,7 @@ func (x *InstallResponse) String() string {
 func (*InstallResponse) ProtoMessage() {}
 
 func (x *InstallResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_v1_storage_proto_msgTypes[43]
+	mi := &file_shoal_v1_storage_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2980,7 +3124,492 @@ func (x *InstallResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InstallResponse.ProtoReflect.Descriptor instead.
 func (*InstallResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{43}
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{45}
+}
+
+// ShardSnapshot describes one shard snapshot file.
+type ShardSnapshot struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name is the file's name (Qdrant's snapshot name, e.g. "c-0-2024-....snapshot").
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Size uint64 `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	// checksum is the file's sha256, 64 hex digits.
+	Checksum      string `protobuf:"bytes,3,opt,name=checksum,proto3" json:"checksum,omitempty"`
+	CreatedUnixMs int64  `protobuf:"varint,4,opt,name=created_unix_ms,json=createdUnixMs,proto3" json:"created_unix_ms,omitempty"`
+	// (term, seq) is the replica position the file holds.
+	Term uint64 `protobuf:"varint,5,opt,name=term,proto3" json:"term,omitempty"`
+	Seq  uint64 `protobuf:"varint,6,opt,name=seq,proto3" json:"seq,omitempty"`
+	// node is the storage node holding the file.
+	Node          uint64 `protobuf:"varint,7,opt,name=node,proto3" json:"node,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShardSnapshot) Reset() {
+	*x = ShardSnapshot{}
+	mi := &file_shoal_v1_storage_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShardSnapshot) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShardSnapshot) ProtoMessage() {}
+
+func (x *ShardSnapshot) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_storage_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShardSnapshot.ProtoReflect.Descriptor instead.
+func (*ShardSnapshot) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *ShardSnapshot) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ShardSnapshot) GetSize() uint64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *ShardSnapshot) GetChecksum() string {
+	if x != nil {
+		return x.Checksum
+	}
+	return ""
+}
+
+func (x *ShardSnapshot) GetCreatedUnixMs() int64 {
+	if x != nil {
+		return x.CreatedUnixMs
+	}
+	return 0
+}
+
+func (x *ShardSnapshot) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
+func (x *ShardSnapshot) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *ShardSnapshot) GetNode() uint64 {
+	if x != nil {
+		return x.Node
+	}
+	return 0
+}
+
+type CreateShardSnapshotRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Shard *ShardRef              `protobuf:"bytes,1,opt,name=shard,proto3" json:"shard,omitempty"`
+	// name of the new file; empty picks <collection>-shard-<id>-<node>-<time>.snapshot.
+	Name          string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateShardSnapshotRequest) Reset() {
+	*x = CreateShardSnapshotRequest{}
+	mi := &file_shoal_v1_storage_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateShardSnapshotRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateShardSnapshotRequest) ProtoMessage() {}
+
+func (x *CreateShardSnapshotRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_storage_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateShardSnapshotRequest.ProtoReflect.Descriptor instead.
+func (*CreateShardSnapshotRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *CreateShardSnapshotRequest) GetShard() *ShardRef {
+	if x != nil {
+		return x.Shard
+	}
+	return nil
+}
+
+func (x *CreateShardSnapshotRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type ListShardSnapshotsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Shard         *ShardRef              `protobuf:"bytes,1,opt,name=shard,proto3" json:"shard,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListShardSnapshotsRequest) Reset() {
+	*x = ListShardSnapshotsRequest{}
+	mi := &file_shoal_v1_storage_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListShardSnapshotsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListShardSnapshotsRequest) ProtoMessage() {}
+
+func (x *ListShardSnapshotsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_storage_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListShardSnapshotsRequest.ProtoReflect.Descriptor instead.
+func (*ListShardSnapshotsRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *ListShardSnapshotsRequest) GetShard() *ShardRef {
+	if x != nil {
+		return x.Shard
+	}
+	return nil
+}
+
+type ListShardSnapshotsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// snapshots are sorted by name.
+	Snapshots     []*ShardSnapshot `protobuf:"bytes,1,rep,name=snapshots,proto3" json:"snapshots,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListShardSnapshotsResponse) Reset() {
+	*x = ListShardSnapshotsResponse{}
+	mi := &file_shoal_v1_storage_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListShardSnapshotsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListShardSnapshotsResponse) ProtoMessage() {}
+
+func (x *ListShardSnapshotsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_storage_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListShardSnapshotsResponse.ProtoReflect.Descriptor instead.
+func (*ListShardSnapshotsResponse) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *ListShardSnapshotsResponse) GetSnapshots() []*ShardSnapshot {
+	if x != nil {
+		return x.Snapshots
+	}
+	return nil
+}
+
+type DeleteShardSnapshotRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Shard         *ShardRef              `protobuf:"bytes,1,opt,name=shard,proto3" json:"shard,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteShardSnapshotRequest) Reset() {
+	*x = DeleteShardSnapshotRequest{}
+	mi := &file_shoal_v1_storage_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteShardSnapshotRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteShardSnapshotRequest) ProtoMessage() {}
+
+func (x *DeleteShardSnapshotRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_storage_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteShardSnapshotRequest.ProtoReflect.Descriptor instead.
+func (*DeleteShardSnapshotRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *DeleteShardSnapshotRequest) GetShard() *ShardRef {
+	if x != nil {
+		return x.Shard
+	}
+	return nil
+}
+
+func (x *DeleteShardSnapshotRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type DeleteShardSnapshotResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteShardSnapshotResponse) Reset() {
+	*x = DeleteShardSnapshotResponse{}
+	mi := &file_shoal_v1_storage_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteShardSnapshotResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteShardSnapshotResponse) ProtoMessage() {}
+
+func (x *DeleteShardSnapshotResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_storage_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteShardSnapshotResponse.ProtoReflect.Descriptor instead.
+func (*DeleteShardSnapshotResponse) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{51}
+}
+
+type DownloadShardSnapshotRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Shard         *ShardRef              `protobuf:"bytes,1,opt,name=shard,proto3" json:"shard,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DownloadShardSnapshotRequest) Reset() {
+	*x = DownloadShardSnapshotRequest{}
+	mi := &file_shoal_v1_storage_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DownloadShardSnapshotRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DownloadShardSnapshotRequest) ProtoMessage() {}
+
+func (x *DownloadShardSnapshotRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_storage_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DownloadShardSnapshotRequest.ProtoReflect.Descriptor instead.
+func (*DownloadShardSnapshotRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *DownloadShardSnapshotRequest) GetShard() *ShardRef {
+	if x != nil {
+		return x.Shard
+	}
+	return nil
+}
+
+func (x *DownloadShardSnapshotRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type SnapshotChunk struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Data          []byte                 `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SnapshotChunk) Reset() {
+	*x = SnapshotChunk{}
+	mi := &file_shoal_v1_storage_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SnapshotChunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SnapshotChunk) ProtoMessage() {}
+
+func (x *SnapshotChunk) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_storage_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SnapshotChunk.ProtoReflect.Descriptor instead.
+func (*SnapshotChunk) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *SnapshotChunk) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+type RecoverShardSnapshotRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// shard and checksum (optional sha256 the file must have) are read from
+	// the first message only.
+	Shard         *ShardRef `protobuf:"bytes,1,opt,name=shard,proto3" json:"shard,omitempty"`
+	Checksum      string    `protobuf:"bytes,2,opt,name=checksum,proto3" json:"checksum,omitempty"`
+	Data          []byte    `protobuf:"bytes,3,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecoverShardSnapshotRequest) Reset() {
+	*x = RecoverShardSnapshotRequest{}
+	mi := &file_shoal_v1_storage_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecoverShardSnapshotRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecoverShardSnapshotRequest) ProtoMessage() {}
+
+func (x *RecoverShardSnapshotRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_storage_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecoverShardSnapshotRequest.ProtoReflect.Descriptor instead.
+func (*RecoverShardSnapshotRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_storage_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *RecoverShardSnapshotRequest) GetShard() *ShardRef {
+	if x != nil {
+		return x.Shard
+	}
+	return nil
+}
+
+func (x *RecoverShardSnapshotRequest) GetChecksum() string {
+	if x != nil {
+		return x.Checksum
+	}
+	return ""
+}
+
+func (x *RecoverShardSnapshotRequest) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
 }
 
 var File_shoal_v1_storage_proto protoreflect.FileDescriptor
@@ -3100,7 +3729,7 @@ const file_shoal_v1_storage_proto_rawDesc = "" +
 	"\x05shard\x18\x01 \x01(\v2\x12.shoal.v1.ShardRefR\x05shard\x12\x16\n" +
 	"\x06filter\x18\x02 \x01(\fR\x06filter\"%\n" +
 	"\rCountResponse\x12\x14\n" +
-	"\x05count\x18\x01 \x01(\x04R\x05count\"\x93\x05\n" +
+	"\x05count\x18\x01 \x01(\x04R\x05count\"\xab\x06\n" +
 	"\tOperation\x120\n" +
 	"\x06upsert\x18\x01 \x01(\v2\x16.shoal.v1.UpsertPointsH\x00R\x06upsert\x120\n" +
 	"\x06delete\x18\x02 \x01(\v2\x16.shoal.v1.DeletePointsH\x00R\x06delete\x127\n" +
@@ -3113,8 +3742,15 @@ const file_shoal_v1_storage_proto_rawDesc = "" +
 	"\x0edelete_vectors\x18\b \x01(\v2\x17.shoal.v1.DeleteVectorsH\x00R\rdeleteVectors\x12J\n" +
 	"\x12create_field_index\x18\t \x01(\v2\x1a.shoal.v1.CreateFieldIndexH\x00R\x10createFieldIndex\x12J\n" +
 	"\x12delete_field_index\x18\n" +
-	" \x01(\v2\x1a.shoal.v1.DeleteFieldIndexH\x00R\x10deleteFieldIndexB\x06\n" +
-	"\x04kind\"L\n" +
+	" \x01(\v2\x1a.shoal.v1.DeleteFieldIndexH\x00R\x10deleteFieldIndex\x12J\n" +
+	"\x12create_vector_name\x18\v \x01(\v2\x1a.shoal.v1.CreateVectorNameH\x00R\x10createVectorName\x12J\n" +
+	"\x12delete_vector_name\x18\f \x01(\v2\x1a.shoal.v1.DeleteVectorNameH\x00R\x10deleteVectorNameB\x06\n" +
+	"\x04kind\"V\n" +
+	"\x10CreateVectorName\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
+	"\x06params\x18\x02 \x01(\v2\x16.shoal.v1.VectorParamsR\x06params\"&\n" +
+	"\x10DeleteVectorName\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"L\n" +
 	"\rPointSelector\x12#\n" +
 	"\x03ids\x18\x01 \x03(\v2\x11.shoal.v1.PointIDR\x03ids\x12\x16\n" +
 	"\x06filter\x18\x02 \x01(\fR\x06filter\"m\n" +
@@ -3187,7 +3823,7 @@ const file_shoal_v1_storage_proto_rawDesc = "" +
 	"\tlast_term\x18\x01 \x01(\x04R\blastTerm\x12\x19\n" +
 	"\blast_seq\x18\x02 \x01(\x04R\alastSeq\x12\x16\n" +
 	"\x06points\x18\x03 \x01(\x04R\x06points\x12\x16\n" +
-	"\x06digest\x18\x04 \x01(\tR\x06digest\"\xce\x02\n" +
+	"\x06digest\x18\x04 \x01(\tR\x06digest\"\xe3\x03\n" +
 	"\x0eInstallRequest\x12(\n" +
 	"\x05shard\x18\x01 \x01(\v2\x12.shoal.v1.ShardRefR\x05shard\x12\x12\n" +
 	"\x04term\x18\x02 \x01(\x04R\x04term\x12\x18\n" +
@@ -3199,13 +3835,46 @@ const file_shoal_v1_storage_proto_rawDesc = "" +
 	"\rfield_indexes\x18\b \x03(\v2\x1a.shoal.v1.CreateFieldIndexR\ffieldIndexes\x12\x1b\n" +
 	"\tlast_term\x18\t \x01(\x04R\blastTerm\x12\x19\n" +
 	"\blast_seq\x18\n" +
-	" \x01(\x04R\alastSeq\"\x11\n" +
-	"\x0fInstallResponse*^\n" +
+	" \x01(\x04R\alastSeq\x12?\n" +
+	"\avectors\x18\v \x03(\v2%.shoal.v1.InstallRequest.VectorsEntryR\avectors\x1aR\n" +
+	"\fVectorsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.shoal.v1.VectorParamsR\x05value:\x028\x01\"\x11\n" +
+	"\x0fInstallResponse\"\xb5\x01\n" +
+	"\rShardSnapshot\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x04R\x04size\x12\x1a\n" +
+	"\bchecksum\x18\x03 \x01(\tR\bchecksum\x12&\n" +
+	"\x0fcreated_unix_ms\x18\x04 \x01(\x03R\rcreatedUnixMs\x12\x12\n" +
+	"\x04term\x18\x05 \x01(\x04R\x04term\x12\x10\n" +
+	"\x03seq\x18\x06 \x01(\x04R\x03seq\x12\x12\n" +
+	"\x04node\x18\a \x01(\x04R\x04node\"Z\n" +
+	"\x1aCreateShardSnapshotRequest\x12(\n" +
+	"\x05shard\x18\x01 \x01(\v2\x12.shoal.v1.ShardRefR\x05shard\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"E\n" +
+	"\x19ListShardSnapshotsRequest\x12(\n" +
+	"\x05shard\x18\x01 \x01(\v2\x12.shoal.v1.ShardRefR\x05shard\"S\n" +
+	"\x1aListShardSnapshotsResponse\x125\n" +
+	"\tsnapshots\x18\x01 \x03(\v2\x17.shoal.v1.ShardSnapshotR\tsnapshots\"Z\n" +
+	"\x1aDeleteShardSnapshotRequest\x12(\n" +
+	"\x05shard\x18\x01 \x01(\v2\x12.shoal.v1.ShardRefR\x05shard\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"\x1d\n" +
+	"\x1bDeleteShardSnapshotResponse\"\\\n" +
+	"\x1cDownloadShardSnapshotRequest\x12(\n" +
+	"\x05shard\x18\x01 \x01(\v2\x12.shoal.v1.ShardRefR\x05shard\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"#\n" +
+	"\rSnapshotChunk\x12\x12\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data\"w\n" +
+	"\x1bRecoverShardSnapshotRequest\x12(\n" +
+	"\x05shard\x18\x01 \x01(\v2\x12.shoal.v1.ShardRefR\x05shard\x12\x1a\n" +
+	"\bchecksum\x18\x02 \x01(\tR\bchecksum\x12\x12\n" +
+	"\x04data\x18\x03 \x01(\fR\x04data*^\n" +
 	"\n" +
 	"UpdateMode\x12\x16\n" +
 	"\x12UPDATE_MODE_UPSERT\x10\x00\x12\x1b\n" +
 	"\x17UPDATE_MODE_INSERT_ONLY\x10\x01\x12\x1b\n" +
-	"\x17UPDATE_MODE_UPDATE_ONLY\x10\x022\xdc\x06\n" +
+	"\x17UPDATE_MODE_UPDATE_ONLY\x10\x022\xad\n" +
+	"\n" +
 	"\x0eStorageService\x12;\n" +
 	"\x06Upsert\x12\x17.shoal.v1.UpsertRequest\x1a\x18.shoal.v1.UpdateResponse\x12G\n" +
 	"\fDeletePoints\x12\x1d.shoal.v1.DeletePointsRequest\x1a\x18.shoal.v1.UpdateResponse\x12D\n" +
@@ -3219,7 +3888,12 @@ const file_shoal_v1_storage_proto_rawDesc = "" +
 	"\tReplicate\x12\x1a.shoal.v1.ReplicateRequest\x1a\x1b.shoal.v1.ReplicateResponse\x12A\n" +
 	"\bPosition\x12\x19.shoal.v1.PositionRequest\x1a\x1a.shoal.v1.PositionResponse\x12;\n" +
 	"\x06Digest\x12\x17.shoal.v1.DigestRequest\x1a\x18.shoal.v1.DigestResponse\x12>\n" +
-	"\aInstall\x12\x18.shoal.v1.InstallRequest\x1a\x19.shoal.v1.InstallResponseB5Z3github.com/shoaldb/shoal/proto/gen/shoal/v1;shoalv1b\x06proto3"
+	"\aInstall\x12\x18.shoal.v1.InstallRequest\x1a\x19.shoal.v1.InstallResponse\x12T\n" +
+	"\x13CreateShardSnapshot\x12$.shoal.v1.CreateShardSnapshotRequest\x1a\x17.shoal.v1.ShardSnapshot\x12_\n" +
+	"\x12ListShardSnapshots\x12#.shoal.v1.ListShardSnapshotsRequest\x1a$.shoal.v1.ListShardSnapshotsResponse\x12b\n" +
+	"\x13DeleteShardSnapshot\x12$.shoal.v1.DeleteShardSnapshotRequest\x1a%.shoal.v1.DeleteShardSnapshotResponse\x12Z\n" +
+	"\x15DownloadShardSnapshot\x12&.shoal.v1.DownloadShardSnapshotRequest\x1a\x17.shoal.v1.SnapshotChunk0\x01\x12X\n" +
+	"\x14RecoverShardSnapshot\x12%.shoal.v1.RecoverShardSnapshotRequest\x1a\x17.shoal.v1.ShardSnapshot(\x01B5Z3github.com/shoaldb/shoal/proto/gen/shoal/v1;shoalv1b\x06proto3"
 
 var (
 	file_shoal_v1_storage_proto_rawDescOnce sync.Once
@@ -3234,57 +3908,70 @@ func file_shoal_v1_storage_proto_rawDescGZIP() []byte {
 }
 
 var file_shoal_v1_storage_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_shoal_v1_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
+var file_shoal_v1_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 57)
 var file_shoal_v1_storage_proto_goTypes = []any{
-	(UpdateMode)(0),               // 0: shoal.v1.UpdateMode
-	(*UpdateRequest)(nil),         // 1: shoal.v1.UpdateRequest
-	(*InfoRequest)(nil),           // 2: shoal.v1.InfoRequest
-	(*InfoResponse)(nil),          // 3: shoal.v1.InfoResponse
-	(*OptimizationsRequest)(nil),  // 4: shoal.v1.OptimizationsRequest
-	(*SegmentInfo)(nil),           // 5: shoal.v1.SegmentInfo
-	(*SegmentOptimization)(nil),   // 6: shoal.v1.SegmentOptimization
-	(*PendingOptimization)(nil),   // 7: shoal.v1.PendingOptimization
-	(*OptimizationsResponse)(nil), // 8: shoal.v1.OptimizationsResponse
-	(*ShardRef)(nil),              // 9: shoal.v1.ShardRef
-	(*WithVector)(nil),            // 10: shoal.v1.WithVector
-	(*UpsertRequest)(nil),         // 11: shoal.v1.UpsertRequest
-	(*DeletePointsRequest)(nil),   // 12: shoal.v1.DeletePointsRequest
-	(*UpdateResponse)(nil),        // 13: shoal.v1.UpdateResponse
-	(*GetPointsRequest)(nil),      // 14: shoal.v1.GetPointsRequest
-	(*GetPointsResponse)(nil),     // 15: shoal.v1.GetPointsResponse
-	(*SearchRequest)(nil),         // 16: shoal.v1.SearchRequest
-	(*ScoredPoint)(nil),           // 17: shoal.v1.ScoredPoint
-	(*SearchResponse)(nil),        // 18: shoal.v1.SearchResponse
-	(*ScrollRequest)(nil),         // 19: shoal.v1.ScrollRequest
-	(*OrderBy)(nil),               // 20: shoal.v1.OrderBy
-	(*ScrollResponse)(nil),        // 21: shoal.v1.ScrollResponse
-	(*CountRequest)(nil),          // 22: shoal.v1.CountRequest
-	(*CountResponse)(nil),         // 23: shoal.v1.CountResponse
-	(*Operation)(nil),             // 24: shoal.v1.Operation
-	(*PointSelector)(nil),         // 25: shoal.v1.PointSelector
-	(*SetPayload)(nil),            // 26: shoal.v1.SetPayload
-	(*DeletePayload)(nil),         // 27: shoal.v1.DeletePayload
-	(*PointVectors)(nil),          // 28: shoal.v1.PointVectors
-	(*UpdateVectors)(nil),         // 29: shoal.v1.UpdateVectors
-	(*DeleteVectors)(nil),         // 30: shoal.v1.DeleteVectors
-	(*CreateFieldIndex)(nil),      // 31: shoal.v1.CreateFieldIndex
-	(*DeleteFieldIndex)(nil),      // 32: shoal.v1.DeleteFieldIndex
-	(*UpsertPoints)(nil),          // 33: shoal.v1.UpsertPoints
-	(*DeletePoints)(nil),          // 34: shoal.v1.DeletePoints
-	(*WalEntry)(nil),              // 35: shoal.v1.WalEntry
-	(*LogEntry)(nil),              // 36: shoal.v1.LogEntry
-	(*ReplicateRequest)(nil),      // 37: shoal.v1.ReplicateRequest
-	(*ReplicateResponse)(nil),     // 38: shoal.v1.ReplicateResponse
-	(*PositionRequest)(nil),       // 39: shoal.v1.PositionRequest
-	(*PositionResponse)(nil),      // 40: shoal.v1.PositionResponse
-	(*DigestRequest)(nil),         // 41: shoal.v1.DigestRequest
-	(*DigestResponse)(nil),        // 42: shoal.v1.DigestResponse
-	(*InstallRequest)(nil),        // 43: shoal.v1.InstallRequest
-	(*InstallResponse)(nil),       // 44: shoal.v1.InstallResponse
-	nil,                           // 45: shoal.v1.PointVectors.VectorsEntry
-	(*Point)(nil),                 // 46: shoal.v1.Point
-	(*PointID)(nil),               // 47: shoal.v1.PointID
-	(*Vector)(nil),                // 48: shoal.v1.Vector
+	(UpdateMode)(0),                      // 0: shoal.v1.UpdateMode
+	(*UpdateRequest)(nil),                // 1: shoal.v1.UpdateRequest
+	(*InfoRequest)(nil),                  // 2: shoal.v1.InfoRequest
+	(*InfoResponse)(nil),                 // 3: shoal.v1.InfoResponse
+	(*OptimizationsRequest)(nil),         // 4: shoal.v1.OptimizationsRequest
+	(*SegmentInfo)(nil),                  // 5: shoal.v1.SegmentInfo
+	(*SegmentOptimization)(nil),          // 6: shoal.v1.SegmentOptimization
+	(*PendingOptimization)(nil),          // 7: shoal.v1.PendingOptimization
+	(*OptimizationsResponse)(nil),        // 8: shoal.v1.OptimizationsResponse
+	(*ShardRef)(nil),                     // 9: shoal.v1.ShardRef
+	(*WithVector)(nil),                   // 10: shoal.v1.WithVector
+	(*UpsertRequest)(nil),                // 11: shoal.v1.UpsertRequest
+	(*DeletePointsRequest)(nil),          // 12: shoal.v1.DeletePointsRequest
+	(*UpdateResponse)(nil),               // 13: shoal.v1.UpdateResponse
+	(*GetPointsRequest)(nil),             // 14: shoal.v1.GetPointsRequest
+	(*GetPointsResponse)(nil),            // 15: shoal.v1.GetPointsResponse
+	(*SearchRequest)(nil),                // 16: shoal.v1.SearchRequest
+	(*ScoredPoint)(nil),                  // 17: shoal.v1.ScoredPoint
+	(*SearchResponse)(nil),               // 18: shoal.v1.SearchResponse
+	(*ScrollRequest)(nil),                // 19: shoal.v1.ScrollRequest
+	(*OrderBy)(nil),                      // 20: shoal.v1.OrderBy
+	(*ScrollResponse)(nil),               // 21: shoal.v1.ScrollResponse
+	(*CountRequest)(nil),                 // 22: shoal.v1.CountRequest
+	(*CountResponse)(nil),                // 23: shoal.v1.CountResponse
+	(*Operation)(nil),                    // 24: shoal.v1.Operation
+	(*CreateVectorName)(nil),             // 25: shoal.v1.CreateVectorName
+	(*DeleteVectorName)(nil),             // 26: shoal.v1.DeleteVectorName
+	(*PointSelector)(nil),                // 27: shoal.v1.PointSelector
+	(*SetPayload)(nil),                   // 28: shoal.v1.SetPayload
+	(*DeletePayload)(nil),                // 29: shoal.v1.DeletePayload
+	(*PointVectors)(nil),                 // 30: shoal.v1.PointVectors
+	(*UpdateVectors)(nil),                // 31: shoal.v1.UpdateVectors
+	(*DeleteVectors)(nil),                // 32: shoal.v1.DeleteVectors
+	(*CreateFieldIndex)(nil),             // 33: shoal.v1.CreateFieldIndex
+	(*DeleteFieldIndex)(nil),             // 34: shoal.v1.DeleteFieldIndex
+	(*UpsertPoints)(nil),                 // 35: shoal.v1.UpsertPoints
+	(*DeletePoints)(nil),                 // 36: shoal.v1.DeletePoints
+	(*WalEntry)(nil),                     // 37: shoal.v1.WalEntry
+	(*LogEntry)(nil),                     // 38: shoal.v1.LogEntry
+	(*ReplicateRequest)(nil),             // 39: shoal.v1.ReplicateRequest
+	(*ReplicateResponse)(nil),            // 40: shoal.v1.ReplicateResponse
+	(*PositionRequest)(nil),              // 41: shoal.v1.PositionRequest
+	(*PositionResponse)(nil),             // 42: shoal.v1.PositionResponse
+	(*DigestRequest)(nil),                // 43: shoal.v1.DigestRequest
+	(*DigestResponse)(nil),               // 44: shoal.v1.DigestResponse
+	(*InstallRequest)(nil),               // 45: shoal.v1.InstallRequest
+	(*InstallResponse)(nil),              // 46: shoal.v1.InstallResponse
+	(*ShardSnapshot)(nil),                // 47: shoal.v1.ShardSnapshot
+	(*CreateShardSnapshotRequest)(nil),   // 48: shoal.v1.CreateShardSnapshotRequest
+	(*ListShardSnapshotsRequest)(nil),    // 49: shoal.v1.ListShardSnapshotsRequest
+	(*ListShardSnapshotsResponse)(nil),   // 50: shoal.v1.ListShardSnapshotsResponse
+	(*DeleteShardSnapshotRequest)(nil),   // 51: shoal.v1.DeleteShardSnapshotRequest
+	(*DeleteShardSnapshotResponse)(nil),  // 52: shoal.v1.DeleteShardSnapshotResponse
+	(*DownloadShardSnapshotRequest)(nil), // 53: shoal.v1.DownloadShardSnapshotRequest
+	(*SnapshotChunk)(nil),                // 54: shoal.v1.SnapshotChunk
+	(*RecoverShardSnapshotRequest)(nil),  // 55: shoal.v1.RecoverShardSnapshotRequest
+	nil,                                  // 56: shoal.v1.PointVectors.VectorsEntry
+	nil,                                  // 57: shoal.v1.InstallRequest.VectorsEntry
+	(*Point)(nil),                        // 58: shoal.v1.Point
+	(*PointID)(nil),                      // 59: shoal.v1.PointID
+	(*Vector)(nil),                       // 60: shoal.v1.Vector
+	(*VectorParams)(nil),                 // 61: shoal.v1.VectorParams
 }
 var file_shoal_v1_storage_proto_depIdxs = []int32{
 	9,  // 0: shoal.v1.UpdateRequest.shard:type_name -> shoal.v1.ShardRef
@@ -3298,85 +3985,106 @@ var file_shoal_v1_storage_proto_depIdxs = []int32{
 	7,  // 8: shoal.v1.OptimizationsResponse.queued:type_name -> shoal.v1.PendingOptimization
 	5,  // 9: shoal.v1.OptimizationsResponse.idle:type_name -> shoal.v1.SegmentInfo
 	9,  // 10: shoal.v1.UpsertRequest.shard:type_name -> shoal.v1.ShardRef
-	46, // 11: shoal.v1.UpsertRequest.points:type_name -> shoal.v1.Point
+	58, // 11: shoal.v1.UpsertRequest.points:type_name -> shoal.v1.Point
 	9,  // 12: shoal.v1.DeletePointsRequest.shard:type_name -> shoal.v1.ShardRef
-	47, // 13: shoal.v1.DeletePointsRequest.ids:type_name -> shoal.v1.PointID
+	59, // 13: shoal.v1.DeletePointsRequest.ids:type_name -> shoal.v1.PointID
 	9,  // 14: shoal.v1.GetPointsRequest.shard:type_name -> shoal.v1.ShardRef
-	47, // 15: shoal.v1.GetPointsRequest.ids:type_name -> shoal.v1.PointID
+	59, // 15: shoal.v1.GetPointsRequest.ids:type_name -> shoal.v1.PointID
 	10, // 16: shoal.v1.GetPointsRequest.with_vector:type_name -> shoal.v1.WithVector
-	46, // 17: shoal.v1.GetPointsResponse.points:type_name -> shoal.v1.Point
+	58, // 17: shoal.v1.GetPointsResponse.points:type_name -> shoal.v1.Point
 	9,  // 18: shoal.v1.SearchRequest.shard:type_name -> shoal.v1.ShardRef
-	48, // 19: shoal.v1.SearchRequest.vector:type_name -> shoal.v1.Vector
+	60, // 19: shoal.v1.SearchRequest.vector:type_name -> shoal.v1.Vector
 	10, // 20: shoal.v1.SearchRequest.with_vector:type_name -> shoal.v1.WithVector
-	46, // 21: shoal.v1.ScoredPoint.point:type_name -> shoal.v1.Point
+	58, // 21: shoal.v1.ScoredPoint.point:type_name -> shoal.v1.Point
 	17, // 22: shoal.v1.SearchResponse.points:type_name -> shoal.v1.ScoredPoint
 	9,  // 23: shoal.v1.ScrollRequest.shard:type_name -> shoal.v1.ShardRef
-	47, // 24: shoal.v1.ScrollRequest.offset:type_name -> shoal.v1.PointID
+	59, // 24: shoal.v1.ScrollRequest.offset:type_name -> shoal.v1.PointID
 	10, // 25: shoal.v1.ScrollRequest.with_vector:type_name -> shoal.v1.WithVector
 	20, // 26: shoal.v1.ScrollRequest.order_by:type_name -> shoal.v1.OrderBy
-	46, // 27: shoal.v1.ScrollResponse.points:type_name -> shoal.v1.Point
-	47, // 28: shoal.v1.ScrollResponse.next_offset:type_name -> shoal.v1.PointID
+	58, // 27: shoal.v1.ScrollResponse.points:type_name -> shoal.v1.Point
+	59, // 28: shoal.v1.ScrollResponse.next_offset:type_name -> shoal.v1.PointID
 	9,  // 29: shoal.v1.CountRequest.shard:type_name -> shoal.v1.ShardRef
-	33, // 30: shoal.v1.Operation.upsert:type_name -> shoal.v1.UpsertPoints
-	34, // 31: shoal.v1.Operation.delete:type_name -> shoal.v1.DeletePoints
-	26, // 32: shoal.v1.Operation.set_payload:type_name -> shoal.v1.SetPayload
-	26, // 33: shoal.v1.Operation.overwrite_payload:type_name -> shoal.v1.SetPayload
-	27, // 34: shoal.v1.Operation.delete_payload:type_name -> shoal.v1.DeletePayload
-	25, // 35: shoal.v1.Operation.clear_payload:type_name -> shoal.v1.PointSelector
-	29, // 36: shoal.v1.Operation.update_vectors:type_name -> shoal.v1.UpdateVectors
-	30, // 37: shoal.v1.Operation.delete_vectors:type_name -> shoal.v1.DeleteVectors
-	31, // 38: shoal.v1.Operation.create_field_index:type_name -> shoal.v1.CreateFieldIndex
-	32, // 39: shoal.v1.Operation.delete_field_index:type_name -> shoal.v1.DeleteFieldIndex
-	47, // 40: shoal.v1.PointSelector.ids:type_name -> shoal.v1.PointID
-	25, // 41: shoal.v1.SetPayload.selector:type_name -> shoal.v1.PointSelector
-	25, // 42: shoal.v1.DeletePayload.selector:type_name -> shoal.v1.PointSelector
-	47, // 43: shoal.v1.PointVectors.id:type_name -> shoal.v1.PointID
-	45, // 44: shoal.v1.PointVectors.vectors:type_name -> shoal.v1.PointVectors.VectorsEntry
-	28, // 45: shoal.v1.UpdateVectors.points:type_name -> shoal.v1.PointVectors
-	25, // 46: shoal.v1.DeleteVectors.selector:type_name -> shoal.v1.PointSelector
-	46, // 47: shoal.v1.UpsertPoints.points:type_name -> shoal.v1.Point
-	0,  // 48: shoal.v1.UpsertPoints.update_mode:type_name -> shoal.v1.UpdateMode
-	47, // 49: shoal.v1.DeletePoints.ids:type_name -> shoal.v1.PointID
-	24, // 50: shoal.v1.WalEntry.op:type_name -> shoal.v1.Operation
-	9,  // 51: shoal.v1.ReplicateRequest.shard:type_name -> shoal.v1.ShardRef
-	36, // 52: shoal.v1.ReplicateRequest.entries:type_name -> shoal.v1.LogEntry
-	9,  // 53: shoal.v1.PositionRequest.shard:type_name -> shoal.v1.ShardRef
-	9,  // 54: shoal.v1.DigestRequest.shard:type_name -> shoal.v1.ShardRef
-	9,  // 55: shoal.v1.InstallRequest.shard:type_name -> shoal.v1.ShardRef
-	46, // 56: shoal.v1.InstallRequest.points:type_name -> shoal.v1.Point
-	31, // 57: shoal.v1.InstallRequest.field_indexes:type_name -> shoal.v1.CreateFieldIndex
-	48, // 58: shoal.v1.PointVectors.VectorsEntry.value:type_name -> shoal.v1.Vector
-	11, // 59: shoal.v1.StorageService.Upsert:input_type -> shoal.v1.UpsertRequest
-	12, // 60: shoal.v1.StorageService.DeletePoints:input_type -> shoal.v1.DeletePointsRequest
-	14, // 61: shoal.v1.StorageService.GetPoints:input_type -> shoal.v1.GetPointsRequest
-	16, // 62: shoal.v1.StorageService.Search:input_type -> shoal.v1.SearchRequest
-	19, // 63: shoal.v1.StorageService.Scroll:input_type -> shoal.v1.ScrollRequest
-	22, // 64: shoal.v1.StorageService.Count:input_type -> shoal.v1.CountRequest
-	1,  // 65: shoal.v1.StorageService.Update:input_type -> shoal.v1.UpdateRequest
-	2,  // 66: shoal.v1.StorageService.Info:input_type -> shoal.v1.InfoRequest
-	4,  // 67: shoal.v1.StorageService.Optimizations:input_type -> shoal.v1.OptimizationsRequest
-	37, // 68: shoal.v1.StorageService.Replicate:input_type -> shoal.v1.ReplicateRequest
-	39, // 69: shoal.v1.StorageService.Position:input_type -> shoal.v1.PositionRequest
-	41, // 70: shoal.v1.StorageService.Digest:input_type -> shoal.v1.DigestRequest
-	43, // 71: shoal.v1.StorageService.Install:input_type -> shoal.v1.InstallRequest
-	13, // 72: shoal.v1.StorageService.Upsert:output_type -> shoal.v1.UpdateResponse
-	13, // 73: shoal.v1.StorageService.DeletePoints:output_type -> shoal.v1.UpdateResponse
-	15, // 74: shoal.v1.StorageService.GetPoints:output_type -> shoal.v1.GetPointsResponse
-	18, // 75: shoal.v1.StorageService.Search:output_type -> shoal.v1.SearchResponse
-	21, // 76: shoal.v1.StorageService.Scroll:output_type -> shoal.v1.ScrollResponse
-	23, // 77: shoal.v1.StorageService.Count:output_type -> shoal.v1.CountResponse
-	13, // 78: shoal.v1.StorageService.Update:output_type -> shoal.v1.UpdateResponse
-	3,  // 79: shoal.v1.StorageService.Info:output_type -> shoal.v1.InfoResponse
-	8,  // 80: shoal.v1.StorageService.Optimizations:output_type -> shoal.v1.OptimizationsResponse
-	38, // 81: shoal.v1.StorageService.Replicate:output_type -> shoal.v1.ReplicateResponse
-	40, // 82: shoal.v1.StorageService.Position:output_type -> shoal.v1.PositionResponse
-	42, // 83: shoal.v1.StorageService.Digest:output_type -> shoal.v1.DigestResponse
-	44, // 84: shoal.v1.StorageService.Install:output_type -> shoal.v1.InstallResponse
-	72, // [72:85] is the sub-list for method output_type
-	59, // [59:72] is the sub-list for method input_type
-	59, // [59:59] is the sub-list for extension type_name
-	59, // [59:59] is the sub-list for extension extendee
-	0,  // [0:59] is the sub-list for field type_name
+	35, // 30: shoal.v1.Operation.upsert:type_name -> shoal.v1.UpsertPoints
+	36, // 31: shoal.v1.Operation.delete:type_name -> shoal.v1.DeletePoints
+	28, // 32: shoal.v1.Operation.set_payload:type_name -> shoal.v1.SetPayload
+	28, // 33: shoal.v1.Operation.overwrite_payload:type_name -> shoal.v1.SetPayload
+	29, // 34: shoal.v1.Operation.delete_payload:type_name -> shoal.v1.DeletePayload
+	27, // 35: shoal.v1.Operation.clear_payload:type_name -> shoal.v1.PointSelector
+	31, // 36: shoal.v1.Operation.update_vectors:type_name -> shoal.v1.UpdateVectors
+	32, // 37: shoal.v1.Operation.delete_vectors:type_name -> shoal.v1.DeleteVectors
+	33, // 38: shoal.v1.Operation.create_field_index:type_name -> shoal.v1.CreateFieldIndex
+	34, // 39: shoal.v1.Operation.delete_field_index:type_name -> shoal.v1.DeleteFieldIndex
+	25, // 40: shoal.v1.Operation.create_vector_name:type_name -> shoal.v1.CreateVectorName
+	26, // 41: shoal.v1.Operation.delete_vector_name:type_name -> shoal.v1.DeleteVectorName
+	61, // 42: shoal.v1.CreateVectorName.params:type_name -> shoal.v1.VectorParams
+	59, // 43: shoal.v1.PointSelector.ids:type_name -> shoal.v1.PointID
+	27, // 44: shoal.v1.SetPayload.selector:type_name -> shoal.v1.PointSelector
+	27, // 45: shoal.v1.DeletePayload.selector:type_name -> shoal.v1.PointSelector
+	59, // 46: shoal.v1.PointVectors.id:type_name -> shoal.v1.PointID
+	56, // 47: shoal.v1.PointVectors.vectors:type_name -> shoal.v1.PointVectors.VectorsEntry
+	30, // 48: shoal.v1.UpdateVectors.points:type_name -> shoal.v1.PointVectors
+	27, // 49: shoal.v1.DeleteVectors.selector:type_name -> shoal.v1.PointSelector
+	58, // 50: shoal.v1.UpsertPoints.points:type_name -> shoal.v1.Point
+	0,  // 51: shoal.v1.UpsertPoints.update_mode:type_name -> shoal.v1.UpdateMode
+	59, // 52: shoal.v1.DeletePoints.ids:type_name -> shoal.v1.PointID
+	24, // 53: shoal.v1.WalEntry.op:type_name -> shoal.v1.Operation
+	9,  // 54: shoal.v1.ReplicateRequest.shard:type_name -> shoal.v1.ShardRef
+	38, // 55: shoal.v1.ReplicateRequest.entries:type_name -> shoal.v1.LogEntry
+	9,  // 56: shoal.v1.PositionRequest.shard:type_name -> shoal.v1.ShardRef
+	9,  // 57: shoal.v1.DigestRequest.shard:type_name -> shoal.v1.ShardRef
+	9,  // 58: shoal.v1.InstallRequest.shard:type_name -> shoal.v1.ShardRef
+	58, // 59: shoal.v1.InstallRequest.points:type_name -> shoal.v1.Point
+	33, // 60: shoal.v1.InstallRequest.field_indexes:type_name -> shoal.v1.CreateFieldIndex
+	57, // 61: shoal.v1.InstallRequest.vectors:type_name -> shoal.v1.InstallRequest.VectorsEntry
+	9,  // 62: shoal.v1.CreateShardSnapshotRequest.shard:type_name -> shoal.v1.ShardRef
+	9,  // 63: shoal.v1.ListShardSnapshotsRequest.shard:type_name -> shoal.v1.ShardRef
+	47, // 64: shoal.v1.ListShardSnapshotsResponse.snapshots:type_name -> shoal.v1.ShardSnapshot
+	9,  // 65: shoal.v1.DeleteShardSnapshotRequest.shard:type_name -> shoal.v1.ShardRef
+	9,  // 66: shoal.v1.DownloadShardSnapshotRequest.shard:type_name -> shoal.v1.ShardRef
+	9,  // 67: shoal.v1.RecoverShardSnapshotRequest.shard:type_name -> shoal.v1.ShardRef
+	60, // 68: shoal.v1.PointVectors.VectorsEntry.value:type_name -> shoal.v1.Vector
+	61, // 69: shoal.v1.InstallRequest.VectorsEntry.value:type_name -> shoal.v1.VectorParams
+	11, // 70: shoal.v1.StorageService.Upsert:input_type -> shoal.v1.UpsertRequest
+	12, // 71: shoal.v1.StorageService.DeletePoints:input_type -> shoal.v1.DeletePointsRequest
+	14, // 72: shoal.v1.StorageService.GetPoints:input_type -> shoal.v1.GetPointsRequest
+	16, // 73: shoal.v1.StorageService.Search:input_type -> shoal.v1.SearchRequest
+	19, // 74: shoal.v1.StorageService.Scroll:input_type -> shoal.v1.ScrollRequest
+	22, // 75: shoal.v1.StorageService.Count:input_type -> shoal.v1.CountRequest
+	1,  // 76: shoal.v1.StorageService.Update:input_type -> shoal.v1.UpdateRequest
+	2,  // 77: shoal.v1.StorageService.Info:input_type -> shoal.v1.InfoRequest
+	4,  // 78: shoal.v1.StorageService.Optimizations:input_type -> shoal.v1.OptimizationsRequest
+	39, // 79: shoal.v1.StorageService.Replicate:input_type -> shoal.v1.ReplicateRequest
+	41, // 80: shoal.v1.StorageService.Position:input_type -> shoal.v1.PositionRequest
+	43, // 81: shoal.v1.StorageService.Digest:input_type -> shoal.v1.DigestRequest
+	45, // 82: shoal.v1.StorageService.Install:input_type -> shoal.v1.InstallRequest
+	48, // 83: shoal.v1.StorageService.CreateShardSnapshot:input_type -> shoal.v1.CreateShardSnapshotRequest
+	49, // 84: shoal.v1.StorageService.ListShardSnapshots:input_type -> shoal.v1.ListShardSnapshotsRequest
+	51, // 85: shoal.v1.StorageService.DeleteShardSnapshot:input_type -> shoal.v1.DeleteShardSnapshotRequest
+	53, // 86: shoal.v1.StorageService.DownloadShardSnapshot:input_type -> shoal.v1.DownloadShardSnapshotRequest
+	55, // 87: shoal.v1.StorageService.RecoverShardSnapshot:input_type -> shoal.v1.RecoverShardSnapshotRequest
+	13, // 88: shoal.v1.StorageService.Upsert:output_type -> shoal.v1.UpdateResponse
+	13, // 89: shoal.v1.StorageService.DeletePoints:output_type -> shoal.v1.UpdateResponse
+	15, // 90: shoal.v1.StorageService.GetPoints:output_type -> shoal.v1.GetPointsResponse
+	18, // 91: shoal.v1.StorageService.Search:output_type -> shoal.v1.SearchResponse
+	21, // 92: shoal.v1.StorageService.Scroll:output_type -> shoal.v1.ScrollResponse
+	23, // 93: shoal.v1.StorageService.Count:output_type -> shoal.v1.CountResponse
+	13, // 94: shoal.v1.StorageService.Update:output_type -> shoal.v1.UpdateResponse
+	3,  // 95: shoal.v1.StorageService.Info:output_type -> shoal.v1.InfoResponse
+	8,  // 96: shoal.v1.StorageService.Optimizations:output_type -> shoal.v1.OptimizationsResponse
+	40, // 97: shoal.v1.StorageService.Replicate:output_type -> shoal.v1.ReplicateResponse
+	42, // 98: shoal.v1.StorageService.Position:output_type -> shoal.v1.PositionResponse
+	44, // 99: shoal.v1.StorageService.Digest:output_type -> shoal.v1.DigestResponse
+	46, // 100: shoal.v1.StorageService.Install:output_type -> shoal.v1.InstallResponse
+	47, // 101: shoal.v1.StorageService.CreateShardSnapshot:output_type -> shoal.v1.ShardSnapshot
+	50, // 102: shoal.v1.StorageService.ListShardSnapshots:output_type -> shoal.v1.ListShardSnapshotsResponse
+	52, // 103: shoal.v1.StorageService.DeleteShardSnapshot:output_type -> shoal.v1.DeleteShardSnapshotResponse
+	54, // 104: shoal.v1.StorageService.DownloadShardSnapshot:output_type -> shoal.v1.SnapshotChunk
+	47, // 105: shoal.v1.StorageService.RecoverShardSnapshot:output_type -> shoal.v1.ShardSnapshot
+	88, // [88:106] is the sub-list for method output_type
+	70, // [70:88] is the sub-list for method input_type
+	70, // [70:70] is the sub-list for extension type_name
+	70, // [70:70] is the sub-list for extension extendee
+	0,  // [0:70] is the sub-list for field type_name
 }
 
 func init() { file_shoal_v1_storage_proto_init() }
@@ -3398,6 +4106,8 @@ func file_shoal_v1_storage_proto_init() {
 		(*Operation_DeleteVectors)(nil),
 		(*Operation_CreateFieldIndex)(nil),
 		(*Operation_DeleteFieldIndex)(nil),
+		(*Operation_CreateVectorName)(nil),
+		(*Operation_DeleteVectorName)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -3405,7 +4115,7 @@ func file_shoal_v1_storage_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_shoal_v1_storage_proto_rawDesc), len(file_shoal_v1_storage_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   45,
+			NumMessages:   57,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1218,6 +1218,152 @@ func (*ShardKey_Keyword) isShardKey_Key() {}
 
 func (*ShardKey_Number) isShardKey_Key() {}
 
+// TransferProgress is how far a full copy or catch-up of a shard replica
+// has come, written by the shard's primary (under its node lease) at
+// cluster.TransferProgressKey while it runs and deleted when it ends.
+type TransferProgress struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Collection string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	Uid        string                 `protobuf:"bytes,2,opt,name=uid,proto3" json:"uid,omitempty"`
+	ShardId    uint32                 `protobuf:"varint,3,opt,name=shard_id,json=shardId,proto3" json:"shard_id,omitempty"`
+	FromNode   uint64                 `protobuf:"varint,4,opt,name=from_node,json=fromNode,proto3" json:"from_node,omitempty"`
+	ToNode     uint64                 `protobuf:"varint,5,opt,name=to_node,json=toNode,proto3" json:"to_node,omitempty"`
+	// method is the method in use: stream_records, snapshot or wal_delta.
+	Method string `protobuf:"bytes,6,opt,name=method,proto3" json:"method,omitempty"`
+	// note says why the method differs from the one asked for, if it does.
+	Note      string `protobuf:"bytes,7,opt,name=note,proto3" json:"note,omitempty"`
+	BytesDone int64  `protobuf:"varint,8,opt,name=bytes_done,json=bytesDone,proto3" json:"bytes_done,omitempty"`
+	// bytes_total is -1 when not known in advance.
+	BytesTotal    int64 `protobuf:"varint,9,opt,name=bytes_total,json=bytesTotal,proto3" json:"bytes_total,omitempty"`
+	RecordsDone   int64 `protobuf:"varint,10,opt,name=records_done,json=recordsDone,proto3" json:"records_done,omitempty"`
+	RecordsTotal  int64 `protobuf:"varint,11,opt,name=records_total,json=recordsTotal,proto3" json:"records_total,omitempty"`
+	StartedUnixMs int64 `protobuf:"varint,12,opt,name=started_unix_ms,json=startedUnixMs,proto3" json:"started_unix_ms,omitempty"`
+	UpdatedUnixMs int64 `protobuf:"varint,13,opt,name=updated_unix_ms,json=updatedUnixMs,proto3" json:"updated_unix_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferProgress) Reset() {
+	*x = TransferProgress{}
+	mi := &file_shoal_v1_types_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferProgress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferProgress) ProtoMessage() {}
+
+func (x *TransferProgress) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_v1_types_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferProgress.ProtoReflect.Descriptor instead.
+func (*TransferProgress) Descriptor() ([]byte, []int) {
+	return file_shoal_v1_types_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *TransferProgress) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *TransferProgress) GetUid() string {
+	if x != nil {
+		return x.Uid
+	}
+	return ""
+}
+
+func (x *TransferProgress) GetShardId() uint32 {
+	if x != nil {
+		return x.ShardId
+	}
+	return 0
+}
+
+func (x *TransferProgress) GetFromNode() uint64 {
+	if x != nil {
+		return x.FromNode
+	}
+	return 0
+}
+
+func (x *TransferProgress) GetToNode() uint64 {
+	if x != nil {
+		return x.ToNode
+	}
+	return 0
+}
+
+func (x *TransferProgress) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *TransferProgress) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *TransferProgress) GetBytesDone() int64 {
+	if x != nil {
+		return x.BytesDone
+	}
+	return 0
+}
+
+func (x *TransferProgress) GetBytesTotal() int64 {
+	if x != nil {
+		return x.BytesTotal
+	}
+	return 0
+}
+
+func (x *TransferProgress) GetRecordsDone() int64 {
+	if x != nil {
+		return x.RecordsDone
+	}
+	return 0
+}
+
+func (x *TransferProgress) GetRecordsTotal() int64 {
+	if x != nil {
+		return x.RecordsTotal
+	}
+	return 0
+}
+
+func (x *TransferProgress) GetStartedUnixMs() int64 {
+	if x != nil {
+		return x.StartedUnixMs
+	}
+	return 0
+}
+
+func (x *TransferProgress) GetUpdatedUnixMs() int64 {
+	if x != nil {
+		return x.UpdatedUnixMs
+	}
+	return 0
+}
+
 var File_shoal_v1_types_proto protoreflect.FileDescriptor
 
 const file_shoal_v1_types_proto_rawDesc = "" +
@@ -1300,7 +1446,26 @@ const file_shoal_v1_types_proto_rawDesc = "" +
 	"\bShardKey\x12\x1a\n" +
 	"\akeyword\x18\x01 \x01(\tH\x00R\akeyword\x12\x18\n" +
 	"\x06number\x18\x02 \x01(\x04H\x00R\x06numberB\x05\n" +
-	"\x03key*x\n" +
+	"\x03key\"\x99\x03\n" +
+	"\x10TransferProgress\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x12\x10\n" +
+	"\x03uid\x18\x02 \x01(\tR\x03uid\x12\x19\n" +
+	"\bshard_id\x18\x03 \x01(\rR\ashardId\x12\x1b\n" +
+	"\tfrom_node\x18\x04 \x01(\x04R\bfromNode\x12\x17\n" +
+	"\ato_node\x18\x05 \x01(\x04R\x06toNode\x12\x16\n" +
+	"\x06method\x18\x06 \x01(\tR\x06method\x12\x12\n" +
+	"\x04note\x18\a \x01(\tR\x04note\x12\x1d\n" +
+	"\n" +
+	"bytes_done\x18\b \x01(\x03R\tbytesDone\x12\x1f\n" +
+	"\vbytes_total\x18\t \x01(\x03R\n" +
+	"bytesTotal\x12!\n" +
+	"\frecords_done\x18\n" +
+	" \x01(\x03R\vrecordsDone\x12#\n" +
+	"\rrecords_total\x18\v \x01(\x03R\frecordsTotal\x12&\n" +
+	"\x0fstarted_unix_ms\x18\f \x01(\x03R\rstartedUnixMs\x12&\n" +
+	"\x0fupdated_unix_ms\x18\r \x01(\x03R\rupdatedUnixMs*x\n" +
 	"\bDistance\x12\x18\n" +
 	"\x14DISTANCE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fDISTANCE_COSINE\x10\x01\x12\x13\n" +
@@ -1340,7 +1505,7 @@ func file_shoal_v1_types_proto_rawDescGZIP() []byte {
 }
 
 var file_shoal_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_shoal_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_shoal_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_shoal_v1_types_proto_goTypes = []any{
 	(Distance)(0),            // 0: shoal.v1.Distance
 	(ReplicaState)(0),        // 1: shoal.v1.ReplicaState
@@ -1359,14 +1524,15 @@ var file_shoal_v1_types_proto_goTypes = []any{
 	(*Node)(nil),             // 14: shoal.v1.Node
 	(*ReplicaStatus)(nil),    // 15: shoal.v1.ReplicaStatus
 	(*ShardKey)(nil),         // 16: shoal.v1.ShardKey
-	nil,                      // 17: shoal.v1.Point.VectorsEntry
-	nil,                      // 18: shoal.v1.CollectionConfig.VectorsEntry
+	(*TransferProgress)(nil), // 17: shoal.v1.TransferProgress
+	nil,                      // 18: shoal.v1.Point.VectorsEntry
+	nil,                      // 19: shoal.v1.CollectionConfig.VectorsEntry
 }
 var file_shoal_v1_types_proto_depIdxs = []int32{
 	5,  // 0: shoal.v1.Point.id:type_name -> shoal.v1.PointID
-	17, // 1: shoal.v1.Point.vectors:type_name -> shoal.v1.Point.VectorsEntry
+	18, // 1: shoal.v1.Point.vectors:type_name -> shoal.v1.Point.VectorsEntry
 	0,  // 2: shoal.v1.VectorParams.distance:type_name -> shoal.v1.Distance
-	18, // 3: shoal.v1.CollectionConfig.vectors:type_name -> shoal.v1.CollectionConfig.VectorsEntry
+	19, // 3: shoal.v1.CollectionConfig.vectors:type_name -> shoal.v1.CollectionConfig.VectorsEntry
 	4,  // 4: shoal.v1.CollectionConfig.sharding_method:type_name -> shoal.v1.ShardingMethod
 	9,  // 5: shoal.v1.Collection.config:type_name -> shoal.v1.CollectionConfig
 	1,  // 6: shoal.v1.Replica.state:type_name -> shoal.v1.ReplicaState
@@ -1404,7 +1570,7 @@ func file_shoal_v1_types_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_shoal_v1_types_proto_rawDesc), len(file_shoal_v1_types_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   14,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

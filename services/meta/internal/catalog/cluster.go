@@ -34,6 +34,17 @@ type setup struct {
 	nodes     map[uint64]*shoalv1.Node
 	transfers map[string]*shoalv1.ShardTransfer
 	trRevs    map[string]int64
+	// rev is the snapshot's revision; others are the other collections'
+	// shard maps and every transfer record (for the limits), marks the
+	// peer marks.
+	rev     int64
+	others  []*shoalv1.ShardMap
+	records []*shoalv1.ShardTransfer
+	marks   map[uint64]*shoalv1.PeerMark
+	limits  cluster.TransferLimits
+	// guardTransfers makes the write depend on no transfer record having
+	// changed since the snapshot (a start took a slot under the limits).
+	guardTransfers bool
 
 	mapChanged bool
 	puts       map[string]*shoalv1.ShardTransfer
@@ -78,6 +89,9 @@ func (s *Service) UpdateClusterSetup(ctx context.Context, req *connect.Request[s
 			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(key), "=", st.trRevs[key]))
 			ops = append(ops, clientv3.OpDelete(key))
 		}
+		if st.guardTransfers {
+			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(cluster.TransfersPrefix), "<", st.rev+1).WithPrefix())
+		}
 		resp, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
 		if err != nil {
 			return nil, storeError(ctx, "update cluster setup of "+name, err)
@@ -97,6 +111,9 @@ func (s *Service) readSetup(ctx context.Context, name string) (*setup, error) {
 		clientv3.OpGet(cluster.ShardMapKey(name)),
 		clientv3.OpGet(cluster.NodesPrefix, clientv3.WithPrefix()),
 		clientv3.OpGet(cluster.TransferPrefix(name), clientv3.WithPrefix()),
+		clientv3.OpGet(cluster.ShardMapsPrefix, clientv3.WithPrefix()),
+		clientv3.OpGet(cluster.TransfersPrefix, clientv3.WithPrefix()),
+		clientv3.OpGet(cluster.PeersPrefix, clientv3.WithPrefix()),
 	).Commit()
 	if err != nil {
 		return nil, storeError(ctx, "read cluster setup of "+name, err)
@@ -109,6 +126,8 @@ func (s *Service) readSetup(ctx context.Context, name string) (*setup, error) {
 		coll: &shoalv1.Collection{}, m: &shoalv1.ShardMap{}, mapRev: mapKvs[0].ModRevision,
 		nodes: map[uint64]*shoalv1.Node{}, transfers: map[string]*shoalv1.ShardTransfer{}, trRevs: map[string]int64{},
 		puts: map[string]*shoalv1.ShardTransfer{},
+		rev:  snap.Header.GetRevision(), limits: s.defaults.TransferLimits,
+		marks: cluster.DecodePeerMarks(snap.Responses[6].GetResponseRange().GetKvs()),
 	}
 	if err := proto.Unmarshal(collKvs[0].Value, st.coll); err != nil {
 		return nil, connect.NewError(connect.CodeInternal, fmt.Errorf("decode collection %s: %w", name, err))
@@ -134,6 +153,18 @@ func (s *Service) readSetup(ctx context.Context, name string) (*setup, error) {
 		}
 		st.transfers[string(kv.Key)] = t
 		st.trRevs[string(kv.Key)] = kv.ModRevision
+	}
+	for _, kv := range snap.Responses[4].GetResponseRange().GetKvs() {
+		m := &shoalv1.ShardMap{}
+		if proto.Unmarshal(kv.Value, m) == nil && string(kv.Key) != cluster.ShardMapKey(name) {
+			st.others = append(st.others, m)
+		}
+	}
+	for _, kv := range snap.Responses[5].GetResponseRange().GetKvs() {
+		t := &shoalv1.ShardTransfer{}
+		if proto.Unmarshal(kv.Value, t) == nil {
+			st.records = append(st.records, t)
+		}
 	}
 	return st, nil
 }
@@ -207,19 +238,32 @@ func (st *setup) transfer(op *shoalv1.ShardTransferOp, kind shoalv1.ShardTransfe
 	if n.GetNodeType() == shoalv1.NodeType_NODE_TYPE_LISTENER {
 		return badInput("Peer %d is a listener node and cannot hold an Active replica", to)
 	}
+	if m := st.marks[to]; m.GetRemoved() {
+		return badInput("Peer %d was removed from the cluster", to)
+	} else if m.GetDraining() {
+		return badInput("Peer %d is being drained and takes no new replica", to)
+	}
 	if cluster.FindReplica(sh, to) != nil {
 		return badInput("Shard %d is already on peer %d", sh.GetId(), to)
 	}
 	if st.busy(sh.GetId(), from) || st.busy(sh.GetId(), to) {
 		return badInput("Shard %d is already involved in a transfer on peer %d or %d", sh.GetId(), from, to)
 	}
-	sh.Replicas = append(sh.Replicas, &shoalv1.Replica{NodeId: to, State: statePartial})
-	st.mapChanged = true
-	key := cluster.TransferKey(st.coll.GetName(), sh.GetId(), from, to)
-	st.puts[key] = &shoalv1.ShardTransfer{
+	t := &shoalv1.ShardTransfer{
 		Collection: st.coll.GetName(), Uid: st.coll.GetUid(), ShardId: sh.GetId(), FromNode: from, ToNode: to,
 		Kind: kind, Method: op.GetMethod(), StartedUnixMs: now.UnixMilli(),
 	}
+	// Within the limits the transfer starts now; beyond them it is queued
+	// (no target replica yet) and the controller starts it when a slot
+	// frees.
+	st.guardTransfers = true
+	if cluster.NewTransferLoad(st.limits, append([]*shoalv1.ShardMap{st.m}, st.others...), st.records).Allows(from, to) {
+		sh.Replicas = append(sh.Replicas, &shoalv1.Replica{NodeId: to, State: statePartial})
+		st.mapChanged = true
+	} else {
+		t.Queued = true
+	}
+	st.puts[cluster.TransferKey(st.coll.GetName(), sh.GetId(), from, to)] = t
 	return nil
 }
 

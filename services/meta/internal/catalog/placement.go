@@ -22,6 +22,19 @@ func replicaLoad(maps []*shoalv1.ShardMap) map[uint64]int {
 	return load
 }
 
+// placeable leaves out the nodes an administrator drains or removed:
+// they get no new replica.
+func placeable(nodes []*shoalv1.Node, marks map[uint64]*shoalv1.PeerMark) []*shoalv1.Node {
+	out := nodes[:0:0]
+	for _, n := range nodes {
+		if m := marks[n.GetId()]; m != nil && (m.GetDraining() || m.GetRemoved()) {
+			continue
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
 // placementNodes returns the ids of the registered storage nodes that hold
 // counted replicas (node type Normal), ascending. Listener nodes only ever
 // receive extra replicas, never ones that count toward the replication

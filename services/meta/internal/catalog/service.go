@@ -122,6 +122,7 @@ func (s *Service) store(ctx context.Context, name string, want *shoalv1.Collecti
 			clientv3.OpGet(cluster.NodesPrefix, clientv3.WithPrefix()),
 			clientv3.OpGet(cluster.ShardMapsPrefix, clientv3.WithPrefix()),
 			clientv3.OpGet(cluster.AliasKey(name)),
+			clientv3.OpGet(cluster.PeersPrefix, clientv3.WithPrefix()),
 		).Commit()
 		if err != nil {
 			return nil, false, storeError(ctx, "read catalog", err)
@@ -147,6 +148,7 @@ func (s *Service) store(ctx context.Context, name string, want *shoalv1.Collecti
 			}
 			nodes = append(nodes, n)
 		}
+		nodes = placeable(nodes, cluster.DecodePeerMarks(snap.Responses[4].GetResponseRange().GetKvs()))
 		var maps []*shoalv1.ShardMap
 		for _, kv := range snap.Responses[2].GetResponseRange().GetKvs() {
 			m := &shoalv1.ShardMap{}

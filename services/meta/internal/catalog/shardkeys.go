@@ -62,6 +62,7 @@ func (s *Service) readForKeys(ctx context.Context, name string) (*keySnapshot, e
 		clientv3.OpGet(cluster.ShardMapKey(name)),
 		clientv3.OpGet(cluster.NodesPrefix, clientv3.WithPrefix()),
 		clientv3.OpGet(cluster.ShardMapsPrefix, clientv3.WithPrefix()),
+		clientv3.OpGet(cluster.PeersPrefix, clientv3.WithPrefix()),
 	).Commit()
 	if err != nil {
 		return nil, storeError(ctx, "read catalog", err)
@@ -87,6 +88,7 @@ func (s *Service) readForKeys(ctx context.Context, name string) (*keySnapshot, e
 			ks.nodes = append(ks.nodes, n)
 		}
 	}
+	ks.nodes = placeable(ks.nodes, cluster.DecodePeerMarks(snap.Responses[4].GetResponseRange().GetKvs()))
 	for _, kv := range snap.Responses[3].GetResponseRange().GetKvs() {
 		m := &shoalv1.ShardMap{}
 		if err := proto.Unmarshal(kv.Value, m); err == nil {
@@ -137,6 +139,9 @@ func (s *Service) CreateShardKey(ctx context.Context, req *connect.Request[shoal
 		return nil, connect.NewError(connect.CodeInvalidArgument, err)
 	}
 	if err := validKey(key); err != nil {
+		return nil, connect.NewError(connect.CodeInvalidArgument, err)
+	}
+	if err := checkInitialState(req.Msg.GetInitialState()); err != nil {
 		return nil, connect.NewError(connect.CodeInvalidArgument, err)
 	}
 	if req.Msg.GetShardsNumber() > MaxShards {
@@ -224,6 +229,7 @@ func (s *Service) planKey(ks *keySnapshot, req *shoalv1.CreateShardKeyRequest) (
 	addListeners(placed, listeners)
 	for _, sh := range placed {
 		sh.Key = proto.Clone(req.GetKey()).(*shoalv1.ShardKey)
+		applyInitialState(sh, req.GetInitialState())
 		if rf != cfg.GetReplicationFactor() {
 			sh.ReplicationFactor = rf
 		}

@@ -7,6 +7,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/shoaldb/shoal/pkg/cluster"
 	shoalv1 "github.com/shoaldb/shoal/proto/gen/shoal/v1"
 )
 
@@ -28,6 +29,9 @@ const (
 type Defaults struct {
 	ReplicationFactor      uint32
 	WriteConsistencyFactor uint32
+	// TransferLimits bound the transfers in flight per storage node: a
+	// replicate_shard or move_shard beyond them is queued.
+	TransferLimits cluster.TransferLimits
 }
 
 // ValidateName checks a collection name: 1 to 255 bytes, no '/', no

@@ -94,13 +94,13 @@ func TestApplyDefaults(t *testing.T) {
 			t.Errorf("applyDefaults(rf=%d, wcf=%d, %+v) = rf %d wcf %d err %v, want rf %d wcf %d", rf, wcf, d, c.ReplicationFactor, c.WriteConsistencyFactor, err, wantRF, wantWCF)
 		}
 	}
-	f(0, 0, Defaults{1, 1}, 1, 1, "")
-	f(0, 0, Defaults{3, 2}, 3, 2, "")
-	f(2, 0, Defaults{3, 3}, 2, 2, "") // default wcf capped at the asked rf
-	f(1, 0, Defaults{3, 2}, 1, 1, "") // same
-	f(3, 3, Defaults{1, 1}, 3, 3, "") // explicit values win
-	f(0, 2, Defaults{3, 1}, 3, 2, "") // default rf, explicit wcf
-	f(0, 0, Defaults{0, 0}, 1, 1, "") // zero defaults still give valid values
-	f(2, 3, Defaults{1, 1}, 0, 0, "Wrong input: write_consistency_factor (3) must not be greater than replication_factor (2)")
-	f(0, 2, Defaults{1, 1}, 0, 0, "write_consistency_factor (2) must not be greater than replication_factor (1)")
+	f(0, 0, Defaults{ReplicationFactor: 1, WriteConsistencyFactor: 1}, 1, 1, "")
+	f(0, 0, Defaults{ReplicationFactor: 3, WriteConsistencyFactor: 2}, 3, 2, "")
+	f(2, 0, Defaults{ReplicationFactor: 3, WriteConsistencyFactor: 3}, 2, 2, "") // default wcf capped at the asked rf
+	f(1, 0, Defaults{ReplicationFactor: 3, WriteConsistencyFactor: 2}, 1, 1, "") // same
+	f(3, 3, Defaults{ReplicationFactor: 1, WriteConsistencyFactor: 1}, 3, 3, "") // explicit values win
+	f(0, 2, Defaults{ReplicationFactor: 3, WriteConsistencyFactor: 1}, 3, 2, "") // default rf, explicit wcf
+	f(0, 0, Defaults{ReplicationFactor: 0, WriteConsistencyFactor: 0}, 1, 1, "") // zero defaults still give valid values
+	f(2, 3, Defaults{ReplicationFactor: 1, WriteConsistencyFactor: 1}, 0, 0, "Wrong input: write_consistency_factor (3) must not be greater than replication_factor (2)")
+	f(0, 2, Defaults{ReplicationFactor: 1, WriteConsistencyFactor: 1}, 0, 0, "write_consistency_factor (2) must not be greater than replication_factor (1)")
 }

@@ -13,7 +13,11 @@
 //   - replicas on Listener nodes become Listener, Listener replicas on
 //     Normal nodes become Partial;
 //   - transfer records (cluster operations) are driven to their end: see
-//     driveTransfers.
+//     driveTransfers; queued ones start when the per-node limits allow;
+//   - replicas on nodes removed or gone for longer than ReplicaLostAfter
+//     are re-created elsewhere, draining nodes are emptied, and, when
+//     Rebalance is set, replicas move until every Normal node holds as
+//     many as the others ±1: see heal.
 //
 // Every change is one compare-and-swap per map (cluster.UpdateShardMap),
 // made only after checking that this controller still holds leadership.
@@ -38,6 +42,9 @@ const ElectionPrefix = cluster.Prefix + "controller"
 
 // DefaultResync is how often the leader reconciles when nothing changed.
 const DefaultResync = time.Second
+
+// DefaultReplicaLostAfter is Config.ReplicaLostAfter's default.
+const DefaultReplicaLostAfter = 5 * time.Minute
 
 // Backoff bounds after a failed reconcile or campaign.
 const (
@@ -69,7 +76,20 @@ type Config struct {
 	// Resync is the period of reconciles without changes (DefaultResync
 	// if 0).
 	Resync time.Duration
-	Log    zerolog.Logger
+	// Limits bound the shard transfers in flight into and out of each
+	// storage node, recoveries of Dead replicas included (zero:
+	// unlimited).
+	Limits cluster.TransferLimits
+	// ReplicaLostAfter is how long a storage node named by a shard map
+	// may stay unregistered before its replicas count as lost and are
+	// re-created elsewhere (DefaultReplicaLostAfter if 0). The clock
+	// starts when the leader first sees the node absent, so a new leader
+	// starts it afresh.
+	ReplicaLostAfter time.Duration
+	// Rebalance lets the controller move replicas until every Normal
+	// storage node holds as many as the others, ±1.
+	Rebalance bool
+	Log       zerolog.Logger
 }
 
 // Controller is a running controller: it campaigns for leadership and,
@@ -87,12 +107,18 @@ type Controller struct {
 	stuck, prevStuck map[string]bool
 	// revived spaces out revivals of Dead replicas. Loop goroutine only.
 	revived map[reviveKey]*revival
+	// absent is when the leader first saw each storage node named by a
+	// shard map unregistered. Loop goroutine only.
+	absent map[uint64]time.Time
 }
 
 // Start starts the controller in the background.
 func Start(cfg Config) *Controller {
 	if cfg.Resync <= 0 {
 		cfg.Resync = DefaultResync
+	}
+	if cfg.ReplicaLostAfter <= 0 {
+		cfg.ReplicaLostAfter = DefaultReplicaLostAfter
 	}
 	if cfg.LeaseTTL <= 0 {
 		cfg.LeaseTTL = cluster.LeaseTTL(0)
@@ -105,6 +131,7 @@ func Start(cfg Config) *Controller {
 		done:    make(chan struct{}),
 		stuck:   map[string]bool{},
 		revived: map[reviveKey]*revival{},
+		absent:  map[uint64]time.Time{},
 	}
 	go c.run(ctx)
 	return c

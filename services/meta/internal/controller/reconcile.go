@@ -26,19 +26,38 @@ const reconcileTimeout = 10 * time.Second
 // nodeView). Failures of single collections are joined; errNotLeader ends
 // the pass.
 func (c *Controller) reconcileAll(ctx context.Context, l *leadership, judge bool) error {
-	v := newNodeView(c.cfg.State.Nodes(storageTier), judge)
+	rctx, cancel := context.WithTimeout(ctx, reconcileTimeout)
+	defer cancel()
+	records, marks, err := c.readRecords(rctx)
+	if err != nil {
+		return err
+	}
+	// A record and the map edit that goes with it are one write: judge
+	// the records only on a copy of the maps that includes it (else a
+	// transfer just started looks like one whose target was dropped).
+	var newest int64
+	for _, r := range records {
+		newest = max(newest, r.rev)
+	}
+	if err := c.cfg.State.WaitRevision(rctx, newest); err != nil {
+		return fmt.Errorf("reconcile: %w", err)
+	}
+	nodes := c.cfg.State.Nodes(storageTier)
+	f := c.snapshot()
+	v := newNodeViewMarked(nodes, judge, marks, c.lostNodes(nodes, f, judge, time.Now()))
+	load := cluster.NewTransferLoad(c.cfg.Limits, f.mapList(), recordList(records))
 	// Only shards still stuck in this pass stay remembered.
 	c.prevStuck, c.stuck = c.stuck, map[string]bool{}
 	var errs []error
 	uids := map[string]bool{}
 	for _, coll := range c.cfg.State.Collections() {
 		uids[coll.GetUid()] = true
-		_, m, ok := c.cfg.State.Collection(coll.GetName())
-		if !ok || m.GetUid() != coll.GetUid() {
+		m := f.maps[coll.GetName()]
+		if m == nil {
 			continue // being created or deleted
 		}
 		cctx, cancel := context.WithTimeout(ctx, reconcileTimeout)
-		err := c.reconcileCollection(cctx, l, coll, m, v)
+		err := c.reconcileCollection(cctx, l, coll, m, v, load)
 		cancel()
 		if err != nil {
 			if errors.Is(err, errNotLeader) || ctx.Err() != nil {
@@ -50,11 +69,21 @@ func (c *Controller) reconcileAll(ctx context.Context, l *leadership, judge bool
 	c.forgetRevivals(uids)
 	tctx, cancel := context.WithTimeout(ctx, reconcileTimeout)
 	defer cancel()
-	if err := c.driveTransfers(tctx, l, v); err != nil {
+	if err := c.driveTransfers(tctx, l, v, records, load); err != nil {
 		if errors.Is(err, errNotLeader) || ctx.Err() != nil {
 			return err
 		}
 		errs = append(errs, err)
+	}
+	if judge {
+		hctx, cancel := context.WithTimeout(ctx, reconcileTimeout)
+		defer cancel()
+		if err := c.heal(hctx, l, v, f, records, load); err != nil {
+			if errors.Is(err, errNotLeader) || ctx.Err() != nil {
+				return err
+			}
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -63,9 +92,9 @@ func (c *Controller) reconcileAll(ctx context.Context, l *leadership, judge bool
 // their positions), then, if the rules change anything, writes the map
 // with one compare-and-swap. The rules run again on the map read by the
 // swap, so a map changed meanwhile is judged as it is.
-func (c *Controller) reconcileCollection(ctx context.Context, l *leadership, coll *shoalv1.Collection, m *shoalv1.ShardMap, v nodeView) error {
+func (c *Controller) reconcileCollection(ctx context.Context, l *leadership, coll *shoalv1.Collection, m *shoalv1.ShardMap, v nodeView, load *cluster.TransferLoad) error {
 	var errs []error
-	revive := c.revivals(coll, m, v)
+	revive := c.revivals(coll, m, v, load)
 	promos := map[uint32]promotion{}
 	var mu sync.Mutex // guards promos and errs while shards are decided in parallel
 	var wg sync.WaitGroup
@@ -214,18 +243,45 @@ type revival struct {
 
 // revivals forgets the revivals of m's replicas that are Active again or
 // whose node lost its lease (a node that registers again is retried at
-// once), and returns the rule's reviveFunc for m.
-func (c *Controller) revivals(coll *shoalv1.Collection, m *shoalv1.ShardMap, v nodeView) reviveFunc {
+// once), and returns the rule's reviveFunc for m. A revival is a transfer
+// from the shard's primary to the replica's node: the Dead replicas that
+// may become Partial in this pass are chosen here, in map order, while
+// load allows (their slots are taken even if the write then loses a race:
+// the next pass counts afresh).
+func (c *Controller) revivals(coll *shoalv1.Collection, m *shoalv1.ShardMap, v nodeView, load *cluster.TransferLoad) reviveFunc {
+	allowed := map[reviveKey]bool{}
+	now := time.Now()
+	waiting := func(k reviveKey, now time.Time) bool {
+		rv := c.revived[k]
+		return rv != nil && now.Sub(rv.at) < rv.wait
+	}
 	for _, sh := range m.GetShards() {
+		live := primaryLive(sh, v)
 		for _, r := range sh.GetReplicas() {
+			k := reviveKey{coll.GetUid(), sh.GetId(), r.GetNodeId()}
 			if r.GetState() == stateActive || !v.registered(r.GetNodeId()) {
-				delete(c.revived, reviveKey{coll.GetUid(), sh.GetId(), r.GetNodeId()})
+				delete(c.revived, k)
 			}
+			if r.GetState() != stateDead || !live || r.GetNodeId() == sh.GetPrimary() || !v.registered(r.GetNodeId()) {
+				continue
+			}
+			if waiting(k, now) {
+				continue
+			}
+			if load != nil && !load.Targeted(coll.GetUid(), sh.GetId(), r.GetNodeId()) {
+				// A recovery of its own: it needs a free slot. (A replica
+				// a transfer record targets has the record's slot.)
+				if !load.Allows(sh.GetPrimary(), r.GetNodeId()) {
+					continue
+				}
+				load.Take(sh.GetPrimary(), r.GetNodeId())
+			}
+			allowed[k] = true
 		}
 	}
 	return func(shard uint32, node uint64) bool {
-		r := c.revived[reviveKey{coll.GetUid(), shard, node}]
-		return r == nil || time.Since(r.at) >= r.wait
+		k := reviveKey{coll.GetUid(), shard, node}
+		return (load == nil || allowed[k]) && !waiting(k, time.Now())
 	}
 }
 

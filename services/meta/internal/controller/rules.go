@@ -27,16 +27,49 @@ type nodeView struct {
 	// leadership: an absent node may simply not have registered again
 	// yet (a whole-cluster restart), so absence is not yet a lapsed lease.
 	judge bool
+	// draining are the nodes an administrator drains: they keep their
+	// replicas until moved but get no new one.
+	draining map[uint64]bool
+	// lost are the nodes whose replicas are lost for good: removed, or
+	// unregistered for longer than the replica-lost delay.
+	lost map[uint64]bool
 }
 
+// newNodeView builds the view from the registered nodes. Nodes marked
+// removed are left out: their replicas are judged like those of a node
+// whose lease lapsed, and they are never a target.
 func newNodeView(nodes []*shoalv1.Node, judge bool) nodeView {
-	v := nodeView{nodes: make(map[uint64]*shoalv1.Node, len(nodes)), judge: judge}
+	return newNodeViewMarked(nodes, judge, nil, nil)
+}
+
+// newNodeViewMarked is newNodeView with the administrators' marks and the
+// nodes taken for lost (a removed node is always lost).
+func newNodeViewMarked(nodes []*shoalv1.Node, judge bool, marks map[uint64]*shoalv1.PeerMark, lost map[uint64]bool) nodeView {
+	v := nodeView{nodes: make(map[uint64]*shoalv1.Node, len(nodes)), judge: judge, draining: map[uint64]bool{}, lost: map[uint64]bool{}}
+	for id := range lost {
+		v.lost[id] = true
+	}
+	for id, m := range marks {
+		switch {
+		case m.GetRemoved():
+			v.lost[id] = true
+		case m.GetDraining():
+			v.draining[id] = true
+		}
+	}
 	for _, n := range nodes {
-		if n.GetTier() == storageTier {
+		if n.GetTier() == storageTier && !v.lost[n.GetId()] {
 			v.nodes[n.GetId()] = n
 		}
 	}
 	return v
+}
+
+// target reports whether node id may receive a new replica that counts
+// toward the replication factor: registered, Normal, not draining, not
+// lost.
+func (v nodeView) target(id uint64) bool {
+	return v.normal(id) && !v.draining[id] && !v.lost[id]
 }
 
 // registered reports whether node id holds a lease now.
@@ -44,7 +77,7 @@ func (v nodeView) registered(id uint64) bool { _, ok := v.nodes[id]; return ok }
 
 // gone reports whether node id's lease lapsed: it is not registered and
 // the grace period is over.
-func (v nodeView) gone(id uint64) bool { return v.judge && !v.registered(id) }
+func (v nodeView) gone(id uint64) bool { return v.lost[id] || (v.judge && !v.registered(id)) }
 
 // listener reports whether node id is registered as a Listener.
 func (v nodeView) listener(id uint64) bool {

@@ -224,7 +224,7 @@ func TestRevivalBackoff(t *testing.T) {
 	coll := &shoalv1.Collection{Name: "c", Uid: "u"}
 	m := &shoalv1.ShardMap{Uid: "u", Shards: []*shoalv1.Shard{shard(0, 1, "1:A", "2:D", "3:D")}}
 	v := view(true, []uint64{1, 2, 3})
-	revive := c.revivals(coll, m, v)
+	revive := c.revivals(coll, m, v, nil)
 	if !revive(0, 2) || !revive(0, 3) {
 		t.Fatal("a replica never revived must be revivable at once")
 	}
@@ -253,14 +253,14 @@ func TestRevivalBackoff(t *testing.T) {
 	}
 	// Its node losing the lease (registering again later) resets it.
 	c.revived[k].at = now
-	c.revivals(coll, m, view(true, []uint64{1, 3}))
+	c.revivals(coll, m, view(true, []uint64{1, 3}), nil)
 	if _, ok := c.revived[k]; ok || !revive(0, 2) {
 		t.Fatal("a node that lost its lease must be revived at once when back")
 	}
 	// So does the replica being Active again, and the collection going.
 	c.noteRevived(k, now)
 	m.Shards[0].Replicas[1].State = stateActive
-	c.revivals(coll, m, v)
+	c.revivals(coll, m, v, nil)
 	if _, ok := c.revived[k]; ok {
 		t.Fatal("an Active replica's revivals must be forgotten")
 	}

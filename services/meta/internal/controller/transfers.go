@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 
 	"github.com/shoaldb/shoal/pkg/cluster"
 	shoalv1 "github.com/shoaldb/shoal/proto/gen/shoal/v1"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"google.golang.org/protobuf/proto"
 )
 
 const (
@@ -26,24 +26,31 @@ const (
 //   - a drop of a primary hands the role over, then removes the replica;
 //   - a record whose collection, shard, target or source replica is gone
 //     (aborted, dropped, collection deleted), or whose target's node now
-//     runs as a Listener, is deleted.
+//     runs as a Listener or is lost, is deleted;
+//   - a queued record starts, oldest first, when load allows a transfer
+//     from its source to its target (see startQueued).
 //
 // The target replica itself is filled by the shard's primary, which ships
 // its log to every updatable follower (a full copy when the log no longer
 // reaches back) and sets the replica Active.
-func (c *Controller) driveTransfers(ctx context.Context, l *leadership, v nodeView) error {
-	resp, err := c.cfg.Client.Get(ctx, cluster.TransfersPrefix, clientv3.WithPrefix())
-	if err != nil {
-		return fmt.Errorf("read transfer records: %w", err)
-	}
+func (c *Controller) driveTransfers(ctx context.Context, l *leadership, v nodeView, records []record, load *cluster.TransferLoad) error {
 	var errs []error
-	for _, kv := range resp.Kvs {
-		t := &shoalv1.ShardTransfer{}
-		if err := proto.Unmarshal(kv.Value, t); err != nil {
-			c.log.Warn().Err(err).Str("key", string(kv.Key)).Msg("skip undecodable transfer record")
+	var queued []record
+	for _, r := range records {
+		if r.t.GetQueued() {
+			queued = append(queued, r)
 			continue
 		}
-		if err := c.driveTransfer(ctx, l, v, string(kv.Key), kv.ModRevision, t); err != nil {
+		if err := c.driveTransfer(ctx, l, v, r.key, r.rev, r.t); err != nil {
+			if errors.Is(err, errNotLeader) || ctx.Err() != nil {
+				return err
+			}
+			errs = append(errs, err)
+		}
+	}
+	sort.SliceStable(queued, func(i, j int) bool { return queued[i].t.GetStartedUnixMs() < queued[j].t.GetStartedUnixMs() })
+	for _, r := range queued {
+		if err := c.startQueued(ctx, l, v, r, load); err != nil {
 			if errors.Is(err, errNotLeader) || ctx.Err() != nil {
 				return err
 			}
@@ -51,6 +58,39 @@ func (c *Controller) driveTransfers(ctx context.Context, l *leadership, v nodeVi
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// startQueued starts a queued transfer when load allows it. A record
+// whose collection, shard or source replica is gone, or whose target can
+// no longer receive it (Listener, draining, removed or lost, or already
+// holding the shard), ends; one whose source is not Active or whose
+// target is unregistered for now waits.
+func (c *Controller) startQueued(ctx context.Context, l *leadership, v nodeView, r record, load *cluster.TransferLoad) error {
+	t := r.t
+	coll, m, ok := c.cfg.State.Collection(t.GetCollection())
+	if !ok || m.GetUid() != t.GetUid() || coll.GetUid() != t.GetUid() {
+		return c.endTransfer(ctx, l, r.key, r.rev, t, "collection gone")
+	}
+	sh := cluster.FindShard(m, t.GetShardId())
+	if sh == nil {
+		return c.endTransfer(ctx, l, r.key, r.rev, t, "shard gone")
+	}
+	src := cluster.FindReplica(sh, t.GetFromNode())
+	switch to := t.GetToNode(); {
+	case src == nil:
+		return c.endTransfer(ctx, l, r.key, r.rev, t, "source replica gone")
+	case v.lost[to] || v.draining[to] || v.listener(to):
+		return c.endTransfer(ctx, l, r.key, r.rev, t, "target node can no longer receive replicas")
+	case cluster.FindReplica(sh, to) != nil:
+		return c.endTransfer(ctx, l, r.key, r.rev, t, "target already holds the shard")
+	case !v.normal(to) || src.GetState() != stateActive || !load.Allows(t.GetFromNode(), to):
+		return nil
+	}
+	err := c.startTransfer(ctx, l, coll, r.key, r.rev, t, addTarget(t), load)
+	if errors.Is(err, errStale) {
+		return nil
+	}
+	return err
 }
 
 func (c *Controller) driveTransfer(ctx context.Context, l *leadership, v nodeView, key string, rev int64, t *shoalv1.ShardTransfer) error {
@@ -66,6 +106,11 @@ func (c *Controller) driveTransfer(ctx context.Context, l *leadership, v nodeVie
 		tgt := cluster.FindReplica(sh, t.GetToNode())
 		if tgt == nil {
 			return c.endTransfer(ctx, l, key, rev, t, "target replica gone")
+		}
+		if v.lost[t.GetToNode()] && tgt.GetState() != stateActive {
+			// Its node was removed or is gone for good: the replica is
+			// re-created elsewhere (see heal).
+			return c.endTransfer(ctx, l, key, rev, t, "target node lost")
 		}
 		if tgt.GetState() == stateListener {
 			// Its node runs as a Listener now: never a move's target.

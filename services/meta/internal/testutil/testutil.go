@@ -40,14 +40,16 @@ func FreePorts(t testing.TB, n int) []int {
 // Node is the configuration of a meta node on loopback: --uri
 // http://127.0.0.1:<peer port>, free client, API and NATS ports, storage
 // path dir (so etcd's data is in dir/meta). Bootstrap is left empty.
+// The NATS cluster port is a free port too.
 func Node(t testing.TB, dir string) config.Config {
 	t.Helper()
-	p := FreePorts(t, 4)
+	p := FreePorts(t, 5)
 	cfg := config.Default()
 	cfg.Node.URI = fmt.Sprintf("http://127.0.0.1:%d", p[0])
 	cfg.Meta.ClientPort = p[1]
 	cfg.Meta.APIPort = p[2]
 	cfg.Meta.NATSPort = p[3]
+	cfg.Meta.NATSClusterPort = p[4]
 	cfg.Meta.Endpoints = []string{fmt.Sprintf("http://127.0.0.1:%d", p[1])}
 	cfg.Storage.StoragePath = dir
 	return cfg

@@ -23,8 +23,9 @@ type Cluster struct {
 	// Ops records the cluster operations meta was asked for.
 	Ops ClusterOps
 
-	mu  sync.Mutex
-	uid int
+	mu     sync.Mutex
+	uid    int
+	quotas []byte // the stored quota configuration
 }
 
 // NewCluster returns a cluster with n storage nodes (ids 1..n) and one

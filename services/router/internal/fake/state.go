@@ -6,6 +6,7 @@ package fake
 
 import (
 	"errors"
+	"fmt"
 	"sort"
 	"sync"
 
@@ -20,6 +21,7 @@ type State struct {
 	maps        map[string]*shoalv1.ShardMap
 	nodes       map[uint64]*shoalv1.Node
 	transfers   []*shoalv1.ShardTransfer
+	progress    map[string]*shoalv1.TransferProgress
 	changed     chan struct{}
 }
 
@@ -44,6 +46,31 @@ func (s *State) RemoveTransfer(collection string, shard uint32, from, to uint64)
 		}
 	}
 	return false
+}
+
+// SetTransferProgress publishes (nil: removes) the progress report of the
+// copy of collection's shard to node to.
+func (s *State) SetTransferProgress(collection string, shard uint32, to uint64, p *shoalv1.TransferProgress) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := fmt.Sprintf("%s/%d/%d", collection, shard, to)
+	if s.progress == nil {
+		s.progress = map[string]*shoalv1.TransferProgress{}
+	}
+	if p == nil {
+		delete(s.progress, key)
+	} else {
+		s.progress[key] = p
+	}
+	s.notifyLocked()
+}
+
+// TransferProgress returns what SetTransferProgress published.
+func (s *State) TransferProgress(collection string, shard uint32, to uint64) (*shoalv1.TransferProgress, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.progress[fmt.Sprintf("%s/%d/%d", collection, shard, to)]
+	return p, ok
 }
 
 // Transfers returns collection's transfers in the order they were added.

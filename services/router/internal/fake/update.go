@@ -155,6 +155,11 @@ func (s *Storage) applyOp(r map[string]*shoalv1.Point, ref *shoalv1.ShardRef, o 
 		s.indexesOf(ref)[op.CreateFieldIndex.Field] = string(op.CreateFieldIndex.SchemaJson)
 	case *shoalv1.Operation_DeleteFieldIndex:
 		delete(s.indexesOf(ref), op.DeleteFieldIndex.Field)
+	case *shoalv1.Operation_CreateVectorName:
+	case *shoalv1.Operation_DeleteVectorName:
+		for _, p := range r {
+			delete(p.Vectors, op.DeleteVectorName.Name)
+		}
 	default:
 		return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("empty operation"))
 	}

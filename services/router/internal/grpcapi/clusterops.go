@@ -24,6 +24,9 @@ func (s *Server) registerClusterOps() {
 
 // clusterOperation converts the request's operation.
 func clusterOperation(req *qdrant.UpdateCollectionClusterSetupRequest) (service.ClusterOperation, error) {
+	if op, ok, err := shardingKeyOperation(req); ok {
+		return op, err
+	}
 	transfer := func(name string, shard uint32, toShard *uint32, from, to uint64, method *qdrant.ShardTransferMethod) (service.ClusterOperation, error) {
 		if toShard != nil {
 			return service.ClusterOperation{}, apierr.BadInput("%s: to_shard_id (resharding) is not supported", name)

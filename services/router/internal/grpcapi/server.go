@@ -34,7 +34,7 @@ import (
 )
 
 // Services are the Qdrant gRPC services served.
-var Services = []string{"qdrant.Qdrant", "qdrant.Collections", "qdrant.Points"}
+var Services = []string{"qdrant.Qdrant", "qdrant.Collections", "qdrant.Points", "qdrant.Snapshots"}
 
 // DefaultTimeout bounds a call that sets neither a gRPC deadline nor the
 // request's own timeout field.
@@ -80,6 +80,7 @@ func New(svc *service.Service, opt Options) *Server {
 	s.registerPoints()
 	s.registerPointReads()
 	s.registerPointGroups()
+	s.registerSnapshots()
 	s.registerUnimplemented()
 	s.mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(Services...)))
 	reflector := grpcreflect.NewStaticReflector(append([]string{grpchealth.HealthV1ServiceName}, Services...)...)

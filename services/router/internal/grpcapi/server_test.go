@@ -185,7 +185,7 @@ func TestHealthReflectionAndKeys(t *testing.T) {
 	stream := rc.NewStream(ctx)
 	defer stream.Close()
 	services, err := stream.ListServices()
-	if err != nil || len(services) != 4 {
+	if err != nil || len(services) != 5 { // health and the four Qdrant services
 		t.Fatalf("reflection services: %v %v", services, err)
 	}
 	files, err := stream.FileContainingSymbol("qdrant.Points")

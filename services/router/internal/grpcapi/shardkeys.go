@@ -6,7 +6,6 @@ import (
 	shoalv1 "github.com/shoaldb/shoal/proto/gen/shoal/v1"
 	"github.com/shoaldb/shoal/services/router/internal/apierr"
 	"github.com/shoaldb/shoal/services/router/internal/routing"
-	"github.com/shoaldb/shoal/services/router/internal/service"
 
 	"github.com/qdrant/go-client/qdrant"
 )
@@ -59,26 +58,11 @@ func keySelector(s *qdrant.ShardKeySelector) (*routing.KeySelector, error) {
 // registerShardKeys serves the shard key RPCs of qdrant.Collections.
 func (s *Server) registerShardKeys() {
 	unary(s, "/qdrant.Collections/CreateShardKey", true, func(ctx context.Context, req *qdrant.CreateShardKeyRequest) (*qdrant.CreateShardKeyResponse, error) {
-		r := req.GetRequest()
-		if r.GetShardKey() == nil {
-			return nil, apierr.Format("missing field `shard_key`")
-		}
-		key, err := shardKeyOf(r.GetShardKey())
+		kr, err := createShardKeyRequest(req.GetRequest())
 		if err != nil {
 			return nil, err
 		}
-		if r.InitialState != nil {
-			return nil, apierr.Unsupported("initial_state")
-		}
-		for field, v := range map[string]*uint32{"shards_number": r.ShardsNumber, "replication_factor": r.ReplicationFactor} {
-			if v != nil && *v < 1 {
-				return nil, apierr.Invalid(field, "value %d invalid, must be 1 or larger", *v)
-			}
-		}
-		err = s.svc.CreateShardKey(ctx, req.GetCollectionName(), service.CreateShardKeyRequest{
-			Key: key, ShardsNumber: r.GetShardsNumber(), ReplicationFactor: r.GetReplicationFactor(), Placement: r.GetPlacement(),
-		})
-		if err != nil {
+		if err := s.svc.CreateShardKey(ctx, req.GetCollectionName(), kr); err != nil {
 			return nil, err
 		}
 		return &qdrant.CreateShardKeyResponse{Result: true}, nil

@@ -11,7 +11,7 @@ import (
 // body may have; exactly one is given.
 var clusterOperations = []string{
 	service.OpMoveShard, service.OpReplicateShard, service.OpDropReplica, service.OpAbortTransfer, service.OpRestartTransfer,
-	"create_sharding_key", "drop_sharding_key", "start_resharding", "abort_resharding", "replicate_points",
+	service.OpCreateShardingKey, service.OpDropShardingKey, "start_resharding", "abort_resharding", "replicate_points",
 }
 
 func (s *Server) updateClusterSetup(r *http.Request, body []byte) (any, error) {
@@ -102,6 +102,20 @@ func decodeClusterOperation(body []byte) (service.ClusterOperation, error) {
 		if op.PeerID, err = u64(g, "peer_id"); err != nil {
 			return op, err
 		}
+	case service.OpCreateShardingKey:
+		g, err := members(f[name], name, createShardingKeyFields...)
+		if err != nil {
+			return op, err
+		}
+		op.CreateKey, err = decodeCreateShardingKey(g)
+		return op, err
+	case service.OpDropShardingKey:
+		g, err := members(f[name], name, "shard_key")
+		if err != nil {
+			return op, err
+		}
+		op.DropKey, err = requiredShardKey(g)
+		return op, err
 	default:
 		return op, apierr.Unsupported("cluster operation `" + name + "`")
 	}

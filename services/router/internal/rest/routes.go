@@ -35,6 +35,8 @@ func (s *Server) routes() {
 	m.HandleFunc("PUT /collections/{name}/shards", s.apiWithin(DefaultCatalogTimeout, s.createShardKey))
 	m.HandleFunc("POST /collections/{name}/shards/delete", s.apiWithin(DefaultCatalogTimeout, s.deleteShardKey))
 	m.HandleFunc("GET /collections/{name}/shards", s.api(s.listShardKeys))
+	m.HandleFunc("PUT /collections/{name}/vectors/{vector}", s.apiWithin(DefaultCatalogTimeout, s.updateHandler(s.createVectorName)))
+	m.HandleFunc("DELETE /collections/{name}/vectors/{vector}", s.apiWithin(DefaultCatalogTimeout, s.updateHandler(s.deleteVectorName)))
 
 	m.HandleFunc("PUT /collections/{name}/points", s.api(s.upsertPoints))
 	m.HandleFunc("POST /collections/{name}/points", s.api(s.retrievePoints))
@@ -65,8 +67,17 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /collections/{name}/points/count", s.api(s.countPoints))
 
 	m.HandleFunc("GET /cluster", s.api(s.clusterStatus))
+	m.HandleFunc("GET /cluster/telemetry", s.api(s.clusterTelemetry))
+	m.HandleFunc("POST /cluster/recover", s.api(s.recoverCurrentPeer))
+	m.HandleFunc("GET /quotas", s.api(s.getQuotas))
+	m.HandleFunc("PUT /quotas", s.apiWithin(DefaultCatalogTimeout, s.updateQuotas))
+	m.HandleFunc("DELETE /cluster/peer/{peer_id}", s.apiWithin(DefaultCatalogTimeout, s.removePeer))
+	m.HandleFunc("POST /cluster/peer/{peer_id}/drain", s.apiWithin(DefaultCatalogTimeout, s.drainPeer))
+	m.HandleFunc("DELETE /cluster/peer/{peer_id}/drain", s.apiWithin(DefaultCatalogTimeout, s.undrainPeer))
 	m.HandleFunc("GET /issues", s.api(s.getIssues))
 	m.HandleFunc("DELETE /issues", s.api(s.clearIssues))
+
+	s.snapshotRoutes()
 
 	// Shoal extensions (docs/COMPATIBILITY.md).
 	m.HandleFunc("GET /debug/collections/{name}/digests", s.api(s.digests))

@@ -95,21 +95,39 @@ func requiredShardKey(f fields) (*shoalv1.ShardKey, error) {
 
 // createShardKey serves PUT /collections/{name}/shards.
 func (s *Server) createShardKey(r *http.Request, body []byte) (any, error) {
-	f, err := object(body, false, "shard_key", "shards_number", "replication_factor", "placement", "initial_state")
+	f, err := object(body, false, createShardingKeyFields...)
 	if err != nil {
 		return nil, err
 	}
+	req, err := decodeCreateShardingKey(f)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.svc.CreateShardKey(r.Context(), r.PathValue("name"), req); err != nil {
+		return nil, err
+	}
+	return true, nil
+}
+
+// createShardingKeyFields are the members of CreateShardingKey.
+var createShardingKeyFields = []string{"shard_key", "shards_number", "replication_factor", "placement", "initial_state"}
+
+// decodeCreateShardingKey decodes CreateShardingKey (the body of PUT
+// /collections/{name}/shards and of the create_sharding_key cluster
+// operation).
+func decodeCreateShardingKey(f fields) (service.CreateShardKeyRequest, error) {
+	var err error
 	var req service.CreateShardKeyRequest
 	if req.Key, err = requiredShardKey(f); err != nil {
-		return nil, err
+		return req, err
 	}
 	for _, field := range []string{"shards_number", "replication_factor"} {
 		v, err := f.uint32Field(field)
 		if err != nil {
-			return nil, err
+			return req, err
 		}
 		if v != nil && *v < 1 {
-			return nil, apierr.Invalid(field, "value %d invalid, must be 1 or larger", *v)
+			return req, apierr.Invalid(field, "value %d invalid, must be 1 or larger", *v)
 		}
 		if v != nil && field == "shards_number" {
 			req.ShardsNumber = *v
@@ -119,16 +137,36 @@ func (s *Server) createShardKey(r *http.Request, body []byte) (any, error) {
 	}
 	if f.present("placement") {
 		if err := json.Unmarshal(f["placement"], &req.Placement); err != nil {
-			return nil, apierr.Format("placement: expected a list of peer ids: %v", err)
+			return req, apierr.Format("placement: expected a list of peer ids: %v", err)
 		}
 	}
-	if f.present("initial_state") {
-		return nil, apierr.Unsupported("initial_state")
+	if f.present("initial_state") && !isNull(f["initial_state"]) {
+		if req.InitialState, err = initialState(f["initial_state"]); err != nil {
+			return req, err
+		}
 	}
-	if err := s.svc.CreateShardKey(r.Context(), r.PathValue("name"), req); err != nil {
-		return nil, err
+	return req, nil
+}
+
+// initialState decodes a ReplicaState given as a shard key's
+// initial_state: Active, Partial or Initializing are served, Qdrant's
+// other states are refused.
+func initialState(raw json.RawMessage) (shoalv1.ReplicaState, error) {
+	var name string
+	if err := json.Unmarshal(raw, &name); err != nil {
+		return 0, apierr.Format("initial_state: invalid type: %s, expected a string", kindOf(raw))
 	}
-	return true, nil
+	switch name {
+	case "Active":
+		return shoalv1.ReplicaState_REPLICA_STATE_ACTIVE, nil
+	case "Partial":
+		return shoalv1.ReplicaState_REPLICA_STATE_PARTIAL, nil
+	case "Initializing":
+		return shoalv1.ReplicaState_REPLICA_STATE_INITIALIZING, nil
+	case "Dead", "Listener", "PartialSnapshot", "Recovery", "Resharding", "ReshardingScaleDown", "ActiveRead", "ManualRecovery":
+		return 0, apierr.Unsupported("initial_state " + name)
+	}
+	return 0, apierr.Format("initial_state: unknown variant `%s`, expected one of `Active`, `Dead`, `Partial`, `Initializing`, `Listener`, `PartialSnapshot`, `Recovery`, `Resharding`, `ReshardingScaleDown`, `ActiveRead`, `ManualRecovery`", name)
 }
 
 // deleteShardKey serves POST /collections/{name}/shards/delete.

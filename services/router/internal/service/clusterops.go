@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"connectrpc.com/connect"
@@ -20,6 +21,10 @@ const (
 	OpDropReplica     = "drop_replica"
 	OpAbortTransfer   = "abort_transfer"
 	OpRestartTransfer = "restart_transfer"
+	// OpCreateShardingKey and OpDropShardingKey are CreateShardKey and
+	// DeleteShardKey given as cluster operations.
+	OpCreateShardingKey = "create_sharding_key"
+	OpDropShardingKey   = "drop_sharding_key"
 )
 
 // TransferMethods are the transfer methods a request may name.
@@ -36,6 +41,10 @@ type ClusterOperation struct {
 	PeerID uint64
 	// Method is a transfer method of TransferMethods, or "" (automatic).
 	Method string
+	// CreateKey is create_sharding_key's body; DropKey drop_sharding_key's
+	// key.
+	CreateKey CreateShardKeyRequest
+	DropKey   *shoalv1.ShardKey
 }
 
 // UpdateClusterSetup asks meta to apply op to the collection (named
@@ -44,6 +53,12 @@ type ClusterOperation struct {
 // background: the target replica is Partial until the shard's primary has
 // filled it; a move then drops the source replica.
 func (s *Service) UpdateClusterSetup(ctx context.Context, name string, op ClusterOperation) error {
+	switch op.Op {
+	case OpCreateShardingKey:
+		return s.CreateShardKey(ctx, name, op.CreateKey)
+	case OpDropShardingKey:
+		return s.DeleteShardKey(ctx, name, op.DropKey)
+	}
 	c, err := s.resolve(name)
 	if err != nil {
 		return err
@@ -126,16 +141,31 @@ func (s *Service) shardTransfers(c *routing.Collection) []ShardTransfer {
 			ShardID: t.GetShardId(), From: t.GetFromNode(), To: t.GetToNode(),
 			Sync:    t.GetKind() == shoalv1.ShardTransferKind_SHARD_TRANSFER_KIND_REPLICATE,
 			Method:  t.GetMethod(),
-			Comment: transferComment(t, target),
+			Comment: transferComment(t, target, s.progressOf(t)),
 		})
 	}
 	return out
 }
 
-// transferComment says where a transfer stands, from its target
-// replica's state.
-func transferComment(t *shoalv1.ShardTransfer, target shoalv1.ReplicaState) string {
+// progressOf returns the progress report of t's copy, if one runs.
+func (s *Service) progressOf(t *shoalv1.ShardTransfer) *shoalv1.TransferProgress {
+	p, ok := s.opt.State.TransferProgress(t.GetCollection(), t.GetShardId(), t.GetToNode())
+	if !ok || p.GetUid() != t.GetUid() {
+		return nil
+	}
+	return p
+}
+
+// transferComment says where a transfer stands: the copy's progress while
+// the primary reports one, else the target replica's state.
+func transferComment(t *shoalv1.ShardTransfer, target shoalv1.ReplicaState, p *shoalv1.TransferProgress) string {
 	started := time.UnixMilli(t.GetStartedUnixMs()).UTC().Format(time.RFC3339)
+	if t.GetQueued() {
+		return fmt.Sprintf("queued: waiting for a free transfer slot on its source or target (requested %s)", started)
+	}
+	if p != nil && target != shoalv1.ReplicaState_REPLICA_STATE_ACTIVE {
+		return progressComment(p) + fmt.Sprintf(" (started %s)", started)
+	}
 	var stage string
 	switch target {
 	case shoalv1.ReplicaState_REPLICA_STATE_ACTIVE:
@@ -149,4 +179,51 @@ func transferComment(t *shoalv1.ShardTransfer, target shoalv1.ReplicaState) stri
 		stage = fmt.Sprintf("target replica %s; the primary is copying the shard to it", ReplicaStateName(target))
 	}
 	return fmt.Sprintf("%s (started %s)", stage, started)
+}
+
+// progressComment renders a progress report: method, amount done of the
+// total, rate and time left, and why the method differs from the one
+// asked for, e.g. "snapshot: 120.0 MiB of 300.0 MiB (40%), 210.5 MiB/s,
+// ETA 1s".
+func progressComment(p *shoalv1.TransferProgress) string {
+	var b strings.Builder
+	b.WriteString(p.GetMethod())
+	b.WriteString(": ")
+	elapsed := time.Duration(p.GetUpdatedUnixMs()-p.GetStartedUnixMs()) * time.Millisecond
+	done, total, unit := float64(p.GetRecordsDone()), float64(p.GetRecordsTotal()), "records"
+	if p.GetMethod() == "snapshot" || (p.GetRecordsDone() == 0 && p.GetBytesDone() > 0) {
+		done, total, unit = float64(p.GetBytesDone())/(1<<20), float64(p.GetBytesTotal())/(1<<20), "MiB"
+		if p.GetBytesTotal() < 0 {
+			total = -1
+		}
+	}
+	if unit == "MiB" {
+		fmt.Fprintf(&b, "%.1f MiB", done)
+	} else {
+		fmt.Fprintf(&b, "%.0f records", done)
+	}
+	if total > 0 {
+		if unit == "MiB" {
+			fmt.Fprintf(&b, " of %.1f MiB", total)
+		} else {
+			fmt.Fprintf(&b, " of %.0f", total)
+		}
+		fmt.Fprintf(&b, " (%.0f%%)", 100*min(done/total, 1))
+	}
+	if secs := elapsed.Seconds(); secs > 0 && done > 0 {
+		rate := done / secs
+		if unit == "MiB" {
+			fmt.Fprintf(&b, ", %.1f MiB/s", rate)
+		} else {
+			fmt.Fprintf(&b, ", %.0f records/s", rate)
+		}
+		if total > done {
+			fmt.Fprintf(&b, ", ETA %s", (time.Duration((total - done) / rate * float64(time.Second))).Round(time.Second))
+		}
+	}
+	if p.GetNote() != "" {
+		b.WriteString("; ")
+		b.WriteString(p.GetNote())
+	}
+	return b.String()
 }

@@ -29,6 +29,9 @@ type State interface {
 	WaitRevision(ctx context.Context, rev int64) error
 	// Transfers returns a collection's shard transfer records.
 	Transfers(collection string) []*shoalv1.ShardTransfer
+	// TransferProgress returns the progress report of the copy of
+	// collection's shard to node to, while its primary runs one.
+	TransferProgress(collection string, shard uint32, to uint64) (*shoalv1.TransferProgress, bool)
 }
 
 // Aliases is the watched alias table; *aliases.Table implements it.
@@ -69,6 +72,8 @@ type Options struct {
 	Consensus Consensus
 	Defaults  Defaults
 	Log       zerolog.Logger
+	// Snapshots configures collection and full snapshots (snapshots*.go).
+	Snapshots SnapshotOptions
 	// SettleTimeout bounds how long a create or delete waits for the local
 	// state to show its outcome (and for new replicas to leave
 	// Initializing). Zero means 10 s.

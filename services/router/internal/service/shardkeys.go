@@ -19,6 +19,10 @@ type CreateShardKeyRequest struct {
 	ShardsNumber      uint32
 	ReplicationFactor uint32
 	Placement         []uint64
+	// InitialState is the state the key's new replicas start in:
+	// UNSPECIFIED (Initializing, then Active once placed), ACTIVE or
+	// PARTIAL (see meta's catalog/keystate.go).
+	InitialState shoalv1.ReplicaState
 }
 
 // target resolves a collection (or alias) and restricts it to the shard
@@ -66,7 +70,7 @@ func (s *Service) CreateShardKey(ctx context.Context, collection string, req Cre
 	err = s.callMeta(ctx, "create shard key", func(cl shoalv1connect.MetaServiceClient) error {
 		_, err := cl.CreateShardKey(ctx, connect.NewRequest(&shoalv1.CreateShardKeyRequest{
 			Collection: name, Key: req.Key, ShardsNumber: req.ShardsNumber,
-			ReplicationFactor: req.ReplicationFactor, Placement: req.Placement,
+			ReplicationFactor: req.ReplicationFactor, Placement: req.Placement, InitialState: req.InitialState,
 		}))
 		return err
 	})

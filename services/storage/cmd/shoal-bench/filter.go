@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -64,6 +65,19 @@ func prepareFiltered(dir string, base, queries matrix) error {
 	return nil
 }
 
+// labelGroups lists the points (node ids: the bench's node i is point i)
+// of every label value, the groups Graph.LinkGroups links.
+func labelGroups(labels []uint32) [][]uint32 {
+	var groups [][]uint32
+	for i, l := range labels {
+		for int(l) >= len(groups) {
+			groups = append(groups, nil)
+		}
+		groups[l] = append(groups[l], uint32(i))
+	}
+	return groups
+}
+
 // filteredData is what a filtered run needs: the labels and, per
 // selectivity, the ground truth over the accepted points.
 type filteredData struct {
@@ -114,21 +128,29 @@ type filteredRun struct {
 // internal/replica/threshold.go.
 func fullScanPoints(dim int) int { return 10_000 * 1024 / (4 * max(dim, 1)) }
 
-// runFiltered searches g at every selectivity and ef with an
-// index.SearchParams.Accept callback, the hook the replica's filtered
-// graph traversal uses (the walk Graph.Search picks for the filter: two
-// hops over rejected nodes where matches are sparse, the plain walk
-// otherwise; only accepted nodes enter the results). The callback looks
-// the key's label up (keys are the decimal point ids). Where the
-// replica's planner would instead score the candidates exactly (fewer
-// matches than the full-scan threshold), that path is measured too
-// (Planned) through Graph.ScoreKeys, which the replica's scoreCandidates
-// calls, with the same callback as the filter check; its candidate list
-// is built before the clock starts, like the payload index's posting
-// list.
-func runFiltered(g *hnsw.Graph, ds dataset, fd filteredData, opts runOptions) []filteredRun {
+// runFiltered searches g at every selectivity and ef. With
+// opts.filterCheck "set" (the default) the filter is a hnsw.NodeSet of the
+// matching points, built once per filter before the clock starts (as a
+// payload index's posting list, or a cache of it per segment and filter,
+// would be), and the searches are Graph.SearchSet; with "callback" it is
+// an index.SearchParams.Accept callback that looks the key's label up
+// (keys are the decimal point ids), the hook the replica's filtered
+// graph traversal uses today. Where the replica's planner would instead
+// score the candidates exactly (fewer matches than the full-scan
+// threshold), that path is measured too (Planned): Graph.ScoreSet over the
+// set, or Graph.ScoreKeys over the key list with the callback.
+func runFiltered(g *hnsw.Graph, ds dataset, fd filteredData, opts runOptions, unfiltered []efRun) []filteredRun {
 	var out []filteredRun
 	hits := make([][]index.Hit, ds.queries.rows)
+	useSet := opts.filterCheck != "callback"
+	// The Planned run is set beside the cheapest unfiltered search that
+	// reaches recall 0.95 (the largest ef swept when none does).
+	baseEf := opts.efs[len(opts.efs)-1]
+	for i := len(opts.efs) - 1; i >= 0; i-- {
+		if i < len(unfiltered) && unfiltered[i].Recall >= 0.95 {
+			baseEf = opts.efs[i]
+		}
+	}
 	for _, s := range selectivities {
 		limit := uint32(s)
 		accept := func(key string) bool {
@@ -142,35 +164,74 @@ func runFiltered(g *hnsw.Graph, ds dataset, fd filteredData, opts runOptions) []
 				keys = append(keys, strconv.Itoa(i))
 			}
 		}
-		if len(keys) < fullScanPoints(ds.base.cols) {
-			best := time.Duration(1<<63 - 1)
-			for range max(1, opts.repeat) {
-				t0 := time.Now()
-				for i := range ds.queries.rows {
-					hits[i] = g.ScoreKeys(ds.queries.row(i), opts.k, keys, index.SearchParams{Accept: accept})
-				}
-				best = min(best, time.Since(t0))
+		set := g.NodeSet(keys)
+		search := func(q []float32, p index.SearchParams) []index.Hit {
+			if useSet {
+				return g.SearchSet(q, opts.k, set, p)
 			}
-			fr.Planned = &efRun{Recall: recallOf(hits, fd.truth[s], opts.k), QPS: float64(ds.queries.rows) / best.Seconds()}
+			p.Accept = accept
+			return g.Search(q, opts.k, p)
+		}
+		if len(keys) < fullScanPoints(ds.base.cols) {
+			planned := func(q []float32) []index.Hit {
+				if useSet {
+					return g.ScoreSet(q, opts.k, set, index.SearchParams{})
+				}
+				return g.ScoreKeys(q, opts.k, keys, index.SearchParams{Accept: accept})
+			}
+			run := sideBySide(g, ds, hits, opts, baseEf, planned)
+			run.Recall = recallOf(hits, fd.truth[s], opts.k)
+			fr.Planned = &run
 		}
 		for _, ef := range opts.efs {
-			best := time.Duration(1<<63 - 1)
-			for range max(1, opts.repeat) {
-				t0 := time.Now()
-				for i := range ds.queries.rows {
-					hits[i] = g.Search(ds.queries.row(i), opts.k, index.SearchParams{Ef: ef, Accept: accept})
-				}
-				best = min(best, time.Since(t0))
-			}
-			fr.Runs = append(fr.Runs, efRun{
-				Ef:     ef,
-				Recall: recallOf(hits, fd.truth[s], opts.k),
-				QPS:    float64(ds.queries.rows) / best.Seconds(),
+			run := sideBySide(g, ds, hits, opts, ef, func(q []float32) []index.Hit {
+				return search(q, index.SearchParams{Ef: ef})
 			})
+			run.Ef, run.Recall = ef, recallOf(hits, fd.truth[s], opts.k)
+			fr.Runs = append(fr.Runs, run)
 		}
 		out = append(out, fr)
 	}
 	return out
+}
+
+// sideBySide times search over every query and, alternating with it, the
+// unfiltered search at ef, opts.repeat times each (at least twice), and
+// returns the best QPS of each; hits holds search's results.
+func sideBySide(g *hnsw.Graph, ds dataset, hits [][]index.Hit, opts runOptions, ef int, search func(q []float32) []index.Hit) efRun {
+	best, base := time.Duration(1<<63-1), time.Duration(1<<63-1)
+	for range max(2, opts.repeat) {
+		base = min(base, timed(opts.cpuTime, func() {
+			for i := range ds.queries.rows {
+				g.Search(ds.queries.row(i), opts.k, index.SearchParams{Ef: ef})
+			}
+		}))
+		best = min(best, timed(opts.cpuTime, func() {
+			for i := range ds.queries.rows {
+				hits[i] = search(ds.queries.row(i))
+			}
+		}))
+	}
+	n := float64(ds.queries.rows)
+	return efRun{QPS: n / best.Seconds(), UnfilteredQPS: n / base.Seconds()}
+}
+
+// timed is how long fn took: wall-clock time, or with cpu the CPU time of
+// the OS thread it ran on (fn is run on one locked thread, so time spent
+// waiting for a core on a loaded machine is not counted).
+func timed(cpu bool, fn func()) time.Duration {
+	if cpu {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if c0, ok := threadCPU(); ok {
+			fn()
+			c1, _ := threadCPU()
+			return c1 - c0
+		}
+	}
+	t0 := time.Now()
+	fn()
+	return time.Since(t0)
 }
 
 // recallOf is the fraction of the k true neighbours of each query found

@@ -132,11 +132,18 @@ func runCmd(args []string) error {
 	jsonOut := fs.String("json", "", "also write the result here")
 	cpu := fs.String("cpuprofile", "", "write a CPU profile of the query phase")
 	withFilter := fs.Bool("filtered", false, "also run the filtered searches (needs a directory prepared with labels)")
+	graphFile := fs.String("graph", "", "load the graph from this file when it exists (no build figures then), else build it and write it there")
+	groupLinks := fs.Bool("group-links", false, "filtered runs: add filter-aware links per label value (hnsw.Graph.LinkGroups) before searching")
+	check := fs.String("filter-check", "set", "how the filtered runs check the filter: set (a node bitset built once per filter, hnsw.NodeSet) or callback (index.SearchParams.Accept per key)")
+	cpuTime := fs.Bool("cpu-time", false, "time queries by their thread's CPU time instead of wall-clock time (steadier on a loaded machine)")
 	fs.Parse(args)
 	if *data == "" {
 		return fmt.Errorf("run: -data is required")
 	}
-	opts := runOptions{m: *m, efConstruct: *efc, k: *k, threads: *threads, repeat: *repeat, keepPruned: *keepPruned, hugePages: *hugePages, cpuProfile: *cpu}
+	opts := runOptions{m: *m, efConstruct: *efc, k: *k, threads: *threads, repeat: *repeat, keepPruned: *keepPruned, hugePages: *hugePages, cpuProfile: *cpu, filterCheck: *check, graphFile: *graphFile, groupLinks: *groupLinks, cpuTime: *cpuTime}
+	if *check != "set" && *check != "callback" {
+		return fmt.Errorf("run: -filter-check must be set or callback, got %q", *check)
+	}
 	for _, f := range strings.Split(*efs, ",") {
 		ef, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || ef <= 0 {

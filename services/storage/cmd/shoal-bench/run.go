@@ -40,6 +40,8 @@ type result struct {
 	// HeapMB is the growth of the Go heap in use over the same span.
 	HeapMB float64 `json:"heap_mb,omitempty"`
 	Runs   []efRun `json:"runs"`
+	// GroupLinksSeconds is the time LinkGroups took (-group-links).
+	GroupLinksSeconds float64 `json:"group_links_seconds,omitempty"`
 	// Filtered holds the runs with a label filter, when the data set was
 	// prepared with labels.
 	Filtered []filteredRun `json:"filtered,omitempty"`
@@ -49,6 +51,11 @@ type efRun struct {
 	Ef     int     `json:"ef"`
 	Recall float64 `json:"recall"`
 	QPS    float64 `json:"qps"`
+	// UnfilteredQPS is, on a filtered run, the unfiltered QPS measured
+	// interleaved with it (same ef; for a Planned run the lowest ef whose
+	// unfiltered recall reaches 0.95), so their ratio is side by side even
+	// on a loaded machine.
+	UnfilteredQPS float64 `json:"unfiltered_qps,omitempty"`
 }
 
 type runOptions struct {
@@ -59,6 +66,15 @@ type runOptions struct {
 	cpuProfile                         string
 	// filtered, when set, adds the filtered runs (see runFiltered).
 	filtered *filteredData
+	// filterCheck is "set" (hnsw.NodeSet) or "callback" (Accept per key).
+	filterCheck string
+	// graphFile, when set, caches the built graph (see buildOrLoad).
+	graphFile string
+	// groupLinks adds filter-aware links per label before the filtered
+	// runs (Graph.LinkGroups; filtered runs with the "set" check use them).
+	groupLinks bool
+	// cpuTime times queries by the CPU time of their thread (see timed).
+	cpuTime bool
 }
 
 // runShoal builds Shoal's HNSW over ds and measures it like the hnswlib
@@ -90,14 +106,26 @@ func runShoal(ds dataset, opts runOptions) (result, error) {
 	rss0, heap0 := memNow()
 	start := time.Now()
 	cfg := hnsw.Config{M: opts.m, EfConstruct: opts.efConstruct, KeepPruned: opts.keepPruned}
-	g, err := hnsw.Build(context.Background(), cfg, metric, ds.base.cols, keys, hnsw.Slab(ds.base.data, ds.base.cols), opts.threads)
+	g, built, err := buildOrLoad(opts.graphFile, func() (*hnsw.Graph, error) {
+		return hnsw.Build(context.Background(), cfg, metric, ds.base.cols, keys, hnsw.Slab(ds.base.data, ds.base.cols), opts.threads)
+	})
 	if err != nil {
 		return result{}, err
 	}
-	res.BuildSeconds = time.Since(start).Seconds()
-	rss1, heap1 := memNow()
-	res.IndexMB, res.HeapMB = float64(rss1-rss0)/(1<<20), float64(heap1-heap0)/(1<<20)
+	if built {
+		res.BuildSeconds = time.Since(start).Seconds()
+		rss1, heap1 := memNow()
+		res.IndexMB, res.HeapMB = float64(rss1-rss0)/(1<<20), float64(heap1-heap0)/(1<<20)
+	}
 
+	if opts.filtered != nil && opts.groupLinks {
+		// Unfiltered searches never use these links.
+		t0 := time.Now()
+		if err := g.LinkGroups(context.Background(), labelGroups(opts.filtered.labels), opts.threads); err != nil {
+			return result{}, err
+		}
+		res.GroupLinksSeconds = time.Since(t0).Seconds()
+	}
 	stop, err := startCPUProfile(opts.cpuProfile)
 	if err != nil {
 		return result{}, err
@@ -107,11 +135,11 @@ func runShoal(ds dataset, opts runOptions) (result, error) {
 	for _, ef := range opts.efs {
 		best := time.Duration(1<<63 - 1)
 		for range max(1, opts.repeat) {
-			t0 := time.Now()
-			for i := range ds.queries.rows {
-				hits[i] = g.Search(ds.queries.row(i), opts.k, index.SearchParams{Ef: ef})
-			}
-			best = min(best, time.Since(t0))
+			best = min(best, timed(opts.cpuTime, func() {
+				for i := range ds.queries.rows {
+					hits[i] = g.Search(ds.queries.row(i), opts.k, index.SearchParams{Ef: ef})
+				}
+			}))
 		}
 		res.Runs = append(res.Runs, efRun{
 			Ef:     ef,
@@ -120,10 +148,40 @@ func runShoal(ds dataset, opts runOptions) (result, error) {
 		})
 	}
 	if opts.filtered != nil {
-		res.Filtered = runFiltered(g, ds, *opts.filtered, opts)
+		res.Filtered = runFiltered(g, ds, *opts.filtered, opts, res.Runs)
 	}
 	runtime.KeepAlive(g)
 	return res, nil
+}
+
+// buildOrLoad returns the graph in path when path is set and exists
+// (built false), else the graph build makes, written to path when set.
+// The file is Graph.Marshal's encoding; it is only valid for the data and
+// parameters it was built with, which the caller keeps in its name.
+func buildOrLoad(path string, build func() (*hnsw.Graph, error)) (g *hnsw.Graph, built bool, err error) {
+	if path != "" {
+		blob, err := os.ReadFile(path)
+		if err == nil {
+			g, err := hnsw.Unmarshal(blob)
+			if err != nil {
+				return nil, false, fmt.Errorf("load graph %s: %w", path, err)
+			}
+			return g, false, nil
+		}
+		if !os.IsNotExist(err) {
+			return nil, false, fmt.Errorf("load graph %s: %w", path, err)
+		}
+	}
+	g, err = build()
+	if err != nil {
+		return nil, false, err
+	}
+	if path != "" {
+		if err := os.WriteFile(path, g.Marshal(), 0o644); err != nil {
+			return nil, false, fmt.Errorf("save graph %s: %w", path, err)
+		}
+	}
+	return g, true, nil
 }
 
 // memNow returns resident memory (VmRSS) and Go heap in use after a full

@@ -31,7 +31,14 @@ func (g *Graph) ScoreKeys(query []float32, k int, keys []string, p index.SearchP
 	}
 	g.keyMu.Unlock()
 	s.batch = ids
+	return g.scoreIDs(query, k, ids, p)
+}
 
+// scoreIDs scores the live nodes ids exactly, in the order given, with
+// whole vectors prefetched vecAhead candidates ahead: up to k hits, best
+// first, equal scores by key; p.Accept is asked only about candidates
+// that could enter the k best. The caller holds grow shared.
+func (g *Graph) scoreIDs(query []float32, k int, ids []uint32, p index.SearchParams) []index.Hit {
 	top := index.NewTopK(k, g.metric)
 	dim, vecs, dist := g.dim, g.vecs, g.sp.dist
 	// Once k hits are held, a candidate whose first pre coordinates are

@@ -1,8 +1,6 @@
 package hnsw
 
 import (
-	"slices"
-
 	"github.com/shoaldb/shoal/services/storage/internal/index"
 )
 
@@ -39,37 +37,12 @@ func (g *Graph) Search(query []float32, k int, p index.SearchParams) []index.Hit
 		accept = func(id uint32) bool { return p.Accept(g.keys[id]) }
 	}
 	s := g.getSearcher()
-	res := g.searchNodes(s, query, k, ef, accept)
-	hits := make([]index.Hit, 0, len(res))
-	for _, c := range res {
-		score := g.sp.score(c.d)
-		if p.Threshold != nil && !g.metric.Passes(score, *p.Threshold) {
-			break // results come closest first: the rest fail too
-		}
-		hits = append(hits, index.Hit{Key: g.keys[c.id], Score: score})
-	}
+	res := g.searchNodes(s, query, k, ef, accept, nil)
+	hits := g.hitsOf(res, p.Threshold)
 	g.putSearcher(s)
 	// Equal scores are ordered by key, as in every index; searchNodes
 	// returned every node tied with the k-th, so the cut is by key too.
-	slices.SortStableFunc(hits, func(a, b index.Hit) int {
-		switch {
-		case a.Score == b.Score:
-			if a.Key < b.Key {
-				return -1
-			}
-			if a.Key > b.Key {
-				return 1
-			}
-			return 0
-		case g.metric.Better(a.Score, b.Score):
-			return -1
-		}
-		return 1
-	})
-	if len(hits) > k {
-		hits = hits[:k]
-	}
-	return hits
+	return g.sortCut(hits, k)
 }
 
 // exact scores every live point like index.Flat. The caller holds grow

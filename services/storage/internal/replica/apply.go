@@ -41,6 +41,7 @@ type effect struct {
 	changes    []change
 	countDelta int64
 	index      *indexChange
+	vectors    *vectorChange // a vector name created or deleted
 }
 
 // rejected reports whether err refuses one operation (the others of its
@@ -54,6 +55,12 @@ func rejected(err error) bool {
 // operation is never refused for points the replica lacks: it applies to
 // the ones it has.
 func (r *Replica) apply(tx *bolt.Tx, p *prepared, seq uint64) (effect, error) {
+	if p.vectorOp() {
+		return r.applyVectorName(tx, p)
+	}
+	if err := r.fitsVectors(p); err != nil {
+		return effect{}, err
+	}
 	points := tx.Bucket(bucketPoints)
 	switch p.kind {
 	case opUpsert:

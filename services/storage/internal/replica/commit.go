@@ -181,7 +181,7 @@ func (r *Replica) collect(first *request) []*request {
 				size += len(req.p.encoded)
 			}
 		}
-		return req.job == nil
+		return req.job == nil && !req.p.vectorOp()
 	}
 	if first != nil && !take(first) {
 		return batch

@@ -19,6 +19,9 @@ type Snapshot struct {
 	LastTerm, LastSeq uint64
 	// FieldIndexes are the payload indexes defined at that position.
 	FieldIndexes []*shoalv1.CreateFieldIndex
+	// Vectors and Named are the vector spaces at that position.
+	Vectors map[string]*shoalv1.VectorParams
+	Named   bool
 }
 
 // Export calls fn with batches of up to batch points (ids, versions, every
@@ -32,6 +35,13 @@ type Snapshot struct {
 // the file wait for it, and Close waits for it. Export stops at the next
 // batch once ctx ends or the replica is closing.
 func (r *Replica) Export(ctx context.Context, batch int, fn func([]*shoalv1.Point) error) (Snapshot, error) {
+	return r.ExportWithVectors(ctx, batch, nil, fn)
+}
+
+// ExportWithVectors is Export that first calls start (when not nil) with
+// the snapshot's vector spaces (Snapshot.Vectors and Named), before any
+// batch: a copy must take them before its points.
+func (r *Replica) ExportWithVectors(ctx context.Context, batch int, start func(Snapshot) error, fn func([]*shoalv1.Point) error) (Snapshot, error) {
 	leave, err := r.reading()
 	if err != nil {
 		return Snapshot{}, err
@@ -44,6 +54,16 @@ func (r *Replica) Export(ctx context.Context, batch int, fn func([]*shoalv1.Poin
 	err = r.db.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		snap.LastTerm, snap.LastSeq = u64(meta.Get(keyLastTerm)), u64(meta.Get(keyLastSeq))
+		stored := &shoalv1.CollectionConfig{}
+		if err := proto.Unmarshal(meta.Get(keyConfig), stored); err != nil {
+			return fmt.Errorf("decode stored config: %w", err)
+		}
+		snap.Vectors, snap.Named = stored.GetVectors(), stored.GetNamed()
+		if start != nil {
+			if err := start(snap); err != nil {
+				return err
+			}
+		}
 		err := tx.Bucket(bucketFieldIndexes).ForEach(func(k, v []byte) error {
 			snap.FieldIndexes = append(snap.FieldIndexes, &shoalv1.CreateFieldIndex{Field: string(k), SchemaJson: append([]byte(nil), v...)})
 			return nil
@@ -109,7 +129,7 @@ func (r *Replica) InstallPoints(ctx context.Context, points []*shoalv1.Point) er
 		}
 		c := change{key: key, vectors: map[string][]float32{}, replaceAll: true, payloadSet: true, payload: pt.GetPayload()}
 		for name, v := range pt.GetVectors() {
-			sp, ok := r.spaces[name]
+			sp, ok := r.vs().spaces[name]
 			if !ok || uint64(len(v.GetData())) != sp.params.GetSize() {
 				return fmt.Errorf("install point %x: vector %q does not fit the config", key, name)
 			}

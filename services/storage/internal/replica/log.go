@@ -127,6 +127,9 @@ func (r *Replica) applyLog(term, prevTerm, prevSeq uint64, entries []*shoalv1.Lo
 			}
 			size += len(preps[n].encoded)
 			n++
+			if preps[n-1].vectorOp() {
+				break // alone in its transaction, like a barrier
+			}
 		}
 		if err := r.commitEntries(entries[:n], preps[:n]); err != nil {
 			return LogResult{Accepted: true, LastTerm: r.lastTerm, LastSeq: r.lastSeq}, err

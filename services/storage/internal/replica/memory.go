@@ -14,6 +14,7 @@ import (
 // changes of the batch that follow a creation are applied to the new
 // index again, which is harmless (indexing a point is idempotent).
 func (r *Replica) applyToMemory(batch []*request) {
+	r.mirrorVectorChange(batch)
 	decoded := make([][]map[string]any, len(batch))
 	indexed := r.payload.Len() > 0 // only the committer changes the set
 	for _, req := range batch {
@@ -74,15 +75,16 @@ func (r *Replica) applyToMemory(batch []*request) {
 // applyChange mirrors one point's change; payload is its decoded new
 // payload when the payload changed and payload indexes exist.
 func (r *Replica) applyChange(c change, payload map[string]any) {
+	indexes := r.vs().indexes
 	if c.deleted {
-		for _, idx := range r.indexes {
+		for _, idx := range indexes {
 			idx.Delete(c.key)
 		}
 		r.payload.Remove(c.key)
 		return
 	}
 	if c.replaceAll {
-		for name, idx := range r.indexes {
+		for name, idx := range indexes {
 			if v, ok := c.vectors[name]; ok {
 				idx.Upsert(c.key, v)
 			} else {
@@ -91,10 +93,14 @@ func (r *Replica) applyChange(c change, payload map[string]any) {
 		}
 	} else {
 		for name, v := range c.vectors {
-			r.indexes[name].Upsert(c.key, v)
+			if idx := indexes[name]; idx != nil {
+				idx.Upsert(c.key, v)
+			}
 		}
 		for _, name := range c.drop {
-			r.indexes[name].Delete(c.key)
+			if idx := indexes[name]; idx != nil {
+				idx.Delete(c.key)
+			}
 		}
 	}
 	if c.payloadSet && r.payload.Len() > 0 {

@@ -77,24 +77,22 @@ type Stats struct {
 // Replica is one open shard replica. Its methods are safe for concurrent
 // use; after Close they return ErrClosed.
 type Replica struct {
-	path   string
-	log    zerolog.Logger
-	opts   Options
-	cfg    *shoalv1.CollectionConfig
-	spaces map[string]space
-	db     *bolt.DB
+	path string
+	log  zerolog.Logger
+	opts Options
+	db   *bolt.DB
 
-	// fullScan is, per vector name, the estimated number of matching
-	// points below which a filtered search scores the candidates exactly.
-	fullScan map[string]int
+	// vec is the collection config with its vector spaces, indexes and
+	// full-scan thresholds; replaced as a whole (see vectors_config.go).
+	vec atomic.Pointer[vectorState]
 
 	// mu guards the in-memory state below; the committer holds it for
 	// writing only while applying a committed batch to memory (and reads
-	// it without the lock: it is the only writer). The map of vector
-	// indexes never changes after Open; each segment.Set also locks
-	// itself, since its optimizer seals and merges segments on its own.
+	// it without the lock: it is the only writer). The vector state is
+	// replaced only under mu (see vectors_config.go); each segment.Set
+	// also locks itself, since its optimizer seals and merges segments on
+	// its own.
 	mu       sync.RWMutex
-	indexes  map[string]*segment.Set
 	payload  *payloadindex.Set
 	count    uint64
 	lastTerm uint64
@@ -164,27 +162,19 @@ func newReplica(db *bolt.DB, path string, cfg *shoalv1.CollectionConfig, log zer
 		return nil, err
 	}
 	r := &Replica{
-		path: path, log: log, opts: opts, cfg: cfg, db: db,
-		spaces:   map[string]space{},
-		indexes:  map[string]*segment.Set{},
+		path: path, log: log, opts: opts, db: db,
 		payload:  payloadindex.New(),
-		fullScan: fullScanThresholds(cfg),
 		lastTerm: term, lastSeq: seq,
 		queue:   make(chan *request, opts.QueueSize),
 		closing: make(chan struct{}),
 		stopped: make(chan struct{}),
 	}
 	r.term.Store(term)
-	for name, params := range cfg.GetVectors() {
-		m, err := distance.For(params.GetDistance())
-		if err != nil {
-			return nil, fmt.Errorf("vector %q: %w", name, err)
-		}
-		if params.GetSize() == 0 {
-			return nil, fmt.Errorf("vector %q: size 0", name)
-		}
-		r.spaces[name] = space{params: params, metric: m}
+	vs, err := newVectorState(cfg)
+	if err != nil {
+		return nil, err
 	}
+	r.vec.Store(vs)
 	if err := r.loadInstalling(); err != nil {
 		return nil, err
 	}
@@ -232,7 +222,7 @@ func (r *Replica) load(loaders map[string]*segment.Loader) error {
 			r.count++
 			for name, vec := range p.GetVectors() {
 				l, ok := loaders[name]
-				if !ok || uint64(len(vec.GetData())) != r.spaces[name].params.GetSize() {
+				if !ok || uint64(len(vec.GetData())) != r.vs().spaces[name].params.GetSize() {
 					return fmt.Errorf("point %x: stored vector %q does not fit the config", k, name)
 				}
 				l.Add(string(k), vec.GetData())
@@ -262,7 +252,8 @@ func (r *Replica) load(loaders map[string]*segment.Loader) error {
 func (r *Replica) Path() string { return r.path }
 
 // Config is the collection config the replica was opened with.
-func (r *Replica) Config() *shoalv1.CollectionConfig { return r.cfg }
+// It changes when the log creates or deletes a vector name.
+func (r *Replica) Config() *shoalv1.CollectionConfig { return r.vs().cfg }
 
 // SetTerm sets the term given to operations logged from now on. Terms
 // never decrease; a lower term is ignored.

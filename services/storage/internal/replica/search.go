@@ -49,7 +49,7 @@ func (r *Replica) Search(ctx context.Context, req *shoalv1.SearchRequest) ([]*sh
 }
 
 func (r *Replica) search(ctx context.Context, req *shoalv1.SearchRequest, mode planMode) ([]*shoalv1.ScoredPoint, error) {
-	sp, ok := r.spaces[req.GetUsing()]
+	sp, ok := r.vs().spaces[req.GetUsing()]
 	if !ok {
 		if req.GetUsing() == "" {
 			return nil, invalidf("Wrong input: this collection has only named vectors; name the vector to search with")
@@ -99,7 +99,13 @@ func (r *Replica) search(ctx context.Context, req *shoalv1.SearchRequest, mode p
 
 	k := int(req.GetLimit())
 	r.mu.RLock()
-	idx := r.indexes[req.GetUsing()]
+	vs := r.vs()
+	idx := vs.indexes[req.GetUsing()]
+	if idx == nil || vs.spaces[req.GetUsing()].params.GetSize() != uint64(len(q)) {
+		// Deleted (or deleted and created again) since the check above.
+		r.mu.RUnlock()
+		return nil, invalidf("Wrong input: Not existing vector name error: %s", req.GetUsing())
+	}
 	var hits []index.Hit
 	if f == nil {
 		hits = idx.Search(q, k, params)
@@ -107,7 +113,7 @@ func (r *Replica) search(ctx context.Context, req *shoalv1.SearchRequest, mode p
 		accept := r.acceptor(f, points)
 		plan := r.payload.Plan(f)
 		switch {
-		case mode == planCandidates || (mode == planAuto && plan.Known && plan.Estimate < r.fullScan[req.GetUsing()]):
+		case mode == planCandidates || (mode == planAuto && plan.Known && plan.Estimate < vs.fullScan[req.GetUsing()]):
 			keys := plan.Keys()
 			if !plan.Known {
 				keys = allKeys(points)

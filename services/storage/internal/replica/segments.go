@@ -19,10 +19,11 @@ import (
 // truth and are indexed again.
 func (r *Replica) openSegments() (map[string]*segment.Loader, error) {
 	loaders := map[string]*segment.Loader{}
-	for name, sp := range r.spaces {
+	vs := r.vs()
+	for name, sp := range vs.spaces {
 		dim := int(sp.params.GetSize())
 		log := r.log.With().Str("vector", name).Logger()
-		cfg, err := segment.ConfigFromCollection(r.cfg.GetExtraJson(), name, sp.metric, dim)
+		cfg, err := segment.ConfigFromCollection(vs.cfg.GetExtraJson(), name, sp.metric, dim)
 		if err != nil {
 			log.Warn().Err(err).Msg("segment config from the collection's extra_json refused; using the defaults")
 			cfg = segment.DefaultConfig(sp.metric, dim)
@@ -41,7 +42,7 @@ func (r *Replica) openSegments() (map[string]*segment.Loader, error) {
 				return nil, fmt.Errorf("vector %q: %w", name, err)
 			}
 		}
-		r.indexes[name] = set
+		vs.indexes[name] = set
 		loaders[name] = l
 	}
 	return loaders, nil
@@ -49,15 +50,16 @@ func (r *Replica) openSegments() (map[string]*segment.Loader, error) {
 
 // closeSegments stops every segment optimizer and waits for it.
 func (r *Replica) closeSegments() {
-	for _, set := range r.indexes {
+	for _, set := range r.vs().indexes {
 		set.Close()
 	}
 }
 
 // SegmentStats returns, per vector name, the state of its segments.
 func (r *Replica) SegmentStats() map[string]segment.Stats {
-	out := make(map[string]segment.Stats, len(r.indexes))
-	for name, set := range r.indexes {
+	indexes := r.vs().indexes
+	out := make(map[string]segment.Stats, len(indexes))
+	for name, set := range indexes {
 		out[name] = set.Stats()
 	}
 	return out
@@ -68,7 +70,7 @@ func (r *Replica) SegmentStats() map[string]segment.Stats {
 // optimizers do the same on their own. It fails with ErrClosed after
 // Close (Close aborts a job in progress).
 func (r *Replica) Optimize(ctx context.Context) error {
-	for name, set := range r.indexes {
+	for name, set := range r.vs().indexes {
 		select {
 		case <-r.closing:
 			return ErrClosed

@@ -64,8 +64,8 @@ func initFile(db *bolt.DB, cfg *shoalv1.CollectionConfig) (*shoalv1.CollectionCo
 			}
 			if cfg == nil {
 				cfg = stored
-			} else if err := sameVectors(stored, cfg); err != nil {
-				return err
+			} else {
+				cfg = withStoredVectors(stored, cfg)
 			}
 		}
 		if cfg == nil {
@@ -93,8 +93,8 @@ func initFile(db *bolt.DB, cfg *shoalv1.CollectionConfig) (*shoalv1.CollectionCo
 	return cfg, term, seq, err
 }
 
-// sameVectors refuses to open a file with a config whose vectors differ
-// from the stored ones (the data would not fit).
+// sameVectors reports how two configs' vector spaces differ (nil: they
+// do not).
 func sameVectors(stored, cfg *shoalv1.CollectionConfig) error {
 	if len(stored.GetVectors()) != len(cfg.GetVectors()) {
 		return fmt.Errorf("stored config has %d vector names, given %d", len(stored.GetVectors()), len(cfg.GetVectors()))

@@ -46,11 +46,12 @@ type prepared struct {
 	updateFilter *filter.Filter
 	mode         shoalv1.UpdateMode
 
-	payload map[string]any // opSetPayload, opOverwritePayload (never mutated)
-	key     *filter.Path   // opSetPayload, opOverwritePayload: nested target
-	paths   []filter.Path  // opDeletePayload
-	vectors []vectorUpdate // opUpdateVectors
-	names   []string       // opDeleteVectors
+	payload map[string]any        // opSetPayload, opOverwritePayload (never mutated)
+	key     *filter.Path          // opSetPayload, opOverwritePayload: nested target
+	paths   []filter.Path         // opDeletePayload
+	vectors []vectorUpdate        // opUpdateVectors
+	names   []string              // opDeleteVectors; the name of opCreateVector, opDeleteVector
+	vparams *shoalv1.VectorParams // opCreateVector
 
 	field  filter.Path         // opCreateIndex, opDeleteIndex
 	schema payloadindex.Schema // opCreateIndex
@@ -65,7 +66,7 @@ type prepared struct {
 // committer starts a new batch for it, so that the in-memory payload
 // indexes it plans with match the state it is applied to.
 func (p *prepared) barrier() bool {
-	return (p.sel != nil && p.sel.filter != nil) || p.updateFilter != nil
+	return (p.sel != nil && p.sel.filter != nil) || p.updateFilter != nil || p.vectorOp()
 }
 
 type preparedPoint struct {
@@ -142,6 +143,8 @@ func (r *Replica) prepareOp(op *shoalv1.Operation, replicated bool) (*prepared, 
 	case *shoalv1.Operation_DeleteFieldIndex:
 		p.kind = opDeleteIndex
 		p.field, err = parseKeyPath(k.DeleteFieldIndex.GetField(), "field_name")
+	case *shoalv1.Operation_CreateVectorName, *shoalv1.Operation_DeleteVectorName:
+		err = prepareVectorName(p, op)
 	default:
 		return nil, invalidf("Wrong input: empty operation")
 	}
@@ -169,7 +172,7 @@ func (r *Replica) preparePoint(i int, pt *shoalv1.Point, raw bool) (*shoalv1.Poi
 	name := pointid.String(pt.GetId())
 	// A single-vector collection needs the vector; named vectors may be
 	// left out individually.
-	if _, single := r.spaces[""]; single && !r.cfg.GetNamed() {
+	if vs := r.vs(); !vs.cfg.GetNamed() && vs.spaces[""].params != nil {
 		if _, ok := pt.GetVectors()[""]; !ok {
 			return nil, preparedPoint{}, invalidf("Wrong input: point %s has no vector", name)
 		}
@@ -200,7 +203,12 @@ func (r *Replica) preparePoint(i int, pt *shoalv1.Point, raw bool) (*shoalv1.Poi
 // to store (normalised for Cosine, as a copy). A raw vector (already
 // prepared by the primary) is kept as it is.
 func (r *Replica) prepareVector(point, vname string, data []float32, raw bool) ([]float32, error) {
-	sp, ok := r.spaces[vname]
+	if raw {
+		// Checked at apply time against the spaces of its log position
+		// (fitsVectors): an earlier entry may create the name.
+		return data, nil
+	}
+	sp, ok := r.vs().spaces[vname]
 	if !ok {
 		if vname == "" {
 			return nil, invalidf("Wrong input: point %s: this collection has only named vectors", point)
@@ -212,9 +220,6 @@ func (r *Replica) prepareVector(point, vname string, data []float32, raw bool) (
 	}
 	if !finite(data) {
 		return nil, invalidf("Wrong input: vector %q of point %s contains NaN or infinite values", vname, point)
-	}
-	if raw {
-		return data, nil
 	}
 	return sp.metric.Prepare(data), nil
 }
@@ -243,7 +248,7 @@ func keyOf(id *shoalv1.PointID) (string, error) {
 // checkWithVector refuses vector names the collection does not have.
 func (r *Replica) checkWithVector(wv *shoalv1.WithVector) error {
 	for _, n := range wv.GetNames() {
-		if _, ok := r.spaces[n]; !ok {
+		if _, ok := r.vs().spaces[n]; !ok {
 			return invalidf("Wrong input: Not existing vector name error: %s", n)
 		}
 	}

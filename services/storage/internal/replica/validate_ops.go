@@ -189,7 +189,7 @@ func (r *Replica) prepareDeleteVectors(p *prepared, dv *shoalv1.DeleteVectors) e
 	}
 	seen := map[string]bool{}
 	for _, n := range dv.GetNames() {
-		if _, ok := r.spaces[n]; !ok {
+		if _, ok := r.vs().spaces[n]; !ok && !p.replicated {
 			return invalidf("Wrong input: Not existing vector name error: %s", n)
 		}
 		if !seen[n] {

@@ -33,11 +33,12 @@ type Maps interface {
 	Changed() <-chan struct{}
 }
 
-// Replicas finds and resets this node's replicas; *node.Manager
-// implements it.
+// Replicas finds, resets and restores this node's replicas;
+// *node.Manager implements it.
 type Replicas interface {
 	Replica(ctx context.Context, ref *shoalv1.ShardRef) (*replica.Replica, error)
 	Reset(ctx context.Context, ref *shoalv1.ShardRef) (*replica.Replica, error)
+	Restore(ctx context.Context, ref *shoalv1.ShardRef, path string) (*replica.Replica, replica.SnapshotInfo, error)
 }
 
 // MapUpdater changes a shard map with a compare-and-swap;
@@ -67,6 +68,21 @@ type Config struct {
 	// AckTimeout bounds the wait for write_consistency_factor replicas;
 	// default 10 s (or the request's deadline, if sooner).
 	AckTimeout time.Duration
+	// Streamer sends full copies (snapshot, stream_records) to followers
+	// over the transfer wire; nil sends records over the internal RPC
+	// API instead (Install calls).
+	Streamer Streamer
+	// Progress receives transfer progress reports; nil publishes none.
+	Progress ProgressSink
+	// Transfers lists a collection's transfer records (the method a
+	// move or replication asks for); nil: none.
+	Transfers func(collection string) []*shoalv1.ShardTransfer
+	// DefaultMethod is storage.shard_transfer_method: "" (automatic),
+	// stream_records, snapshot or wal_delta.
+	DefaultMethod string
+	// SnapshotPoints is the replica size (points) from which an automatic
+	// full copy is a snapshot; default 10 000.
+	SnapshotPoints int
 }
 
 // Coordinator runs the primary side of every shard this node leads and
@@ -84,6 +100,9 @@ type Coordinator struct {
 	closed     bool
 
 	installs installs // follower side: sessions in progress
+
+	histMu  sync.Mutex
+	history []CopyReport // see Copies
 
 	cancel context.CancelFunc
 	done   chan struct{}

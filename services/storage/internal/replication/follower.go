@@ -89,6 +89,10 @@ func (c *Coordinator) Install(ctx context.Context, req *shoalv1.InstallRequest) 
 			return err
 		}
 	}
+	// The source's vector spaces come before its first point.
+	if err := r.InstallVectors(ctx, req.GetVectors()); err != nil {
+		return fmt.Errorf("install vector spaces: %w", err)
+	}
 	if len(req.GetPoints()) > 0 {
 		if err := r.InstallPoints(ctx, req.GetPoints()); err != nil {
 			return fmt.Errorf("install %d points: %w", len(req.GetPoints()), err)

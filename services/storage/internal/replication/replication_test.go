@@ -79,7 +79,7 @@ func (s *memMaps) state(node uint64) shoalv1.ReplicaState {
 	return cluster.FindReplica(m.GetShards()[0], node).GetState()
 }
 
-func (s *memMaps) setState(t *testing.T, node uint64, st shoalv1.ReplicaState) {
+func (s *memMaps) setState(t testing.TB, node uint64, st shoalv1.ReplicaState) {
 	t.Helper()
 	_, err := s.update(context.Background(), "c", "u", func(m *shoalv1.ShardMap) (bool, error) {
 		cluster.FindReplica(m.Shards[0], node).State = st
@@ -129,9 +129,34 @@ type testNode struct {
 	srv   *httptest.Server
 }
 
+func (d *diskReplicas) Restore(_ context.Context, _ *shoalv1.ShardRef, path string) (*replica.Replica, replica.SnapshotInfo, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	info, err := replica.CheckSnapshot(path)
+	if err != nil {
+		return nil, info, err
+	}
+	term := d.r.Term()
+	d.r.Close()
+	if err := os.Rename(path, d.path); err != nil {
+		return nil, info, err
+	}
+	r, err := replica.Open(d.path, d.cfg, zerolog.Nop())
+	if err != nil {
+		return nil, info, err
+	}
+	r.SetTerm(term)
+	d.r = r
+	return r, info, nil
+}
+
+// nodeOption adjusts a test node's coordinator config before it is
+// created; the returned func, if any, runs once the coordinator exists.
+type nodeOption func(t testing.TB, id uint64, cfg *Config) func(*Coordinator)
+
 // startCluster starts three nodes holding shard 0 of collection "c"
 // (node 1 primary, term 1) with the given write consistency factor.
-func startCluster(t *testing.T, wcf uint32) (*memMaps, map[uint64]*testNode) {
+func startCluster(t *testing.T, wcf uint32, opts ...nodeOption) (*memMaps, map[uint64]*testNode) {
 	t.Helper()
 	cfg := &shoalv1.CollectionConfig{
 		Vectors:                map[string]*shoalv1.VectorParams{"": {Size: 2, Distance: shoalv1.Distance_DISTANCE_DOT}},
@@ -139,6 +164,12 @@ func startCluster(t *testing.T, wcf uint32) (*memMaps, map[uint64]*testNode) {
 		ReplicationFactor:      3,
 		WriteConsistencyFactor: wcf,
 	}
+	return startClusterWith(t, cfg, opts...)
+}
+
+// startClusterWith is startCluster for a collection config of one's own.
+func startClusterWith(t testing.TB, cfg *shoalv1.CollectionConfig, opts ...nodeOption) (*memMaps, map[uint64]*testNode) {
+	t.Helper()
 	maps := &memMaps{
 		coll:    &shoalv1.Collection{Name: "c", Uid: "u", Config: cfg},
 		nodes:   map[uint64]*shoalv1.Node{},
@@ -159,7 +190,17 @@ func startCluster(t *testing.T, wcf uint32) (*memMaps, map[uint64]*testNode) {
 		}
 		r.SetTerm(1)
 		n := &testNode{id: id, reps: &diskReplicas{path: path, cfg: cfg, r: r}}
-		n.coord = New(Config{NodeID: id, Maps: maps, Replicas: n.reps, Update: maps.update, Log: zerolog.Nop(), DeadAfter: 300 * time.Millisecond, AckTimeout: 3 * time.Second})
+		cc := Config{NodeID: id, Maps: maps, Replicas: n.reps, Update: maps.update, Log: zerolog.Nop(), DeadAfter: 300 * time.Millisecond, AckTimeout: 3 * time.Second}
+		var after []func(*Coordinator)
+		for _, o := range opts {
+			if f := o(t, id, &cc); f != nil {
+				after = append(after, f)
+			}
+		}
+		n.coord = New(cc)
+		for _, f := range after {
+			f(n.coord)
+		}
 		n.srv = httptest.NewUnstartedServer(followerHandler{c: n.coord, down: &n.down})
 		n.srv.EnableHTTP2 = true
 		n.srv.Start()
@@ -227,7 +268,7 @@ func upsert(id uint64, x float32) *shoalv1.Operation {
 	}}}}
 }
 
-func digest(t *testing.T, n *testNode) replica.Digest {
+func digest(t testing.TB, n *testNode) replica.Digest {
 	t.Helper()
 	r, _ := n.reps.Replica(context.Background(), ref)
 	d, err := r.Digest(context.Background())
@@ -238,7 +279,7 @@ func digest(t *testing.T, n *testNode) replica.Digest {
 }
 
 // eventually polls cond for up to 10 s.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {

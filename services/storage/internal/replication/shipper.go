@@ -40,6 +40,7 @@ type shipper struct {
 	// Shipper goroutine only.
 	failingSince time.Time
 	lastPromote  time.Time
+	rep          *report // the running recovery of the follower, if any
 }
 
 // counts reports whether the follower counts toward
@@ -50,6 +51,7 @@ func (s *shipper) counts() bool {
 
 func (s *shipper) run(ctx context.Context) {
 	log := s.g.log.With().Uint64("follower", s.node).Logger()
+	defer func() { s.finish(ctx.Err()) }()
 	var next uint64 // next sequence number to send; 0: not known yet
 	backoff := 50 * time.Millisecond
 	for ctx.Err() == nil {
@@ -124,7 +126,7 @@ func (s *shipper) probe(ctx context.Context, last uint64) (uint64, error) {
 func (s *shipper) ship(ctx context.Context, next uint64) (uint64, error) {
 	prevTerm, entries, err := s.g.r.ReadLog(ctx, next-1, shipMaxEntries, shipMaxBytes)
 	if errors.Is(err, replica.ErrCompacted) {
-		return s.install(ctx)
+		return s.install(ctx, fmt.Sprintf("the primary's log no longer holds record %d", next))
 	}
 	if err != nil {
 		return 0, fmt.Errorf("read log after %d: %w", next-1, err)
@@ -138,6 +140,13 @@ func (s *shipper) ship(ctx context.Context, next uint64) (uint64, error) {
 	}
 	if resp.GetAccepted() {
 		end := entries[len(entries)-1].GetSeq()
+		if s.recoveringState() {
+			size := 0
+			for _, e := range entries {
+				size += len(e.GetOp())
+			}
+			s.recovering().add(int64(size), int64(len(entries)))
+		}
 		s.ack(end)
 		return end + 1, nil
 	}
@@ -154,10 +163,13 @@ func (s *shipper) resolve(ctx context.Context, resp *shoalv1.ReplicateResponse, 
 		return 0, errFenced
 	}
 	if resp.GetNeedsCopy() {
-		return s.install(ctx)
+		return s.install(ctx, "the target's replica is an unfinished copy")
 	}
 	fs, ft := resp.GetLastSeq(), resp.GetLastTerm()
 	if fs == 0 {
+		if last > 0 && s.recoveringState() {
+			return s.install(ctx, "the target holds no copy")
+		}
 		return 1, nil
 	}
 	if fs <= last {
@@ -169,8 +181,19 @@ func (s *shipper) resolve(ctx context.Context, resp *shoalv1.ReplicateResponse, 
 			s.ack(fs)
 			return fs + 1, nil
 		}
+		if !ok {
+			return s.install(ctx, fmt.Sprintf("the primary's log no longer holds the target's last record %d", fs))
+		}
+		return s.install(ctx, fmt.Sprintf("the target's log diverges at record %d (term %d, the primary's %d)", fs, ft, t))
 	}
-	return s.install(ctx)
+	return s.install(ctx, fmt.Sprintf("the target's log ends at record %d, beyond the primary's %d", fs, last))
+}
+
+// recoveringState reports whether the follower is being brought back or
+// added (Partial or Recovery), so what it is sent is a transfer.
+func (s *shipper) recoveringState() bool {
+	st := shoalv1.ReplicaState(s.state.Load())
+	return st == shoalv1.ReplicaState_REPLICA_STATE_PARTIAL || st == shoalv1.ReplicaState_REPLICA_STATE_RECOVERY
 }
 
 func (s *shipper) replicate(ctx context.Context, prevTerm, prevSeq uint64, entries []*shoalv1.LogEntry) (*shoalv1.ReplicateResponse, error) {
@@ -226,6 +249,9 @@ func (s *shipper) caughtUp(ctx context.Context, last uint64) {
 	}
 	st := shoalv1.ReplicaState(s.state.Load())
 	if st != shoalv1.ReplicaState_REPLICA_STATE_PARTIAL && st != shoalv1.ReplicaState_REPLICA_STATE_RECOVERY {
+		if s.acked.Load() >= last {
+			s.finish(nil) // a copy to a Listener or Initializing replica
+		}
 		return
 	}
 	if s.acked.Load() < last || time.Since(s.lastPromote) < 500*time.Millisecond {
@@ -240,4 +266,5 @@ func (s *shipper) caughtUp(ctx context.Context, last uint64) {
 		return
 	}
 	s.g.log.Info().Uint64("follower", s.node).Uint64("seq", last).Msg("follower caught up: active")
+	s.finish(nil)
 }

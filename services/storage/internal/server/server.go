@@ -14,6 +14,7 @@ import (
 	"github.com/shoaldb/shoal/services/storage/internal/node"
 	"github.com/shoaldb/shoal/services/storage/internal/replica"
 	"github.com/shoaldb/shoal/services/storage/internal/replication"
+	"github.com/shoaldb/shoal/services/storage/internal/snapshots"
 )
 
 // Replicas finds the replica a request names; *node.Manager implements it.
@@ -38,6 +39,11 @@ type Server struct {
 	replicas Replicas
 	repl     Replication
 	log      zerolog.Logger
+
+	// Shard snapshots (snapshots.go); nil until WithSnapshots.
+	snaps   *snapshots.Store
+	restore Restorer
+	nodeID  uint64
 }
 
 var _ shoalv1connect.StorageServiceHandler = (*Server)(nil)

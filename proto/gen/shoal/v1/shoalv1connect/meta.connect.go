@@ -54,6 +54,20 @@ const (
 	// MetaServiceUpdateClusterSetupProcedure is the fully-qualified name of the MetaService's
 	// UpdateClusterSetup RPC.
 	MetaServiceUpdateClusterSetupProcedure = "/shoal.v1.MetaService/UpdateClusterSetup"
+	// MetaServiceDrainPeerProcedure is the fully-qualified name of the MetaService's DrainPeer RPC.
+	MetaServiceDrainPeerProcedure = "/shoal.v1.MetaService/DrainPeer"
+	// MetaServiceRemovePeerProcedure is the fully-qualified name of the MetaService's RemovePeer RPC.
+	MetaServiceRemovePeerProcedure = "/shoal.v1.MetaService/RemovePeer"
+	// MetaServiceCreateVectorNameProcedure is the fully-qualified name of the MetaService's
+	// CreateVectorName RPC.
+	MetaServiceCreateVectorNameProcedure = "/shoal.v1.MetaService/CreateVectorName"
+	// MetaServiceDeleteVectorNameProcedure is the fully-qualified name of the MetaService's
+	// DeleteVectorName RPC.
+	MetaServiceDeleteVectorNameProcedure = "/shoal.v1.MetaService/DeleteVectorName"
+	// MetaServiceGetQuotasProcedure is the fully-qualified name of the MetaService's GetQuotas RPC.
+	MetaServiceGetQuotasProcedure = "/shoal.v1.MetaService/GetQuotas"
+	// MetaServiceSetQuotasProcedure is the fully-qualified name of the MetaService's SetQuotas RPC.
+	MetaServiceSetQuotasProcedure = "/shoal.v1.MetaService/SetQuotas"
 )
 
 // MetaServiceClient is a client for the shoal.v1.MetaService service.
@@ -85,6 +99,32 @@ type MetaServiceClient interface {
 	// (unknown shard or peer, replica already there, last replica) is
 	// InvalidArgument, a missing transfer or collection NotFound.
 	UpdateClusterSetup(context.Context, *connect.Request[v1.UpdateClusterSetupRequest]) (*connect.Response[v1.UpdateClusterSetupResponse], error)
+	// DrainPeer marks a storage node draining (or, with cancel, not any
+	// more): the controller moves its replicas to other nodes and no new
+	// replica is placed on it. NotFound for an unknown node,
+	// InvalidArgument for a removed one.
+	DrainPeer(context.Context, *connect.Request[v1.DrainPeerRequest]) (*connect.Response[v1.DrainPeerResponse], error)
+	// RemovePeer records a storage node as removed from the cluster
+	// (Qdrant's DELETE /cluster/peer/{id}). Without force it is refused
+	// (InvalidArgument) while a shard map names the node; with force the
+	// node's replicas count as lost and the controller re-creates them
+	// elsewhere. NotFound for an unknown node.
+	RemovePeer(context.Context, *connect.Request[v1.RemovePeerRequest]) (*connect.Response[v1.RemovePeerResponse], error)
+	// CreateVectorName adds a named vector to a collection's config
+	// (Qdrant's PUT /collections/{name}/vectors/{vector}). An identical
+	// existing vector succeeds (created=false), so a caller can retry; one
+	// with other parameters is InvalidArgument; a collection with a single
+	// unnamed vector is InvalidArgument.
+	CreateVectorName(context.Context, *connect.Request[v1.CreateVectorNameRequest]) (*connect.Response[v1.CreateVectorNameResponse], error)
+	// DeleteVectorName removes a named vector from a collection's config;
+	// NotFound when the collection has no such vector, InvalidArgument
+	// for the collection's last vector.
+	DeleteVectorName(context.Context, *connect.Request[v1.DeleteVectorNameRequest]) (*connect.Response[v1.DeleteVectorNameResponse], error)
+	// GetQuotas returns the cluster-wide quota configuration (Qdrant's
+	// QuotaConfig as JSON; empty when never set).
+	GetQuotas(context.Context, *connect.Request[v1.GetQuotasRequest]) (*connect.Response[v1.GetQuotasResponse], error)
+	// SetQuotas replaces the cluster-wide quota configuration.
+	SetQuotas(context.Context, *connect.Request[v1.SetQuotasRequest]) (*connect.Response[v1.SetQuotasResponse], error)
 }
 
 // NewMetaServiceClient constructs a client for the shoal.v1.MetaService service. By default, it
@@ -140,6 +180,42 @@ func NewMetaServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(metaServiceMethods.ByName("UpdateClusterSetup")),
 			connect.WithClientOptions(opts...),
 		),
+		drainPeer: connect.NewClient[v1.DrainPeerRequest, v1.DrainPeerResponse](
+			httpClient,
+			baseURL+MetaServiceDrainPeerProcedure,
+			connect.WithSchema(metaServiceMethods.ByName("DrainPeer")),
+			connect.WithClientOptions(opts...),
+		),
+		removePeer: connect.NewClient[v1.RemovePeerRequest, v1.RemovePeerResponse](
+			httpClient,
+			baseURL+MetaServiceRemovePeerProcedure,
+			connect.WithSchema(metaServiceMethods.ByName("RemovePeer")),
+			connect.WithClientOptions(opts...),
+		),
+		createVectorName: connect.NewClient[v1.CreateVectorNameRequest, v1.CreateVectorNameResponse](
+			httpClient,
+			baseURL+MetaServiceCreateVectorNameProcedure,
+			connect.WithSchema(metaServiceMethods.ByName("CreateVectorName")),
+			connect.WithClientOptions(opts...),
+		),
+		deleteVectorName: connect.NewClient[v1.DeleteVectorNameRequest, v1.DeleteVectorNameResponse](
+			httpClient,
+			baseURL+MetaServiceDeleteVectorNameProcedure,
+			connect.WithSchema(metaServiceMethods.ByName("DeleteVectorName")),
+			connect.WithClientOptions(opts...),
+		),
+		getQuotas: connect.NewClient[v1.GetQuotasRequest, v1.GetQuotasResponse](
+			httpClient,
+			baseURL+MetaServiceGetQuotasProcedure,
+			connect.WithSchema(metaServiceMethods.ByName("GetQuotas")),
+			connect.WithClientOptions(opts...),
+		),
+		setQuotas: connect.NewClient[v1.SetQuotasRequest, v1.SetQuotasResponse](
+			httpClient,
+			baseURL+MetaServiceSetQuotasProcedure,
+			connect.WithSchema(metaServiceMethods.ByName("SetQuotas")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -152,6 +228,12 @@ type metaServiceClient struct {
 	createShardKey     *connect.Client[v1.CreateShardKeyRequest, v1.CreateShardKeyResponse]
 	deleteShardKey     *connect.Client[v1.DeleteShardKeyRequest, v1.DeleteShardKeyResponse]
 	updateClusterSetup *connect.Client[v1.UpdateClusterSetupRequest, v1.UpdateClusterSetupResponse]
+	drainPeer          *connect.Client[v1.DrainPeerRequest, v1.DrainPeerResponse]
+	removePeer         *connect.Client[v1.RemovePeerRequest, v1.RemovePeerResponse]
+	createVectorName   *connect.Client[v1.CreateVectorNameRequest, v1.CreateVectorNameResponse]
+	deleteVectorName   *connect.Client[v1.DeleteVectorNameRequest, v1.DeleteVectorNameResponse]
+	getQuotas          *connect.Client[v1.GetQuotasRequest, v1.GetQuotasResponse]
+	setQuotas          *connect.Client[v1.SetQuotasRequest, v1.SetQuotasResponse]
 }
 
 // CreateCollection calls shoal.v1.MetaService.CreateCollection.
@@ -189,6 +271,36 @@ func (c *metaServiceClient) UpdateClusterSetup(ctx context.Context, req *connect
 	return c.updateClusterSetup.CallUnary(ctx, req)
 }
 
+// DrainPeer calls shoal.v1.MetaService.DrainPeer.
+func (c *metaServiceClient) DrainPeer(ctx context.Context, req *connect.Request[v1.DrainPeerRequest]) (*connect.Response[v1.DrainPeerResponse], error) {
+	return c.drainPeer.CallUnary(ctx, req)
+}
+
+// RemovePeer calls shoal.v1.MetaService.RemovePeer.
+func (c *metaServiceClient) RemovePeer(ctx context.Context, req *connect.Request[v1.RemovePeerRequest]) (*connect.Response[v1.RemovePeerResponse], error) {
+	return c.removePeer.CallUnary(ctx, req)
+}
+
+// CreateVectorName calls shoal.v1.MetaService.CreateVectorName.
+func (c *metaServiceClient) CreateVectorName(ctx context.Context, req *connect.Request[v1.CreateVectorNameRequest]) (*connect.Response[v1.CreateVectorNameResponse], error) {
+	return c.createVectorName.CallUnary(ctx, req)
+}
+
+// DeleteVectorName calls shoal.v1.MetaService.DeleteVectorName.
+func (c *metaServiceClient) DeleteVectorName(ctx context.Context, req *connect.Request[v1.DeleteVectorNameRequest]) (*connect.Response[v1.DeleteVectorNameResponse], error) {
+	return c.deleteVectorName.CallUnary(ctx, req)
+}
+
+// GetQuotas calls shoal.v1.MetaService.GetQuotas.
+func (c *metaServiceClient) GetQuotas(ctx context.Context, req *connect.Request[v1.GetQuotasRequest]) (*connect.Response[v1.GetQuotasResponse], error) {
+	return c.getQuotas.CallUnary(ctx, req)
+}
+
+// SetQuotas calls shoal.v1.MetaService.SetQuotas.
+func (c *metaServiceClient) SetQuotas(ctx context.Context, req *connect.Request[v1.SetQuotasRequest]) (*connect.Response[v1.SetQuotasResponse], error) {
+	return c.setQuotas.CallUnary(ctx, req)
+}
+
 // MetaServiceHandler is an implementation of the shoal.v1.MetaService service.
 type MetaServiceHandler interface {
 	// CreateCollection places the shards and stores the collection. It fails
@@ -218,6 +330,32 @@ type MetaServiceHandler interface {
 	// (unknown shard or peer, replica already there, last replica) is
 	// InvalidArgument, a missing transfer or collection NotFound.
 	UpdateClusterSetup(context.Context, *connect.Request[v1.UpdateClusterSetupRequest]) (*connect.Response[v1.UpdateClusterSetupResponse], error)
+	// DrainPeer marks a storage node draining (or, with cancel, not any
+	// more): the controller moves its replicas to other nodes and no new
+	// replica is placed on it. NotFound for an unknown node,
+	// InvalidArgument for a removed one.
+	DrainPeer(context.Context, *connect.Request[v1.DrainPeerRequest]) (*connect.Response[v1.DrainPeerResponse], error)
+	// RemovePeer records a storage node as removed from the cluster
+	// (Qdrant's DELETE /cluster/peer/{id}). Without force it is refused
+	// (InvalidArgument) while a shard map names the node; with force the
+	// node's replicas count as lost and the controller re-creates them
+	// elsewhere. NotFound for an unknown node.
+	RemovePeer(context.Context, *connect.Request[v1.RemovePeerRequest]) (*connect.Response[v1.RemovePeerResponse], error)
+	// CreateVectorName adds a named vector to a collection's config
+	// (Qdrant's PUT /collections/{name}/vectors/{vector}). An identical
+	// existing vector succeeds (created=false), so a caller can retry; one
+	// with other parameters is InvalidArgument; a collection with a single
+	// unnamed vector is InvalidArgument.
+	CreateVectorName(context.Context, *connect.Request[v1.CreateVectorNameRequest]) (*connect.Response[v1.CreateVectorNameResponse], error)
+	// DeleteVectorName removes a named vector from a collection's config;
+	// NotFound when the collection has no such vector, InvalidArgument
+	// for the collection's last vector.
+	DeleteVectorName(context.Context, *connect.Request[v1.DeleteVectorNameRequest]) (*connect.Response[v1.DeleteVectorNameResponse], error)
+	// GetQuotas returns the cluster-wide quota configuration (Qdrant's
+	// QuotaConfig as JSON; empty when never set).
+	GetQuotas(context.Context, *connect.Request[v1.GetQuotasRequest]) (*connect.Response[v1.GetQuotasResponse], error)
+	// SetQuotas replaces the cluster-wide quota configuration.
+	SetQuotas(context.Context, *connect.Request[v1.SetQuotasRequest]) (*connect.Response[v1.SetQuotasResponse], error)
 }
 
 // NewMetaServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -269,6 +407,42 @@ func NewMetaServiceHandler(svc MetaServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(metaServiceMethods.ByName("UpdateClusterSetup")),
 		connect.WithHandlerOptions(opts...),
 	)
+	metaServiceDrainPeerHandler := connect.NewUnaryHandler(
+		MetaServiceDrainPeerProcedure,
+		svc.DrainPeer,
+		connect.WithSchema(metaServiceMethods.ByName("DrainPeer")),
+		connect.WithHandlerOptions(opts...),
+	)
+	metaServiceRemovePeerHandler := connect.NewUnaryHandler(
+		MetaServiceRemovePeerProcedure,
+		svc.RemovePeer,
+		connect.WithSchema(metaServiceMethods.ByName("RemovePeer")),
+		connect.WithHandlerOptions(opts...),
+	)
+	metaServiceCreateVectorNameHandler := connect.NewUnaryHandler(
+		MetaServiceCreateVectorNameProcedure,
+		svc.CreateVectorName,
+		connect.WithSchema(metaServiceMethods.ByName("CreateVectorName")),
+		connect.WithHandlerOptions(opts...),
+	)
+	metaServiceDeleteVectorNameHandler := connect.NewUnaryHandler(
+		MetaServiceDeleteVectorNameProcedure,
+		svc.DeleteVectorName,
+		connect.WithSchema(metaServiceMethods.ByName("DeleteVectorName")),
+		connect.WithHandlerOptions(opts...),
+	)
+	metaServiceGetQuotasHandler := connect.NewUnaryHandler(
+		MetaServiceGetQuotasProcedure,
+		svc.GetQuotas,
+		connect.WithSchema(metaServiceMethods.ByName("GetQuotas")),
+		connect.WithHandlerOptions(opts...),
+	)
+	metaServiceSetQuotasHandler := connect.NewUnaryHandler(
+		MetaServiceSetQuotasProcedure,
+		svc.SetQuotas,
+		connect.WithSchema(metaServiceMethods.ByName("SetQuotas")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/shoal.v1.MetaService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case MetaServiceCreateCollectionProcedure:
@@ -285,6 +459,18 @@ func NewMetaServiceHandler(svc MetaServiceHandler, opts ...connect.HandlerOption
 			metaServiceDeleteShardKeyHandler.ServeHTTP(w, r)
 		case MetaServiceUpdateClusterSetupProcedure:
 			metaServiceUpdateClusterSetupHandler.ServeHTTP(w, r)
+		case MetaServiceDrainPeerProcedure:
+			metaServiceDrainPeerHandler.ServeHTTP(w, r)
+		case MetaServiceRemovePeerProcedure:
+			metaServiceRemovePeerHandler.ServeHTTP(w, r)
+		case MetaServiceCreateVectorNameProcedure:
+			metaServiceCreateVectorNameHandler.ServeHTTP(w, r)
+		case MetaServiceDeleteVectorNameProcedure:
+			metaServiceDeleteVectorNameHandler.ServeHTTP(w, r)
+		case MetaServiceGetQuotasProcedure:
+			metaServiceGetQuotasHandler.ServeHTTP(w, r)
+		case MetaServiceSetQuotasProcedure:
+			metaServiceSetQuotasHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -320,4 +506,28 @@ func (UnimplementedMetaServiceHandler) DeleteShardKey(context.Context, *connect.
 
 func (UnimplementedMetaServiceHandler) UpdateClusterSetup(context.Context, *connect.Request[v1.UpdateClusterSetupRequest]) (*connect.Response[v1.UpdateClusterSetupResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("shoal.v1.MetaService.UpdateClusterSetup is not implemented"))
+}
+
+func (UnimplementedMetaServiceHandler) DrainPeer(context.Context, *connect.Request[v1.DrainPeerRequest]) (*connect.Response[v1.DrainPeerResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("shoal.v1.MetaService.DrainPeer is not implemented"))
+}
+
+func (UnimplementedMetaServiceHandler) RemovePeer(context.Context, *connect.Request[v1.RemovePeerRequest]) (*connect.Response[v1.RemovePeerResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("shoal.v1.MetaService.RemovePeer is not implemented"))
+}
+
+func (UnimplementedMetaServiceHandler) CreateVectorName(context.Context, *connect.Request[v1.CreateVectorNameRequest]) (*connect.Response[v1.CreateVectorNameResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("shoal.v1.MetaService.CreateVectorName is not implemented"))
+}
+
+func (UnimplementedMetaServiceHandler) DeleteVectorName(context.Context, *connect.Request[v1.DeleteVectorNameRequest]) (*connect.Response[v1.DeleteVectorNameResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("shoal.v1.MetaService.DeleteVectorName is not implemented"))
+}
+
+func (UnimplementedMetaServiceHandler) GetQuotas(context.Context, *connect.Request[v1.GetQuotasRequest]) (*connect.Response[v1.GetQuotasResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("shoal.v1.MetaService.GetQuotas is not implemented"))
+}
+
+func (UnimplementedMetaServiceHandler) SetQuotas(context.Context, *connect.Request[v1.SetQuotasRequest]) (*connect.Response[v1.SetQuotasResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("shoal.v1.MetaService.SetQuotas is not implemented"))
 }

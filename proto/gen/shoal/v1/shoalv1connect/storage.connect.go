@@ -63,6 +63,21 @@ const (
 	StorageServiceDigestProcedure = "/shoal.v1.StorageService/Digest"
 	// StorageServiceInstallProcedure is the fully-qualified name of the StorageService's Install RPC.
 	StorageServiceInstallProcedure = "/shoal.v1.StorageService/Install"
+	// StorageServiceCreateShardSnapshotProcedure is the fully-qualified name of the StorageService's
+	// CreateShardSnapshot RPC.
+	StorageServiceCreateShardSnapshotProcedure = "/shoal.v1.StorageService/CreateShardSnapshot"
+	// StorageServiceListShardSnapshotsProcedure is the fully-qualified name of the StorageService's
+	// ListShardSnapshots RPC.
+	StorageServiceListShardSnapshotsProcedure = "/shoal.v1.StorageService/ListShardSnapshots"
+	// StorageServiceDeleteShardSnapshotProcedure is the fully-qualified name of the StorageService's
+	// DeleteShardSnapshot RPC.
+	StorageServiceDeleteShardSnapshotProcedure = "/shoal.v1.StorageService/DeleteShardSnapshot"
+	// StorageServiceDownloadShardSnapshotProcedure is the fully-qualified name of the StorageService's
+	// DownloadShardSnapshot RPC.
+	StorageServiceDownloadShardSnapshotProcedure = "/shoal.v1.StorageService/DownloadShardSnapshot"
+	// StorageServiceRecoverShardSnapshotProcedure is the fully-qualified name of the StorageService's
+	// RecoverShardSnapshot RPC.
+	StorageServiceRecoverShardSnapshotProcedure = "/shoal.v1.StorageService/RecoverShardSnapshot"
 )
 
 // StorageServiceClient is a client for the shoal.v1.StorageService service.
@@ -95,6 +110,21 @@ type StorageServiceClient interface {
 	// Install replaces a follower replica's contents with the primary's
 	// snapshot, sent in chunks (first ... last) of one session.
 	Install(context.Context, *connect.Request[v1.InstallRequest]) (*connect.Response[v1.InstallResponse], error)
+	// Shard snapshots (docs/DESIGN.md §13): files of this node, under
+	// <storage_path>/snapshots/<collection>/<shard>/. CreateShardSnapshot
+	// copies the replica this node holds (one read transaction); the others
+	// work on the files whatever the replica's state.
+	CreateShardSnapshot(context.Context, *connect.Request[v1.CreateShardSnapshotRequest]) (*connect.Response[v1.ShardSnapshot], error)
+	ListShardSnapshots(context.Context, *connect.Request[v1.ListShardSnapshotsRequest]) (*connect.Response[v1.ListShardSnapshotsResponse], error)
+	// DeleteShardSnapshot is NotFound for a snapshot this node does not hold.
+	DeleteShardSnapshot(context.Context, *connect.Request[v1.DeleteShardSnapshotRequest]) (*connect.Response[v1.DeleteShardSnapshotResponse], error)
+	// DownloadShardSnapshot streams a snapshot file in chunks.
+	DownloadShardSnapshot(context.Context, *connect.Request[v1.DownloadShardSnapshotRequest]) (*connect.ServerStreamForClient[v1.SnapshotChunk], error)
+	// RecoverShardSnapshot receives a snapshot file (the first message
+	// names the shard and may give its sha256) and, on the shard's primary,
+	// replaces the replica with it; every follower then re-syncs from it.
+	// Elsewhere it fails with FailedPrecondition (not-primary).
+	RecoverShardSnapshot(context.Context) *connect.ClientStreamForClient[v1.RecoverShardSnapshotRequest, v1.ShardSnapshot]
 }
 
 // NewStorageServiceClient constructs a client for the shoal.v1.StorageService service. By default,
@@ -186,24 +216,59 @@ func NewStorageServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(storageServiceMethods.ByName("Install")),
 			connect.WithClientOptions(opts...),
 		),
+		createShardSnapshot: connect.NewClient[v1.CreateShardSnapshotRequest, v1.ShardSnapshot](
+			httpClient,
+			baseURL+StorageServiceCreateShardSnapshotProcedure,
+			connect.WithSchema(storageServiceMethods.ByName("CreateShardSnapshot")),
+			connect.WithClientOptions(opts...),
+		),
+		listShardSnapshots: connect.NewClient[v1.ListShardSnapshotsRequest, v1.ListShardSnapshotsResponse](
+			httpClient,
+			baseURL+StorageServiceListShardSnapshotsProcedure,
+			connect.WithSchema(storageServiceMethods.ByName("ListShardSnapshots")),
+			connect.WithClientOptions(opts...),
+		),
+		deleteShardSnapshot: connect.NewClient[v1.DeleteShardSnapshotRequest, v1.DeleteShardSnapshotResponse](
+			httpClient,
+			baseURL+StorageServiceDeleteShardSnapshotProcedure,
+			connect.WithSchema(storageServiceMethods.ByName("DeleteShardSnapshot")),
+			connect.WithClientOptions(opts...),
+		),
+		downloadShardSnapshot: connect.NewClient[v1.DownloadShardSnapshotRequest, v1.SnapshotChunk](
+			httpClient,
+			baseURL+StorageServiceDownloadShardSnapshotProcedure,
+			connect.WithSchema(storageServiceMethods.ByName("DownloadShardSnapshot")),
+			connect.WithClientOptions(opts...),
+		),
+		recoverShardSnapshot: connect.NewClient[v1.RecoverShardSnapshotRequest, v1.ShardSnapshot](
+			httpClient,
+			baseURL+StorageServiceRecoverShardSnapshotProcedure,
+			connect.WithSchema(storageServiceMethods.ByName("RecoverShardSnapshot")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // storageServiceClient implements StorageServiceClient.
 type storageServiceClient struct {
-	upsert        *connect.Client[v1.UpsertRequest, v1.UpdateResponse]
-	deletePoints  *connect.Client[v1.DeletePointsRequest, v1.UpdateResponse]
-	getPoints     *connect.Client[v1.GetPointsRequest, v1.GetPointsResponse]
-	search        *connect.Client[v1.SearchRequest, v1.SearchResponse]
-	scroll        *connect.Client[v1.ScrollRequest, v1.ScrollResponse]
-	count         *connect.Client[v1.CountRequest, v1.CountResponse]
-	update        *connect.Client[v1.UpdateRequest, v1.UpdateResponse]
-	info          *connect.Client[v1.InfoRequest, v1.InfoResponse]
-	optimizations *connect.Client[v1.OptimizationsRequest, v1.OptimizationsResponse]
-	replicate     *connect.Client[v1.ReplicateRequest, v1.ReplicateResponse]
-	position      *connect.Client[v1.PositionRequest, v1.PositionResponse]
-	digest        *connect.Client[v1.DigestRequest, v1.DigestResponse]
-	install       *connect.Client[v1.InstallRequest, v1.InstallResponse]
+	upsert                *connect.Client[v1.UpsertRequest, v1.UpdateResponse]
+	deletePoints          *connect.Client[v1.DeletePointsRequest, v1.UpdateResponse]
+	getPoints             *connect.Client[v1.GetPointsRequest, v1.GetPointsResponse]
+	search                *connect.Client[v1.SearchRequest, v1.SearchResponse]
+	scroll                *connect.Client[v1.ScrollRequest, v1.ScrollResponse]
+	count                 *connect.Client[v1.CountRequest, v1.CountResponse]
+	update                *connect.Client[v1.UpdateRequest, v1.UpdateResponse]
+	info                  *connect.Client[v1.InfoRequest, v1.InfoResponse]
+	optimizations         *connect.Client[v1.OptimizationsRequest, v1.OptimizationsResponse]
+	replicate             *connect.Client[v1.ReplicateRequest, v1.ReplicateResponse]
+	position              *connect.Client[v1.PositionRequest, v1.PositionResponse]
+	digest                *connect.Client[v1.DigestRequest, v1.DigestResponse]
+	install               *connect.Client[v1.InstallRequest, v1.InstallResponse]
+	createShardSnapshot   *connect.Client[v1.CreateShardSnapshotRequest, v1.ShardSnapshot]
+	listShardSnapshots    *connect.Client[v1.ListShardSnapshotsRequest, v1.ListShardSnapshotsResponse]
+	deleteShardSnapshot   *connect.Client[v1.DeleteShardSnapshotRequest, v1.DeleteShardSnapshotResponse]
+	downloadShardSnapshot *connect.Client[v1.DownloadShardSnapshotRequest, v1.SnapshotChunk]
+	recoverShardSnapshot  *connect.Client[v1.RecoverShardSnapshotRequest, v1.ShardSnapshot]
 }
 
 // Upsert calls shoal.v1.StorageService.Upsert.
@@ -271,6 +336,31 @@ func (c *storageServiceClient) Install(ctx context.Context, req *connect.Request
 	return c.install.CallUnary(ctx, req)
 }
 
+// CreateShardSnapshot calls shoal.v1.StorageService.CreateShardSnapshot.
+func (c *storageServiceClient) CreateShardSnapshot(ctx context.Context, req *connect.Request[v1.CreateShardSnapshotRequest]) (*connect.Response[v1.ShardSnapshot], error) {
+	return c.createShardSnapshot.CallUnary(ctx, req)
+}
+
+// ListShardSnapshots calls shoal.v1.StorageService.ListShardSnapshots.
+func (c *storageServiceClient) ListShardSnapshots(ctx context.Context, req *connect.Request[v1.ListShardSnapshotsRequest]) (*connect.Response[v1.ListShardSnapshotsResponse], error) {
+	return c.listShardSnapshots.CallUnary(ctx, req)
+}
+
+// DeleteShardSnapshot calls shoal.v1.StorageService.DeleteShardSnapshot.
+func (c *storageServiceClient) DeleteShardSnapshot(ctx context.Context, req *connect.Request[v1.DeleteShardSnapshotRequest]) (*connect.Response[v1.DeleteShardSnapshotResponse], error) {
+	return c.deleteShardSnapshot.CallUnary(ctx, req)
+}
+
+// DownloadShardSnapshot calls shoal.v1.StorageService.DownloadShardSnapshot.
+func (c *storageServiceClient) DownloadShardSnapshot(ctx context.Context, req *connect.Request[v1.DownloadShardSnapshotRequest]) (*connect.ServerStreamForClient[v1.SnapshotChunk], error) {
+	return c.downloadShardSnapshot.CallServerStream(ctx, req)
+}
+
+// RecoverShardSnapshot calls shoal.v1.StorageService.RecoverShardSnapshot.
+func (c *storageServiceClient) RecoverShardSnapshot(ctx context.Context) *connect.ClientStreamForClient[v1.RecoverShardSnapshotRequest, v1.ShardSnapshot] {
+	return c.recoverShardSnapshot.CallClientStream(ctx)
+}
+
 // StorageServiceHandler is an implementation of the shoal.v1.StorageService service.
 type StorageServiceHandler interface {
 	Upsert(context.Context, *connect.Request[v1.UpsertRequest]) (*connect.Response[v1.UpdateResponse], error)
@@ -301,6 +391,21 @@ type StorageServiceHandler interface {
 	// Install replaces a follower replica's contents with the primary's
 	// snapshot, sent in chunks (first ... last) of one session.
 	Install(context.Context, *connect.Request[v1.InstallRequest]) (*connect.Response[v1.InstallResponse], error)
+	// Shard snapshots (docs/DESIGN.md §13): files of this node, under
+	// <storage_path>/snapshots/<collection>/<shard>/. CreateShardSnapshot
+	// copies the replica this node holds (one read transaction); the others
+	// work on the files whatever the replica's state.
+	CreateShardSnapshot(context.Context, *connect.Request[v1.CreateShardSnapshotRequest]) (*connect.Response[v1.ShardSnapshot], error)
+	ListShardSnapshots(context.Context, *connect.Request[v1.ListShardSnapshotsRequest]) (*connect.Response[v1.ListShardSnapshotsResponse], error)
+	// DeleteShardSnapshot is NotFound for a snapshot this node does not hold.
+	DeleteShardSnapshot(context.Context, *connect.Request[v1.DeleteShardSnapshotRequest]) (*connect.Response[v1.DeleteShardSnapshotResponse], error)
+	// DownloadShardSnapshot streams a snapshot file in chunks.
+	DownloadShardSnapshot(context.Context, *connect.Request[v1.DownloadShardSnapshotRequest], *connect.ServerStream[v1.SnapshotChunk]) error
+	// RecoverShardSnapshot receives a snapshot file (the first message
+	// names the shard and may give its sha256) and, on the shard's primary,
+	// replaces the replica with it; every follower then re-syncs from it.
+	// Elsewhere it fails with FailedPrecondition (not-primary).
+	RecoverShardSnapshot(context.Context, *connect.ClientStream[v1.RecoverShardSnapshotRequest]) (*connect.Response[v1.ShardSnapshot], error)
 }
 
 // NewStorageServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -388,6 +493,36 @@ func NewStorageServiceHandler(svc StorageServiceHandler, opts ...connect.Handler
 		connect.WithSchema(storageServiceMethods.ByName("Install")),
 		connect.WithHandlerOptions(opts...),
 	)
+	storageServiceCreateShardSnapshotHandler := connect.NewUnaryHandler(
+		StorageServiceCreateShardSnapshotProcedure,
+		svc.CreateShardSnapshot,
+		connect.WithSchema(storageServiceMethods.ByName("CreateShardSnapshot")),
+		connect.WithHandlerOptions(opts...),
+	)
+	storageServiceListShardSnapshotsHandler := connect.NewUnaryHandler(
+		StorageServiceListShardSnapshotsProcedure,
+		svc.ListShardSnapshots,
+		connect.WithSchema(storageServiceMethods.ByName("ListShardSnapshots")),
+		connect.WithHandlerOptions(opts...),
+	)
+	storageServiceDeleteShardSnapshotHandler := connect.NewUnaryHandler(
+		StorageServiceDeleteShardSnapshotProcedure,
+		svc.DeleteShardSnapshot,
+		connect.WithSchema(storageServiceMethods.ByName("DeleteShardSnapshot")),
+		connect.WithHandlerOptions(opts...),
+	)
+	storageServiceDownloadShardSnapshotHandler := connect.NewServerStreamHandler(
+		StorageServiceDownloadShardSnapshotProcedure,
+		svc.DownloadShardSnapshot,
+		connect.WithSchema(storageServiceMethods.ByName("DownloadShardSnapshot")),
+		connect.WithHandlerOptions(opts...),
+	)
+	storageServiceRecoverShardSnapshotHandler := connect.NewClientStreamHandler(
+		StorageServiceRecoverShardSnapshotProcedure,
+		svc.RecoverShardSnapshot,
+		connect.WithSchema(storageServiceMethods.ByName("RecoverShardSnapshot")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/shoal.v1.StorageService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case StorageServiceUpsertProcedure:
@@ -416,6 +551,16 @@ func NewStorageServiceHandler(svc StorageServiceHandler, opts ...connect.Handler
 			storageServiceDigestHandler.ServeHTTP(w, r)
 		case StorageServiceInstallProcedure:
 			storageServiceInstallHandler.ServeHTTP(w, r)
+		case StorageServiceCreateShardSnapshotProcedure:
+			storageServiceCreateShardSnapshotHandler.ServeHTTP(w, r)
+		case StorageServiceListShardSnapshotsProcedure:
+			storageServiceListShardSnapshotsHandler.ServeHTTP(w, r)
+		case StorageServiceDeleteShardSnapshotProcedure:
+			storageServiceDeleteShardSnapshotHandler.ServeHTTP(w, r)
+		case StorageServiceDownloadShardSnapshotProcedure:
+			storageServiceDownloadShardSnapshotHandler.ServeHTTP(w, r)
+		case StorageServiceRecoverShardSnapshotProcedure:
+			storageServiceRecoverShardSnapshotHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -475,4 +620,24 @@ func (UnimplementedStorageServiceHandler) Digest(context.Context, *connect.Reque
 
 func (UnimplementedStorageServiceHandler) Install(context.Context, *connect.Request[v1.InstallRequest]) (*connect.Response[v1.InstallResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("shoal.v1.StorageService.Install is not implemented"))
+}
+
+func (UnimplementedStorageServiceHandler) CreateShardSnapshot(context.Context, *connect.Request[v1.CreateShardSnapshotRequest]) (*connect.Response[v1.ShardSnapshot], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("shoal.v1.StorageService.CreateShardSnapshot is not implemented"))
+}
+
+func (UnimplementedStorageServiceHandler) ListShardSnapshots(context.Context, *connect.Request[v1.ListShardSnapshotsRequest]) (*connect.Response[v1.ListShardSnapshotsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("shoal.v1.StorageService.ListShardSnapshots is not implemented"))
+}
+
+func (UnimplementedStorageServiceHandler) DeleteShardSnapshot(context.Context, *connect.Request[v1.DeleteShardSnapshotRequest]) (*connect.Response[v1.DeleteShardSnapshotResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("shoal.v1.StorageService.DeleteShardSnapshot is not implemented"))
+}
+
+func (UnimplementedStorageServiceHandler) DownloadShardSnapshot(context.Context, *connect.Request[v1.DownloadShardSnapshotRequest], *connect.ServerStream[v1.SnapshotChunk]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("shoal.v1.StorageService.DownloadShardSnapshot is not implemented"))
+}
+
+func (UnimplementedStorageServiceHandler) RecoverShardSnapshot(context.Context, *connect.ClientStream[v1.RecoverShardSnapshotRequest]) (*connect.Response[v1.ShardSnapshot], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("shoal.v1.StorageService.RecoverShardSnapshot is not implemented"))
 }

@@ -1,0 +1,236 @@
+package replication
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"io"
+
+	shoalv1 "github.com/shoaldb/shoal/proto/gen/shoal/v1"
+	"github.com/shoaldb/shoal/services/storage/internal/replica"
+	"github.com/shoaldb/shoal/services/storage/internal/transfer"
+	"google.golang.org/protobuf/proto"
+)
+
+// Transfer methods, spelled as the cluster operations API spells them.
+const (
+	MethodStreamRecords = "stream_records"
+	MethodSnapshot      = "snapshot"
+	MethodWALDelta      = "wal_delta"
+)
+
+// Stream kinds on the transfer wire (transfer.Header.Kind).
+const (
+	KindSnapshot = "snapshot"
+	KindRecords  = "records"
+)
+
+// Streamer sends a stream to another storage node and returns once that
+// node has applied it; *transfer.Sender implements it.
+type Streamer interface {
+	Send(ctx context.Context, h transfer.Header, r io.Reader, progress func(transfer.Progress)) (transfer.Stats, error)
+}
+
+// defaultSnapshotPoints is the size from which an automatic full copy is
+// a snapshot rather than a stream of records.
+const defaultSnapshotPoints = 10_000
+
+// install sends the follower a full copy of the primary's replica, by the
+// method the shard's transfer record (or storage.shard_transfer_method)
+// asks for, then shipping continues from the copy's position. why says
+// why the log alone cannot bring the follower up to date. An Active
+// follower is first set Partial, so that it serves no reads and counts for
+// no write while its contents are replaced.
+func (s *shipper) install(ctx context.Context, why string) (uint64, error) {
+	if shoalv1.ReplicaState(s.state.Load()) == shoalv1.ReplicaState_REPLICA_STATE_ACTIVE {
+		active := func(st shoalv1.ReplicaState) bool { return st == shoalv1.ReplicaState_REPLICA_STATE_ACTIVE }
+		if err := s.g.setFollowerState(ctx, s.node, shoalv1.ReplicaState_REPLICA_STATE_PARTIAL, active); err != nil {
+			return 0, fmt.Errorf("set follower partial before a full copy: %w", err)
+		}
+		s.state.Store(int32(shoalv1.ReplicaState_REPLICA_STATE_PARTIAL))
+		s.g.notify()
+	}
+	method, note := s.copyMethod(ctx, why)
+	rep := s.recovering()
+	rep.switchTo(method, note)
+	var id [8]byte
+	_, _ = rand.Read(id[:])
+	session := hex.EncodeToString(id[:])
+	var (
+		seq uint64
+		err error
+	)
+	switch {
+	case s.g.c.cfg.Streamer == nil:
+		seq, err = s.copyOverRPC(ctx, session, rep)
+	case method == MethodSnapshot:
+		seq, err = s.sendSnapshot(ctx, session, rep)
+	default:
+		seq, err = s.sendRecords(ctx, session, rep)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%s copy to node %d: %w", method, s.node, err)
+	}
+	s.g.log.Info().Uint64("follower", s.node).Str("method", method).Str("note", note).
+		Int64("bytes", rep.bytes.Load()).Int64("records", rep.records.Load()).Uint64("seq", seq).
+		Msg("full copy installed on follower")
+	s.ack(seq)
+	return seq + 1, nil
+}
+
+// copyMethod picks the full-copy method: the one the transfer record to
+// this follower asks for, else the node's default; automatic means a
+// snapshot for a replica of defaultSnapshotPoints points or more and a
+// stream of records for a smaller one. wal_delta cannot make a full copy:
+// it falls back to a snapshot, and note says so.
+func (s *shipper) copyMethod(ctx context.Context, why string) (method, note string) {
+	asked := s.g.c.cfg.DefaultMethod
+	if f := s.g.c.cfg.Transfers; f != nil {
+		for _, t := range f(s.g.key.collection) {
+			if t.GetUid() == s.g.key.uid && t.GetShardId() == s.g.key.shard && t.GetToNode() == s.node && !t.GetQueued() && t.GetMethod() != "" {
+				asked = t.GetMethod()
+			}
+		}
+	}
+	switch asked {
+	case MethodSnapshot, MethodStreamRecords:
+		return asked, ""
+	case MethodWALDelta:
+		return MethodSnapshot, "wal_delta not possible (" + why + "): fell back to snapshot"
+	}
+	n, err := s.g.r.Count(ctx)
+	if err == nil && n >= uint64(s.g.c.snapshotPoints()) {
+		return MethodSnapshot, "automatic: " + why
+	}
+	return MethodStreamRecords, "automatic: " + why
+}
+
+// copyMeta is the transfer header's Meta: who sends the copy, at which
+// term, of which shard.
+func (s *shipper) copyMeta(session string) []byte {
+	b, _ := proto.Marshal(&shoalv1.InstallRequest{Shard: s.g.key.ref(), Term: s.g.term, Primary: s.g.c.cfg.NodeID, Session: session})
+	return b
+}
+
+func (s *shipper) header(kind, session string, size int64) transfer.Header {
+	return transfer.Header{
+		ID: transfer.NewID(), Collection: s.g.key.collection, Shard: s.g.key.shard, Kind: kind,
+		From: s.g.c.cfg.NodeID, To: s.node, Size: size, Meta: s.copyMeta(session),
+	}
+}
+
+// sendSnapshot streams a consistent copy of the replica file (see
+// replica.WriteSnapshot) to the follower, which opens it in place of its
+// replica: the sealed HNSW segments arrive built.
+func (s *shipper) sendSnapshot(ctx context.Context, session string, rep *report) (uint64, error) {
+	size := int64(-1)
+	if fi, err := statSize(s.g.r.Path()); err == nil {
+		size = fi
+	}
+	rep.total(size, -1)
+	pr, pw := io.Pipe()
+	type written struct {
+		seq uint64
+		err error
+	}
+	done := make(chan written, 1)
+	go func() {
+		pos, err := s.g.r.WriteSnapshot(ctx, pw)
+		pw.CloseWithError(err)
+		done <- written{pos.Seq, err}
+	}()
+	_, err := s.g.c.cfg.Streamer.Send(ctx, s.header(KindSnapshot, session, size), pr, func(p transfer.Progress) {
+		rep.set(p.Bytes, -1)
+	})
+	pr.CloseWithError(io.ErrClosedPipe) // unblocks the writer if Send ended early
+	w := <-done
+	if err != nil {
+		return 0, err
+	}
+	if w.err != nil {
+		return 0, fmt.Errorf("write snapshot: %w", w.err)
+	}
+	return w.seq, nil
+}
+
+// sendRecords streams the replica's points in batches (length-prefixed
+// InstallRequest messages, the last one carrying the position and the
+// field indexes) to the follower, which installs them into a fresh
+// replica.
+func (s *shipper) sendRecords(ctx context.Context, session string, rep *report) (uint64, error) {
+	if n, err := s.g.r.Count(ctx); err == nil {
+		rep.total(-1, int64(n))
+	}
+	pr, pw := io.Pipe()
+	type written struct {
+		seq uint64
+		err error
+	}
+	done := make(chan written, 1)
+	go func() {
+		bw := bufio.NewWriterSize(pw, 256<<10)
+		// The first frame carries the snapshot's vector spaces (vector
+		// names are created and deleted through the log).
+		first := func(snap replica.Snapshot) error {
+			return writeFrame(bw, &shoalv1.InstallRequest{Vectors: snap.Vectors})
+		}
+		snap, err := s.g.r.ExportWithVectors(ctx, installBatch, first, func(batch []*shoalv1.Point) error {
+			rep.add(0, int64(len(batch)))
+			return writeFrame(bw, &shoalv1.InstallRequest{Points: batch})
+		})
+		if err == nil {
+			err = writeFrame(bw, &shoalv1.InstallRequest{Last: true, LastTerm: snap.LastTerm, LastSeq: snap.LastSeq, FieldIndexes: snap.FieldIndexes})
+		}
+		if err == nil {
+			err = bw.Flush()
+		}
+		pw.CloseWithError(err)
+		done <- written{snap.LastSeq, err}
+	}()
+	_, err := s.g.c.cfg.Streamer.Send(ctx, s.header(KindRecords, session, -1), pr, func(p transfer.Progress) {
+		rep.set(p.Bytes, -1)
+	})
+	pr.CloseWithError(io.ErrClosedPipe)
+	w := <-done
+	if err != nil {
+		return 0, err
+	}
+	if w.err != nil {
+		return 0, fmt.Errorf("export records: %w", w.err)
+	}
+	return w.seq, nil
+}
+
+// maxFrame bounds one records frame (a batch of installBatch points).
+const maxFrame = 256 << 20
+
+func writeFrame(w io.Writer, m proto.Message) error {
+	b, err := proto.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("encode records frame: %w", err)
+	}
+	var n [binary.MaxVarintLen64]byte
+	if _, err := w.Write(n[:binary.PutUvarint(n[:], uint64(len(b)))]); err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}
+
+func readFrame(r *bufio.Reader, m proto.Message) error {
+	n, err := binary.ReadUvarint(r)
+	if err != nil {
+		return err
+	}
+	if n > maxFrame {
+		return fmt.Errorf("records frame of %d bytes is too large", n)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return fmt.Errorf("read records frame: %w", io.ErrUnexpectedEOF)
+	}
+	return proto.Unmarshal(b, m)
+}
