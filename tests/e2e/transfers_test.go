@@ -272,3 +272,94 @@ func TestTransferSurvivesNATSRestart(t *testing.T) {
 	}
 	waitDigests(t, c, "nats", 2, 20_000)
 }
+
+// slowCluster starts storage nodes whose outgoing transfers are limited
+// to 2 MB/s, and a collection of 20 000 points with replication factor
+// rf; it returns the shard's replicas and primary.
+func slowCluster(t *testing.T, storage, rf int, name string) (*harness.Cluster, map[uint64]string, uint64) {
+	c := harness.Start(t, harness.Options{StorageNodes: storage, Configure: func(tier string, _ int, cfg *config.Config) {
+		if tier == "storage" {
+			cfg.Storage.Performance.TransferRateLimitMB = 2
+		}
+	}})
+	ok(t, c, "PUT", "/collections/"+name, map[string]any{
+		"vectors": map[string]any{"size": 4, "distance": "Dot"}, "shard_number": 1, "replication_factor": rf,
+	})
+	var reps map[uint64]string
+	var primary uint64
+	eventually(t, "Active replicas", func() bool {
+		reps, primary = shardReplicas(t, c, name)
+		if len(reps) != rf {
+			return false
+		}
+		for _, st := range reps {
+			if st != "Active" {
+				return false
+			}
+		}
+		return true
+	})
+	for from := 1; from <= 20_000; from += 1000 {
+		ok(t, c, "PUT", "/collections/"+name+"/points?wait=true", map[string]any{"points": replicatedPoints(from, from+999)})
+	}
+	return c, reps, primary
+}
+
+// TestTransferAbortMidway: a snapshot transfer is aborted while it runs:
+// the target replica is removed (its node deletes the file) and the
+// source keeps every point.
+func TestTransferAbortMidway(t *testing.T) {
+	c, reps, primary := slowCluster(t, 2, 1, "abort")
+	target := spareNodes(t, c, reps)[0]
+	op := map[string]any{"shard_id": 0, "from_peer_id": primary, "to_peer_id": target}
+	ok(t, c, "POST", "/collections/abort/cluster", clusterOp("replicate_shard", map[string]any{"shard_id": 0, "from_peer_id": primary, "to_peer_id": target, "method": "snapshot"}))
+	eventually(t, "progress in the transfer's comment", func() bool {
+		return strings.Contains(transferComment(t, c, "abort", target), "MiB of")
+	})
+	ok(t, c, "POST", "/collections/abort/cluster", clusterOp("abort_transfer", op))
+	eventually(t, "transfer and target replica gone", func() bool {
+		reps, _ = shardReplicas(t, c, "abort")
+		_, held := reps[target]
+		return !held && len(transfers(t, c, "abort")) == 0
+	})
+	eventually(t, "the target deleted its replica file", func() bool { return len(replicaFiles(t, c, target, "abort")) == 0 })
+	if n := countPoints(t, c, "abort"); n != 20_000 {
+		t.Fatalf("count after the abort %d", n)
+	}
+	waitDigests(t, c, "abort", 1, 20_000)
+}
+
+// TestTransferSurvivesSourceLoss: the source of a snapshot transfer (the
+// shard's primary) is stopped mid-transfer; the shard fails over to its
+// other replica, which, as the new primary, makes the copy: the target
+// ends Active with the same content, and nothing acknowledged is lost.
+func TestTransferSurvivesSourceLoss(t *testing.T) {
+	c, reps, primary := slowCluster(t, 3, 2, "srcloss")
+	target := spareNodes(t, c, reps)[0]
+	ok(t, c, "POST", "/collections/srcloss/cluster", clusterOp("replicate_shard", map[string]any{"shard_id": 0, "from_peer_id": primary, "to_peer_id": target, "method": "snapshot"}))
+	eventually(t, "progress in the transfer's comment", func() bool {
+		return strings.Contains(transferComment(t, c, "srcloss", target), "MiB of")
+	})
+	c.StopStorage(storageIndex(t, c, primary))
+	var newPrimary uint64
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		reps, newPrimary = shardReplicas(t, c, "srcloss")
+		if newPrimary != primary && reps[target] == "Active" && len(transfers(t, c, "srcloss")) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("transfer not done after its source stopped: replicas %v, primary %d, transfers %v", reps, newPrimary, transfers(t, c, "srcloss"))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if m, _ := copyMethod(t, c, newPrimary, target); m != "snapshot" {
+		t.Fatalf("copy from the new primary used %q", m)
+	}
+	for i := range c.Storage {
+		if c.Storage[i] == nil {
+			c.StartStorage(i)
+		}
+	}
+	waitDigests(t, c, "srcloss", 3, 20_000)
+}

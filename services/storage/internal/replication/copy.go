@@ -42,18 +42,29 @@ const defaultSnapshotPoints = 10_000
 // method the shard's transfer record (or storage.shard_transfer_method)
 // asks for, then shipping continues from the copy's position. why says
 // why the log alone cannot bring the follower up to date. An Active
-// follower is first set Partial, so that it serves no reads and counts for
-// no write while its contents are replaced.
+// follower is first set Partial (Recovery for a snapshot, which replaces
+// its file), so that it serves no reads and counts for no write while its
+// contents are replaced; a Partial one that gets a snapshot is set
+// Recovery. Listener and Initializing followers keep their state.
 func (s *shipper) install(ctx context.Context, why string) (uint64, error) {
-	if shoalv1.ReplicaState(s.state.Load()) == shoalv1.ReplicaState_REPLICA_STATE_ACTIVE {
-		active := func(st shoalv1.ReplicaState) bool { return st == shoalv1.ReplicaState_REPLICA_STATE_ACTIVE }
-		if err := s.g.setFollowerState(ctx, s.node, shoalv1.ReplicaState_REPLICA_STATE_PARTIAL, active); err != nil {
-			return 0, fmt.Errorf("set follower partial before a full copy: %w", err)
+	method, note := s.copyMethod(ctx, why)
+	cur := shoalv1.ReplicaState(s.state.Load())
+	to := cur
+	switch {
+	case cur == shoalv1.ReplicaState_REPLICA_STATE_ACTIVE && method == MethodSnapshot,
+		cur == shoalv1.ReplicaState_REPLICA_STATE_PARTIAL && method == MethodSnapshot:
+		to = shoalv1.ReplicaState_REPLICA_STATE_RECOVERY
+	case cur == shoalv1.ReplicaState_REPLICA_STATE_ACTIVE:
+		to = shoalv1.ReplicaState_REPLICA_STATE_PARTIAL
+	}
+	if to != cur {
+		from := func(st shoalv1.ReplicaState) bool { return st == cur }
+		if err := s.g.setFollowerState(ctx, s.node, to, from); err != nil {
+			return 0, fmt.Errorf("set follower %s before a full copy: %w", to, err)
 		}
-		s.state.Store(int32(shoalv1.ReplicaState_REPLICA_STATE_PARTIAL))
+		s.state.Store(int32(to))
 		s.g.notify()
 	}
-	method, note := s.copyMethod(ctx, why)
 	rep := s.recovering()
 	rep.switchTo(method, note)
 	var id [8]byte

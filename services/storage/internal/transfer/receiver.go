@@ -56,7 +56,11 @@ type result struct {
 }
 
 // Receiver accepts transfers addressed to one node and hands complete
-// streams to the handler registered for their kind.
+// streams to the handler registered for their kind. It takes one stream
+// per (collection, shard) at a time: the open of a newer stream of a shard
+// replaces an older one whose data is still arriving (its sender died or
+// gave up; a replica's copy comes from one sender at a time), so a dead
+// sender does not hold an incoming slot until its stream idles out.
 type Receiver struct {
 	nc     *nats.Conn
 	node   uint64
@@ -265,6 +269,22 @@ func (r *Receiver) open(req ctlRequest) ctlReply {
 	}
 	if r.handlers[h.Kind] == nil {
 		return ctlReply{Status: stError, Error: fmt.Sprintf("node %d has no handler for transfers of kind %q", r.node, h.Kind)}
+	}
+	// A new stream of the same collection's shard replaces one whose data
+	// is still arriving: its sender gave up or died (a shard's copy comes
+	// from one sender at a time), and waiting for it to idle out would
+	// keep the slot for TTL.
+	var superseded []*incoming
+	for id, old := range r.active {
+		if old.h.Collection == h.Collection && old.h.Shard == h.Shard && !old.started {
+			delete(r.active, id)
+			r.results[id] = result{errText: "superseded by transfer " + h.ID, at: time.Now()}
+			superseded = append(superseded, old)
+		}
+	}
+	for _, old := range superseded {
+		r.log.Info().Str("transfer", old.h.ID).Str("by", h.ID).Msg("incoming transfer superseded by a newer one of the same shard")
+		old.discard() // its writer needs no Receiver lock to exit
 	}
 	if len(r.active) >= r.opts.MaxConcurrent {
 		return ctlReply{Status: stBusy, Window: r.window()}

@@ -260,7 +260,9 @@ func TestLimitsSerialiseTransfers(t *testing.T) {
 	errs := make([]error, 3)
 	for i := range errs {
 		wg.Go(func() {
-			_, errs[i] = p.snd.Send(testCtx(t), header(1<<20), bytes.NewReader(randomData(1<<20, uint64(i))), nil)
+			h := header(1 << 20)
+			h.Shard = uint32(i) // one stream per shard at a time: see TestNewerStreamOfAShardSupersedes
+			_, errs[i] = p.snd.Send(testCtx(t), h, bytes.NewReader(randomData(1<<20, uint64(i))), nil)
 		})
 	}
 	wg.Wait()
@@ -296,7 +298,9 @@ func TestQueuedSendHonoursContext(t *testing.T) {
 	<-entered
 	ctx, cancel := context.WithTimeout(testCtx(t), 500*time.Millisecond)
 	defer cancel()
-	if _, err := p.snd.Send(ctx, header(10), bytes.NewReader(make([]byte, 10)), nil); !errors.Is(err, context.DeadlineExceeded) {
+	other := header(10)
+	other.Shard++
+	if _, err := p.snd.Send(ctx, other, bytes.NewReader(make([]byte, 10)), nil); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("queued send: %v, want its context's deadline", err)
 	}
 	close(release)
@@ -357,4 +361,43 @@ func TestCancelledSendAbortsReceiver(t *testing.T) {
 	}
 	p.snd.beforeChunk = nil
 	p.sendAndCheck(t, randomData(1000, 9)) // the slot is free again
+}
+
+// TestNewerStreamOfAShardSupersedes: a stream of a shard whose sender
+// stopped sending (it died, or gave up) is replaced by a newer stream of
+// the same shard at once, instead of holding the receiver's slot until it
+// idles out; the newer one completes.
+func TestNewerStreamOfAShardSupersedes(t *testing.T) {
+	p := newPair(t, SenderOptions{MaxConcurrent: 2}, ReceiverOptions{MaxConcurrent: 1})
+	stuck := make(chan struct{})
+	var stalled atomic.Bool
+	p.snd.beforeChunk = func(seq uint64) {
+		if seq == 2 && stalled.CompareAndSwap(false, true) {
+			<-stuck
+		}
+	}
+	old := header(2 << 20)
+	ctx, cancel := context.WithCancel(testCtx(t))
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.snd.Send(ctx, old, bytes.NewReader(randomData(2<<20, 1)), nil)
+		done <- err
+	}()
+	waitFor(t, "the first stream to start", func() bool { return len(filesIn(t, p.dir)) == 1 })
+	newer := header(1 << 20)
+	data := randomData(1<<20, 2)
+	if _, err := p.snd.Send(testCtx(t), newer, bytes.NewReader(data), nil); err != nil {
+		t.Fatalf("newer stream of the same shard: %v", err)
+	}
+	if got, ok := p.got.sum(newer.ID); !ok || got != sha256.Sum256(data) {
+		t.Fatal("newer stream arrived damaged or not at all")
+	}
+	if st := p.rcv.status(old.ID); st.Status != stDone || !strings.Contains(st.Error, "superseded") {
+		t.Fatalf("status of the superseded stream: %+v", st)
+	}
+	cancel()
+	close(stuck)
+	if err := <-done; err == nil {
+		t.Fatal("the superseded stream's send succeeded")
+	}
 }
