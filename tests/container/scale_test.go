@@ -2,7 +2,6 @@ package container
 
 import (
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,8 +10,11 @@ import (
 
 // testScaleStorage adds two replicas of the scalable storage service
 // (profile "scale"), checks that they register under their container
-// hostnames, that a new collection placed on them serves reads and writes
-// through both routers, then removes them again.
+// hostnames and that the meta controller rebalances replicas onto them
+// without any call (counts per node even ±1), that a new collection
+// serves reads and writes through both routers, then scales in the way
+// docs/DEPLOYMENT.md says: drain both nodes, remove them from the cluster
+// (DELETE /cluster/peer/{id}), stop their containers.
 func testScaleStorage(t *testing.T, e *env) {
 	if _, err := e.p.composeAll(3*time.Minute, "up", "-d", "--no-deps", "--scale", "storage=2", "storage"); err != nil {
 		t.Fatalf("scale storage: %v", err)
@@ -49,30 +51,37 @@ func testScaleStorage(t *testing.T, e *env) {
 		}
 		return nil
 	})
+	eventually(t, "replicas rebalanced onto the new nodes", 3*time.Minute, func() error {
+		per, err := replicasPerPeer(e.r1)
+		if err != nil {
+			return err
+		}
+		lo, hi := 1<<30, 0
+		for _, n := range per {
+			lo, hi = min(lo, n), max(hi, n)
+		}
+		for _, id := range ids {
+			if per[peerOf[id]] == 0 {
+				return fmt.Errorf("new node %d holds no replica yet: %v", peerOf[id], per)
+			}
+		}
+		if len(per) != 5 || hi-lo > 1 {
+			return fmt.Errorf("replicas per node %v not even", per)
+		}
+		return nil
+	})
 
 	const coll = "scaled"
-	// Placement takes the least-loaded nodes: the two empty ones first.
 	if err := e.r2.do("PUT", "/collections/"+coll, map[string]any{
 		"vectors": map[string]any{"size": dim, "distance": "Cosine"}, "shard_number": 2, "replication_factor": 1,
 	}, nil); err != nil {
 		t.Fatal(err)
 	}
 	// The other router sees the activated shard map a moment later.
-	var shards map[int][]uint64
 	eventually(t, "the new collection's replicas active on router-1", 30*time.Second, func() error {
-		var err error
-		shards, err = replicaPeers(e.r1, coll)
+		_, err := replicaPeers(e.r1, coll)
 		return err
 	})
-	var placed []uint64
-	for _, peers := range shards {
-		placed = append(placed, peers...)
-	}
-	for _, id := range ids {
-		if !slices.Contains(placed, peerOf[id]) {
-			t.Fatalf("collection %s placed on %v, want both new nodes %v", coll, placed, peerOf)
-		}
-	}
 	pts := makePoints(1, 80, dim, "scaled", 3)
 	if err := e.r2.do("PUT", "/collections/"+coll+"/points?wait=true", map[string]any{"points": pts}, nil); err != nil {
 		t.Fatal(err)
@@ -86,9 +95,31 @@ func testScaleStorage(t *testing.T, e *env) {
 		}
 	}
 
-	// Back to three storage nodes.
+	// Back to three storage nodes: drain, remove, stop.
 	if err := e.r1.do("DELETE", "/collections/"+coll, nil, nil); err != nil {
 		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if err := e.r1.do("POST", fmt.Sprintf("/cluster/peer/%d/drain", peerOf[id]), nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "scaled nodes drained", 3*time.Minute, func() error {
+		per, err := replicasPerPeer(e.r1)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if per[peerOf[id]] > 0 {
+				return fmt.Errorf("node %d still holds %d replicas", peerOf[id], per[peerOf[id]])
+			}
+		}
+		return nil
+	})
+	for _, id := range ids {
+		if err := e.r2.do("DELETE", fmt.Sprintf("/cluster/peer/%d", peerOf[id]), nil, nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if _, err := e.p.composeAll(2*time.Minute, "rm", "-s", "-f", "-v", "storage"); err != nil {
 		t.Fatalf("remove scaled storage: %v", err)
@@ -105,4 +136,40 @@ func testScaleStorage(t *testing.T, e *env) {
 		}
 		return nil
 	})
+}
+
+// replicasPerPeer counts the replicas per storage peer (the peers that
+// hold any) over every collection; it fails while a replica is not Active
+// or a transfer runs.
+func replicasPerPeer(r *rest) (map[uint64]int, error) {
+	var list struct {
+		Collections []struct {
+			Name string `json:"name"`
+		} `json:"collections"`
+	}
+	if err := r.do("GET", "/collections", nil, &list); err != nil {
+		return nil, err
+	}
+	per := map[uint64]int{} // peers holding at least one replica
+	for _, c := range list.Collections {
+		var info struct {
+			Transfers []any `json:"shard_transfers"`
+		}
+		if err := r.do("GET", "/collections/"+c.Name+"/cluster", nil, &info); err != nil {
+			return nil, err
+		}
+		if len(info.Transfers) > 0 {
+			return nil, fmt.Errorf("%s: %d transfers running", c.Name, len(info.Transfers))
+		}
+		shards, err := replicaPeers(r, c.Name)
+		if err != nil {
+			return nil, err
+		}
+		for _, peers := range shards {
+			for _, p := range peers {
+				per[p]++
+			}
+		}
+	}
+	return per, nil
 }
