@@ -2,6 +2,7 @@ package hnsw
 
 import (
 	"fmt"
+	"github.com/shoaldb/shoal/services/storage/internal/index"
 	"math"
 	"math/rand/v2"
 	"sync"
@@ -78,7 +79,7 @@ func New(cfg Config, metric distance.Metric, dim, capacity int) (*Graph, error) 
 func (g *Graph) resize(capacity int) {
 	n := int(g.nodes.Load())
 	vecs := make([]float32, capacity*g.dim)
-	adviseHuge(vecs)
+	index.AdviseHuge(vecs)
 	copy(vecs, g.vecs[:n*g.dim])
 	links0 := make([]uint32, capacity*(g.m0+1))
 	copy(links0, g.links0[:n*(g.m0+1)])

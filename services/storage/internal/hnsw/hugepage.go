@@ -1,12 +1,7 @@
 package hnsw
 
-import "sync/atomic"
+import "github.com/shoaldb/shoal/services/storage/internal/index"
 
-var hugePages atomic.Bool
-
-func init() { hugePages.Store(true) }
-
-// UseHugePages sets whether graphs created or grown from now on ask Linux
-// for transparent huge pages for their vector slabs (on by default; see
-// adviseHuge). Benchmarks turn it off to measure without it.
-func UseHugePages(on bool) { hugePages.Store(on) }
+// UseHugePages sets whether vector slabs allocated from now on ask Linux
+// for transparent huge pages (see index.UseHugePages).
+func UseHugePages(on bool) { index.UseHugePages(on) }

@@ -38,6 +38,17 @@ func (f *Flat) Upsert(key string, vec []float32) {
 	}
 	f.slots[key] = len(f.keys)
 	f.keys = append(f.keys, key)
+	if len(f.slab)+f.dim > cap(f.slab) {
+		// Double (append grows large slices by only ~1.25x, which copies
+		// the slab about five times over while a replica loads).
+		// Large slabs get transparent huge pages: besides the TLB, a
+		// fresh slab then costs a page fault per 2 MiB instead of per
+		// 4 KiB, which dominates filling one while a replica loads.
+		grown := make([]float32, len(f.slab), max(2*cap(f.slab), 1024*f.dim))
+		AdviseHuge(grown)
+		copy(grown, f.slab)
+		f.slab = grown
+	}
 	f.slab = append(f.slab, vec...)
 }
 

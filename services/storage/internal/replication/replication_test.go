@@ -92,10 +92,11 @@ func (s *memMaps) setState(t testing.TB, node uint64, st shoalv1.ReplicaState) {
 
 // diskReplicas holds one node's replica of shard 0.
 type diskReplicas struct {
-	mu   sync.Mutex
-	path string
-	cfg  *shoalv1.CollectionConfig
-	r    *replica.Replica
+	mu          sync.Mutex
+	restoreTook time.Duration // of the last Restore (checks, move, open)
+	path        string
+	cfg         *shoalv1.CollectionConfig
+	r           *replica.Replica
 }
 
 func (d *diskReplicas) Replica(context.Context, *shoalv1.ShardRef) (*replica.Replica, error) {
@@ -132,6 +133,8 @@ type testNode struct {
 func (d *diskReplicas) Restore(_ context.Context, _ *shoalv1.ShardRef, path string) (*replica.Replica, replica.SnapshotInfo, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	start := time.Now()
+	defer func() { d.restoreTook = time.Since(start) }()
 	info, err := replica.CheckSnapshot(path)
 	if err != nil {
 		return nil, info, err

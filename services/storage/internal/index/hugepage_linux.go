@@ -1,4 +1,4 @@
-package hnsw
+package index
 
 import (
 	"syscall"
@@ -9,7 +9,7 @@ import (
 // pages (amd64, and arm64 as usually configured).
 const hugePageSize = 2 << 20
 
-// adviseHuge asks the kernel to back the 2 MiB-aligned interior of v with
+// AdviseHuge asks the kernel to back the 2 MiB-aligned interior of v with
 // transparent huge pages (MADV_HUGEPAGE), when UseHugePages is on and v
 // spans at least two huge pages. Vectors are read at random, so with
 // 4 KiB pages nearly every scored vector also misses the TLB; with huge
@@ -18,7 +18,7 @@ const hugePageSize = 2 << 20
 // kernel without THP rejects the call and one with THP set to "never"
 // ignores it; either way nothing else changes. It returns the advised
 // range's length and the call's error.
-func adviseHuge(v []float32) (int, error) {
+func AdviseHuge(v []float32) (int, error) {
 	if !hugePages.Load() {
 		return 0, nil
 	}

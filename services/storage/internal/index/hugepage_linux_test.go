@@ -1,4 +1,4 @@
-package hnsw
+package index
 
 import (
 	"bufio"
@@ -13,16 +13,16 @@ import (
 // for huge pages (VmFlags "hg" in /proc/self/smaps) and that a small one
 // and a disabled advice leave it alone.
 func TestAdviseHuge(t *testing.T) {
-	if n, err := adviseHuge(make([]float32, 1024)); n != 0 || err != nil {
+	if n, err := AdviseHuge(make([]float32, 1024)); n != 0 || err != nil {
 		t.Fatalf("small slab: advised %d bytes, err %v", n, err)
 	}
 	UseHugePages(false)
-	if n, _ := adviseHuge(make([]float32, 16<<20/4)); n != 0 {
+	if n, _ := AdviseHuge(make([]float32, 16<<20/4)); n != 0 {
 		t.Fatalf("disabled: advised %d bytes", n)
 	}
 	UseHugePages(true)
 	v := make([]float32, 16<<20/4) // 16 MiB
-	n, err := adviseHuge(v)
+	n, err := AdviseHuge(v)
 	if err != nil {
 		t.Skipf("madvise(MADV_HUGEPAGE) unavailable here: %v", err)
 	}
