@@ -148,6 +148,32 @@ func TestTransferMethods(t *testing.T) {
 		t.Fatalf("count %d, want at least %d", n, points+len(acked)+points/100)
 	}
 	waitDigests(t, c, "xfer", 3, n)
+
+	// The other combinations, each with a writer running: replicate by
+	// stream_records (to the node the move emptied), move by snapshot (to
+	// a node a drop emptied), and replicate asking for wal_delta, which an
+	// empty target cannot take: it gets a snapshot.
+	step := func(what string, op map[string]any, target uint64, want string, from int) {
+		t.Helper()
+		stop := startWriter(c, "xfer", from)
+		ok(t, c, "POST", path, op)
+		eventually(t, what+" done", func() bool {
+			reps, _ = shardReplicas(t, c, "xfer")
+			return reps[target] == "Active" && len(transfers(t, c, "xfer")) == 0
+		})
+		acked = append(acked, stop()...)
+		if m, _ := copyMethod(t, c, primary, target); m != want {
+			t.Fatalf("%s used %q, want %s", what, m, want)
+		}
+	}
+	step("replication by stream_records", clusterOp("replicate_shard", map[string]any{"shard_id": 0, "from_peer_id": primary, "to_peer_id": follower, "method": "stream_records"}), follower, "stream_records", 400_001)
+	ok(t, c, "POST", path, clusterOp("drop_replica", map[string]any{"shard_id": 0, "peer_id": spare[0]}))
+	eventually(t, "replica dropped", func() bool { reps, _ = shardReplicas(t, c, "xfer"); _, held := reps[spare[0]]; return !held })
+	step("move by snapshot", clusterOp("move_shard", map[string]any{"shard_id": 0, "from_peer_id": follower, "to_peer_id": spare[0], "method": "snapshot"}), spare[0], "snapshot", 500_001)
+	step("replication asking for wal_delta", clusterOp("replicate_shard", map[string]any{"shard_id": 0, "from_peer_id": primary, "to_peer_id": follower, "method": "wal_delta"}), follower, "snapshot", 600_001)
+	requireReadable(t, c, "xfer", acked)
+	n = countPoints(t, c, "xfer")
+	waitDigests(t, c, "xfer", 4, n)
 }
 
 // transferComment returns the comment of the shard transfer to node to,
