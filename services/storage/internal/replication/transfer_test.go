@@ -120,11 +120,14 @@ func TestFullCopyMethods(t *testing.T) {
 				}
 			}
 			rep, ok := lastCopy(nodes[1].coord, 3)
-			if !ok || rep.Method != want || rep.Records == 0 {
+			if !ok || rep.Method != want {
 				t.Fatalf("recovery of node 3: %+v (found %v), want method %s", rep, ok, want)
 			}
-			if want == MethodSnapshot && rep.Bytes == 0 {
-				t.Fatalf("snapshot copy reports no bytes: %+v", rep)
+			// A snapshot counts the file's bytes; a stream of records at
+			// least the 2000 points stored before it (records written
+			// after the copy add to either).
+			if want == MethodSnapshot && rep.Bytes == 0 || want == MethodStreamRecords && rep.Records < 2000 {
+				t.Fatalf("recovery of node 3 reports too little sent: %+v", rep)
 			}
 		})
 	}
