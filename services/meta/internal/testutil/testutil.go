@@ -15,7 +15,8 @@ import (
 )
 
 // FreePorts returns n distinct TCP ports that were free a moment ago (found
-// by listening on 127.0.0.1:0 and closing). Another process may take one
+// by listening on 127.0.0.1:0 and closing), none returned by an earlier
+// call in this process. Another process may take one
 // in between; tests accept that small risk, as etcd's own tests do.
 func FreePorts(t testing.TB, n int) []int {
 	t.Helper()
@@ -32,10 +33,25 @@ func FreePorts(t testing.TB, n int) []int {
 			t.Fatalf("find a free port: %v", err)
 		}
 		open = append(open, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+		port := ln.Addr().(*net.TCPAddr).Port
+		handedOut.Lock()
+		fresh := !handedOut.ports[port]
+		handedOut.ports[port] = true
+		handedOut.Unlock()
+		if fresh {
+			ports = append(ports, port)
+		}
 	}
 	return ports
 }
+
+// handedOut is every port FreePorts returned in this process: the kernel
+// may offer a port again once its listener is closed, before the node it
+// was meant for has bound it.
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
 
 // Node is the configuration of a meta node on loopback: --uri
 // http://127.0.0.1:<peer port>, free client, API and NATS ports, storage

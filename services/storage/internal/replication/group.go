@@ -69,18 +69,22 @@ func (g *group) setShard(sh *shoalv1.Shard, cfg *shoalv1.CollectionConfig) {
 		}
 		keep[node] = true
 		s, ok := g.followers[node]
-		if !ok {
-			var ctx context.Context
-			s = &shipper{g: g, node: node}
-			ctx, s.cancel = context.WithCancel(g.ctx)
-			g.followers[node] = s
-			g.wg.Add(1)
-			go func() {
-				defer g.wg.Done()
-				s.run(ctx)
-			}()
+		if ok {
+			s.state.Store(int32(rep.GetState()))
+			continue
 		}
+		// The state is set before the shipper starts: its first probe
+		// decides by it (a Partial follower holding nothing gets a copy).
+		var ctx context.Context
+		s = &shipper{g: g, node: node}
 		s.state.Store(int32(rep.GetState()))
+		ctx, s.cancel = context.WithCancel(g.ctx)
+		g.followers[node] = s
+		g.wg.Add(1)
+		go func() {
+			defer g.wg.Done()
+			s.run(ctx)
+		}()
 	}
 	for node, s := range g.followers {
 		if !keep[node] {
