@@ -130,11 +130,7 @@ func TestTransferMethods(t *testing.T) {
 	for from := 300_001; from <= 300_000+points/100; from += 100 {
 		ok(t, c, "PUT", "/collections/xfer/points?wait=true", map[string]any{"points": replicatedPoints(from, from+99)})
 	}
-	for i := range c.Storage {
-		if c.Storage[i] == nil {
-			c.StartStorage(i)
-		}
-	}
+	restartStopped(c)
 	eventually(t, "returned follower Active", func() bool {
 		reps, _ = shardReplicas(t, c, "xfer")
 		return reps[down] == "Active"
@@ -189,121 +185,11 @@ func transferComment(t *testing.T, c *harness.Cluster, collection string, to uin
 	return ""
 }
 
-// TestTransferSurvivesTargetLoss: a snapshot transfer slowed down by the
-// transfer rate limit reports its progress in the transfer's comment; its
-// target is stopped mid-transfer, so the target replica goes Dead and the
-// transfer waits; once the target is back, the copy is made again and the
-// replica ends Active with the primary's content.
-func TestTransferSurvivesTargetLoss(t *testing.T) {
-	c := harness.Start(t, harness.Options{StorageNodes: 3, Configure: func(tier string, _ int, cfg *config.Config) {
-		if tier == "storage" {
-			cfg.Storage.Performance.TransferRateLimitMB = 2
-		}
-	}})
-	ok(t, c, "PUT", "/collections/slow", map[string]any{
-		"vectors": map[string]any{"size": 4, "distance": "Dot"}, "shard_number": 1, "replication_factor": 1,
-	})
-	var reps map[uint64]string
-	var primary uint64
-	eventually(t, "one Active replica", func() bool {
-		reps, primary = shardReplicas(t, c, "slow")
-		return len(reps) == 1 && reps[primary] == "Active"
-	})
-	for from := 1; from <= 20_000; from += 1000 {
-		ok(t, c, "PUT", "/collections/slow/points?wait=true", map[string]any{"points": replicatedPoints(from, from+999)})
-	}
-	target := spareNodes(t, c, reps)[0]
-	ok(t, c, "POST", "/collections/slow/cluster", clusterOp("replicate_shard", map[string]any{"shard_id": 0, "from_peer_id": primary, "to_peer_id": target, "method": "snapshot"}))
-	eventually(t, "progress in the transfer's comment", func() bool {
-		return strings.Contains(transferComment(t, c, "slow", target), "MiB of")
-	})
-	c.StopStorage(storageIndex(t, c, target))
-	eventually(t, "stopped target marked Dead", func() bool {
-		reps, _ = shardReplicas(t, c, "slow")
-		return reps[target] == "Dead"
-	})
-	if len(transfers(t, c, "slow")) != 1 {
-		t.Fatalf("transfer not listed while its target is down")
-	}
-	for i := range c.Storage {
-		if c.Storage[i] == nil {
-			c.StartStorage(i)
-		}
-	}
-	deadline := time.Now().Add(2 * time.Minute) // ~40 MB at 2 MB/s
-	for {
-		reps, _ = shardReplicas(t, c, "slow")
-		if reps[target] == "Active" && len(transfers(t, c, "slow")) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("transfer to the returned target not done: replicas %v, transfers %v", reps, transfers(t, c, "slow"))
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	if m, _ := copyMethod(t, c, primary, target); m != "snapshot" {
-		t.Fatalf("copy to the returned target used %q", m)
-	}
-	waitDigests(t, c, "slow", 2, 20_000)
-}
-
-// TestTransferSurvivesNATSRestart: with three meta nodes (each running a
-// NATS server, clustered), a rate-limited snapshot transfer goes on while
-// every meta node is restarted in turn, so both storage nodes lose their
-// NATS server at some point and reconnect to another; the transfer
-// resumes and the new replica ends Active with the primary's content.
-func TestTransferSurvivesNATSRestart(t *testing.T) {
-	c := harness.Start(t, harness.Options{MetaNodes: 3, StorageNodes: 2, Configure: func(tier string, _ int, cfg *config.Config) {
-		if tier == "storage" {
-			cfg.Storage.Performance.TransferRateLimitMB = 2
-		}
-	}})
-	ok(t, c, "PUT", "/collections/nats", map[string]any{
-		"vectors": map[string]any{"size": 4, "distance": "Dot"}, "shard_number": 1, "replication_factor": 1,
-	})
-	var reps map[uint64]string
-	var primary uint64
-	eventually(t, "one Active replica", func() bool {
-		reps, primary = shardReplicas(t, c, "nats")
-		return len(reps) == 1 && reps[primary] == "Active"
-	})
-	for from := 1; from <= 20_000; from += 1000 {
-		ok(t, c, "PUT", "/collections/nats/points?wait=true", map[string]any{"points": replicatedPoints(from, from+999)})
-	}
-	target := spareNodes(t, c, reps)[0]
-	ok(t, c, "POST", "/collections/nats/cluster", clusterOp("replicate_shard", map[string]any{"shard_id": 0, "from_peer_id": primary, "to_peer_id": target, "method": "snapshot"}))
-	eventually(t, "progress in the transfer's comment", func() bool {
-		return strings.Contains(transferComment(t, c, "nats", target), "MiB of")
-	})
-	for i := range c.Meta {
-		c.StopMeta(i)
-		c.StartMeta(i)
-	}
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		r := c.Do("GET", "/collections/nats/cluster", nil)
-		if r.Status == http.StatusOK {
-			reps, _ = shardReplicas(t, c, "nats")
-			if reps[target] == "Active" && len(transfers(t, c, "nats")) == 0 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("transfer not done after the NATS restarts: replicas %v", reps)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	if m, _ := copyMethod(t, c, primary, target); m != "snapshot" {
-		t.Fatalf("copy used %q", m)
-	}
-	waitDigests(t, c, "nats", 2, 20_000)
-}
-
-// slowCluster starts storage nodes whose outgoing transfers are limited
-// to 2 MB/s, and a collection of 20 000 points with replication factor
-// rf; it returns the shard's replicas and primary.
-func slowCluster(t *testing.T, storage, rf int, name string) (*harness.Cluster, map[uint64]string, uint64) {
-	c := harness.Start(t, harness.Options{StorageNodes: storage, Configure: func(tier string, _ int, cfg *config.Config) {
+// slowCluster starts meta and storage nodes whose outgoing transfers are
+// limited to 2 MB/s, and a one-shard collection of 20 000 points with
+// replication factor rf; it returns the shard's replicas and primary.
+func slowCluster(t *testing.T, meta, storage, rf int, name string) (*harness.Cluster, map[uint64]string, uint64) {
+	c := harness.Start(t, harness.Options{MetaNodes: meta, StorageNodes: storage, Configure: func(tier string, _ int, cfg *config.Config) {
 		if tier == "storage" {
 			cfg.Storage.Performance.TransferRateLimitMB = 2
 		}
@@ -331,18 +217,99 @@ func slowCluster(t *testing.T, storage, rf int, name string) (*harness.Cluster, 
 	return c, reps, primary
 }
 
+// startSlowReplication starts a snapshot replication of collection's
+// shard 0 from primary to target and waits until its progress shows in
+// the transfer's comment: the copy is under way.
+func startSlowReplication(t *testing.T, c *harness.Cluster, collection string, primary, target uint64) {
+	ok(t, c, "POST", "/collections/"+collection+"/cluster", clusterOp("replicate_shard", map[string]any{"shard_id": 0, "from_peer_id": primary, "to_peer_id": target, "method": "snapshot"}))
+	eventually(t, "progress in the transfer's comment", func() bool {
+		return strings.Contains(transferComment(t, c, collection, target), "MiB of")
+	})
+}
+
+// restartStopped starts every storage node of c that was stopped.
+func restartStopped(c *harness.Cluster) {
+	for i := range c.Storage {
+		if c.Storage[i] == nil {
+			c.StartStorage(i)
+		}
+	}
+}
+
+// waitTransferred waits (up to 2 minutes: ~40 MB at 2 MB/s) until target
+// holds an Active replica of collection's shard 0, no transfer is listed
+// and done, if set, accepts the shard's primary; it returns the primary.
+func waitTransferred(t *testing.T, c *harness.Cluster, collection string, target uint64, done func(primary uint64) bool) uint64 {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if r := c.Do("GET", "/collections/"+collection+"/cluster", nil); r.Status == http.StatusOK {
+			reps, primary := shardReplicas(t, c, collection)
+			if reps[target] == "Active" && len(transfers(t, c, collection)) == 0 && (done == nil || done(primary)) {
+				return primary
+			}
+		}
+		if time.Now().After(deadline) {
+			reps, primary := shardReplicas(t, c, collection)
+			t.Fatalf("transfer to node %d not done: replicas %v, primary %d, transfers %v", target, reps, primary, transfers(t, c, collection))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestTransferSurvivesTargetLoss: a snapshot transfer slowed down by the
+// transfer rate limit reports its progress in the transfer's comment; its
+// target is stopped mid-transfer, so the target replica goes Dead and the
+// transfer waits; once the target is back, the copy is made again and the
+// replica ends Active with the primary's content.
+func TestTransferSurvivesTargetLoss(t *testing.T) {
+	c, reps, primary := slowCluster(t, 1, 3, 1, "slow")
+	target := spareNodes(t, c, reps)[0]
+	startSlowReplication(t, c, "slow", primary, target)
+	c.StopStorage(storageIndex(t, c, target))
+	eventually(t, "stopped target marked Dead", func() bool {
+		reps, _ = shardReplicas(t, c, "slow")
+		return reps[target] == "Dead"
+	})
+	if len(transfers(t, c, "slow")) != 1 {
+		t.Fatalf("transfer not listed while its target is down")
+	}
+	restartStopped(c)
+	waitTransferred(t, c, "slow", target, nil)
+	if m, _ := copyMethod(t, c, primary, target); m != "snapshot" {
+		t.Fatalf("copy to the returned target used %q", m)
+	}
+	waitDigests(t, c, "slow", 2, 20_000)
+}
+
+// TestTransferSurvivesNATSRestart: with three meta nodes (each running a
+// NATS server, clustered), a rate-limited snapshot transfer goes on while
+// every meta node is restarted in turn, so both storage nodes lose their
+// NATS server at some point and reconnect to another; the transfer
+// resumes and the new replica ends Active with the primary's content.
+func TestTransferSurvivesNATSRestart(t *testing.T) {
+	c, reps, primary := slowCluster(t, 3, 2, 1, "nats")
+	target := spareNodes(t, c, reps)[0]
+	startSlowReplication(t, c, "nats", primary, target)
+	for i := range c.Meta {
+		c.StopMeta(i)
+		c.StartMeta(i)
+	}
+	waitTransferred(t, c, "nats", target, nil)
+	if m, _ := copyMethod(t, c, primary, target); m != "snapshot" {
+		t.Fatalf("copy used %q", m)
+	}
+	waitDigests(t, c, "nats", 2, 20_000)
+}
+
 // TestTransferAbortMidway: a snapshot transfer is aborted while it runs:
 // the target replica is removed (its node deletes the file) and the
 // source keeps every point.
 func TestTransferAbortMidway(t *testing.T) {
-	c, reps, primary := slowCluster(t, 2, 1, "abort")
+	c, reps, primary := slowCluster(t, 1, 2, 1, "abort")
 	target := spareNodes(t, c, reps)[0]
-	op := map[string]any{"shard_id": 0, "from_peer_id": primary, "to_peer_id": target}
-	ok(t, c, "POST", "/collections/abort/cluster", clusterOp("replicate_shard", map[string]any{"shard_id": 0, "from_peer_id": primary, "to_peer_id": target, "method": "snapshot"}))
-	eventually(t, "progress in the transfer's comment", func() bool {
-		return strings.Contains(transferComment(t, c, "abort", target), "MiB of")
-	})
-	ok(t, c, "POST", "/collections/abort/cluster", clusterOp("abort_transfer", op))
+	startSlowReplication(t, c, "abort", primary, target)
+	ok(t, c, "POST", "/collections/abort/cluster", clusterOp("abort_transfer", map[string]any{"shard_id": 0, "from_peer_id": primary, "to_peer_id": target}))
 	eventually(t, "transfer and target replica gone", func() bool {
 		reps, _ = shardReplicas(t, c, "abort")
 		_, held := reps[target]
@@ -360,32 +327,14 @@ func TestTransferAbortMidway(t *testing.T) {
 // other replica, which, as the new primary, makes the copy: the target
 // ends Active with the same content, and nothing acknowledged is lost.
 func TestTransferSurvivesSourceLoss(t *testing.T) {
-	c, reps, primary := slowCluster(t, 3, 2, "srcloss")
+	c, reps, primary := slowCluster(t, 1, 3, 2, "srcloss")
 	target := spareNodes(t, c, reps)[0]
-	ok(t, c, "POST", "/collections/srcloss/cluster", clusterOp("replicate_shard", map[string]any{"shard_id": 0, "from_peer_id": primary, "to_peer_id": target, "method": "snapshot"}))
-	eventually(t, "progress in the transfer's comment", func() bool {
-		return strings.Contains(transferComment(t, c, "srcloss", target), "MiB of")
-	})
+	startSlowReplication(t, c, "srcloss", primary, target)
 	c.StopStorage(storageIndex(t, c, primary))
-	var newPrimary uint64
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		reps, newPrimary = shardReplicas(t, c, "srcloss")
-		if newPrimary != primary && reps[target] == "Active" && len(transfers(t, c, "srcloss")) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("transfer not done after its source stopped: replicas %v, primary %d, transfers %v", reps, newPrimary, transfers(t, c, "srcloss"))
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	newPrimary := waitTransferred(t, c, "srcloss", target, func(p uint64) bool { return p != primary })
 	if m, _ := copyMethod(t, c, newPrimary, target); m != "snapshot" {
 		t.Fatalf("copy from the new primary used %q", m)
 	}
-	for i := range c.Storage {
-		if c.Storage[i] == nil {
-			c.StartStorage(i)
-		}
-	}
+	restartStopped(c)
 	waitDigests(t, c, "srcloss", 3, 20_000)
 }

@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
-	"sort"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -110,17 +108,8 @@ func TestRebalanceAndDrainLoseNothing(t *testing.T) {
 			t.Fatalf("new collection %s: %v", name, err)
 		}
 	}
-	var acked atomic.Int64
-	var ws []*writer
-	var idSpace []uint64
-	for i := 0; i < lossWriters; i++ {
-		w := newWriter(i, lossWriters, lossPerWriter, lossCollection, lossDim, c.routerURLs, &acked)
-		ws = append(ws, w)
-		idSpace = append(idSpace, w.ids...)
-	}
-	sort.Slice(idSpace, func(i, j int) bool { return idSpace[i] < idSpace[j] })
-	stopWriters := runWriters(ctx, ws)
-	defer stopWriters()
+	w := startWriters(ctx, c, lossCollection)
+	defer w.stop()
 	sleep(ctx, 2*time.Second)
 
 	// Scale out: 12 replicas over 4 nodes, 3 each.
@@ -142,9 +131,9 @@ func TestRebalanceAndDrainLoseNothing(t *testing.T) {
 		t.Fatalf("after adding %s: %v", added.label, err)
 	}
 	t.Logf("after adding %s: replicas per node %v", added.label, counts)
-	before := acked.Load()
+	before := w.acked.Load()
 	sleep(ctx, time.Second)
-	if acked.Load() == before {
+	if w.acked.Load() == before {
 		t.Fatalf("no write acknowledged after the rebalancing")
 	}
 
@@ -178,10 +167,10 @@ func TestRebalanceAndDrainLoseNothing(t *testing.T) {
 		t.Fatalf("remove drained node %d: %v %d %s", drained, err, r.Status, r.Raw)
 	}
 	c.storages[0].stop()
-	before = acked.Load()
+	before = w.acked.Load()
 	sleep(ctx, 3*time.Second)
-	stopWriters()
-	if acked.Load() == before {
+	w.stop()
+	if w.acked.Load() == before {
 		t.Errorf("no write acknowledged after the removal")
 	}
 
@@ -195,21 +184,8 @@ func TestRebalanceAndDrainLoseNothing(t *testing.T) {
 	for _, p := range issues {
 		t.Errorf("digests: %s", p)
 	}
-	got, err := readAll(ctx, c.routerURLs[1], lossCollection, idSpace, lossDim)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ledgers := make([]*ledger, len(ws))
-	for i, w := range ws {
-		ledgers[i] = w.led
-	}
-	findings := check(ledgers, got, idSpace)
-	for i, f := range findings {
-		if i < 30 {
-			t.Errorf("point %d %s: %s", f.id, f.kind, f.msg)
-		}
-	}
-	st := sumWriters(ws)
+	_, findings := w.findings(ctx, t, c.routerURLs[1], lossCollection)
+	st := sumWriters(w.ws)
 	var b strings.Builder
 	fmt.Fprintf(&b, "rebalance/drain checker: %d operations acknowledged (%d points upserted, %d deleted), %d attempts; failed attempts by cause:%s\n",
 		st.ops, st.upserted, st.deleted, st.attempts, st.failureLines())

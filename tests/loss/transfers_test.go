@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,29 +37,11 @@ func (c *procCluster) clusterOp(ctx context.Context, collection, op string, body
 	return nil
 }
 
-// waitReplica waits until node holds an Active replica of shard 0 (or,
-// with gone, none) and no transfer record is left.
-func (c *procCluster) waitReplica(ctx context.Context, collection string, node uint64, gone bool, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	for {
-		m, err := c.shardMap(ctx, collection)
-		_, settled, cerr := c.replicaCounts(ctx, collection)
-		if err == nil && cerr == nil && settled {
-			held := false
-			for _, r := range m.GetShards()[0].GetReplicas() {
-				if r.GetNodeId() == node && r.GetState() == shoalv1.ReplicaState_REPLICA_STATE_ACTIVE {
-					held = true
-				}
-			}
-			if held != gone {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("node %d replica (gone=%v) not settled after %v: %s", node, gone, within, c.describeMap(m))
-		}
-		sleep(ctx, 200*time.Millisecond)
-	}
+// holds accepts replica counts in which node holds a replica (want) or
+// none; waitCounts only accepts settled states, where every replica is
+// Active.
+func holds(node uint64, want bool) func(map[uint64]int) bool {
+	return func(counts map[uint64]int) bool { return (counts[node] > 0) == want }
 }
 
 // TestTransferMethodsLoseNothing: real processes (1 meta, 4 storage nodes,
@@ -96,17 +77,8 @@ func TestTransferMethodsLoseNothing(t *testing.T) {
 			t.Fatalf("bulk upsert: %v %d %s", err, r.Status, r.Raw)
 		}
 	}
-	var acked atomic.Int64
-	var ws []*writer
-	var idSpace []uint64
-	for i := 0; i < lossWriters; i++ {
-		w := newWriter(i, lossWriters, lossPerWriter, lossCollection, lossDim, c.routerURLs, &acked)
-		ws = append(ws, w)
-		idSpace = append(idSpace, w.ids...)
-	}
-	sort.Slice(idSpace, func(i, j int) bool { return idSpace[i] < idSpace[j] })
-	stopWriters := runWriters(ctx, ws)
-	defer stopWriters()
+	w := startWriters(ctx, c, lossCollection)
+	defer w.stop()
 	sleep(ctx, time.Second)
 
 	m, err := c.shardMap(ctx, lossCollection)
@@ -116,9 +88,9 @@ func TestTransferMethodsLoseNothing(t *testing.T) {
 	sh := m.GetShards()[0]
 	primary := sh.GetPrimary()
 	var follower uint64
-	holds := map[uint64]bool{}
+	held := map[uint64]bool{}
 	for _, r := range sh.GetReplicas() {
-		holds[r.GetNodeId()] = true
+		held[r.GetNodeId()] = true
 		if r.GetNodeId() != primary {
 			follower = r.GetNodeId()
 		}
@@ -126,7 +98,7 @@ func TestTransferMethodsLoseNothing(t *testing.T) {
 	var spare []uint64
 	c.nodeMu.Lock()
 	for id := range c.nodeProc {
-		if !holds[id] {
+		if !held[id] {
 			spare = append(spare, id)
 		}
 	}
@@ -151,7 +123,7 @@ func TestTransferMethodsLoseNothing(t *testing.T) {
 		if err := c.clusterOp(ctx, lossCollection, s.op, s.body); err != nil {
 			t.Fatalf("%s: %v", s.what, err)
 		}
-		if err := c.waitReplica(ctx, lossCollection, s.node, s.gone, 3*time.Minute); err != nil {
+		if _, err := c.waitCounts(ctx, 3*time.Minute, holds(s.node, !s.gone), lossCollection); err != nil {
 			t.Fatalf("%s: %v", s.what, err)
 		}
 		t.Logf("%s: done in %v", s.what, time.Since(start).Round(10*time.Millisecond))
@@ -182,13 +154,13 @@ func TestTransferMethodsLoseNothing(t *testing.T) {
 	if err := p.start(); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.waitReplica(ctx, lossCollection, spare[0], false, 3*time.Minute); err != nil {
+	if _, err := c.waitCounts(ctx, 3*time.Minute, holds(spare[0], true), lossCollection); err != nil {
 		t.Fatalf("recovery of the killed node: %v", err)
 	}
-	before := acked.Load()
+	before := w.acked.Load()
 	sleep(ctx, 2*time.Second)
-	stopWriters()
-	if acked.Load() == before {
+	w.stop()
+	if w.acked.Load() == before {
 		t.Errorf("no write acknowledged after the transfers")
 	}
 
@@ -202,24 +174,11 @@ func TestTransferMethodsLoseNothing(t *testing.T) {
 	for _, p := range issues {
 		t.Errorf("digests: %s", p)
 	}
-	got, err := readAll(ctx, c.routerURLs[1], lossCollection, idSpace, lossDim)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ledgers := make([]*ledger, len(ws))
-	for i, w := range ws {
-		ledgers[i] = w.led
-	}
-	findings := check(ledgers, got, idSpace)
-	for i, f := range findings {
-		if i < 30 {
-			t.Errorf("point %d %s: %s", f.id, f.kind, f.msg)
-		}
-	}
+	got, findings := w.findings(ctx, t, c.routerURLs[1], lossCollection)
 	if n, err := countExact(ctx, c.routerURLs[0], lossCollection); err != nil || int(n) != bulk+len(got) {
 		t.Errorf("exact count %d (%v), want %d bulk points + %d written", n, err, bulk, len(got))
 	}
-	st := sumWriters(ws)
+	st := sumWriters(w.ws)
 	t.Logf("transfers checker: %d operations acknowledged (%d upserted, %d deleted), %d attempts; failed attempts by cause:%s; losses: %d",
 		st.ops, st.upserted, st.deleted, st.attempts, st.failureLines(), len(findings))
 	if st.ops == 0 {

@@ -6,10 +6,10 @@ package fake
 
 import (
 	"errors"
-	"fmt"
 	"sort"
 	"sync"
 
+	"github.com/shoaldb/shoal/pkg/cluster"
 	shoalv1 "github.com/shoaldb/shoal/proto/gen/shoal/v1"
 	"google.golang.org/protobuf/proto"
 )
@@ -53,7 +53,7 @@ func (s *State) RemoveTransfer(collection string, shard uint32, from, to uint64)
 func (s *State) SetTransferProgress(collection string, shard uint32, to uint64, p *shoalv1.TransferProgress) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	key := fmt.Sprintf("%s/%d/%d", collection, shard, to)
+	key := cluster.TransferProgressKey(collection, shard, to)
 	if s.progress == nil {
 		s.progress = map[string]*shoalv1.TransferProgress{}
 	}
@@ -69,7 +69,7 @@ func (s *State) SetTransferProgress(collection string, shard uint32, to uint64, 
 func (s *State) TransferProgress(collection string, shard uint32, to uint64) (*shoalv1.TransferProgress, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p, ok := s.progress[fmt.Sprintf("%s/%d/%d", collection, shard, to)]
+	p, ok := s.progress[cluster.TransferProgressKey(collection, shard, to)]
 	return p, ok
 }
 

@@ -2,6 +2,7 @@ package rest_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	shoalv1 "github.com/shoaldb/shoal/proto/gen/shoal/v1"
@@ -47,6 +48,21 @@ func TestClusterOperations(t *testing.T) {
 	}
 	if second := info.ShardTransfers[1]; second["sync"] != false || second["method"] != nil {
 		t.Fatalf("move transfer: %v", second)
+	}
+	// The primary's progress report becomes the transfer's comment.
+	for _, tr := range e.fc.State.Transfers("c") {
+		if tr.GetShardId() == 1 {
+			e.fc.State.SetTransferProgress("c", 1, 3, &shoalv1.TransferProgress{
+				Collection: "c", Uid: tr.GetUid(), ShardId: 1, FromNode: 2, ToNode: 3, Method: "snapshot",
+				BytesDone: 1 << 20, BytesTotal: 4 << 20, StartedUnixMs: 1000, UpdatedUnixMs: 2000,
+			})
+		}
+	}
+	if err := json.Unmarshal([]byte(e.ok("GET", "/collections/c/cluster", ``)), &info); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := info.ShardTransfers[0]["comment"].(string); !strings.HasPrefix(c, "snapshot: 1.0 MiB of 4.0 MiB (25%), 1.0 MiB/s, ETA 3s") {
+		t.Fatalf("comment with progress: %q", c)
 	}
 
 	e.ok("POST", "/collections/c/cluster", `{"abort_transfer":{"shard_id":1,"from_peer_id":2,"to_peer_id":3}}`)

@@ -15,6 +15,19 @@ import (
 // that held the old replica fail with replica.ErrClosed. The replica must
 // be held (see Replica); ctx bounds the wait for it.
 func (m *Manager) Reset(ctx context.Context, ref *shoalv1.ShardRef) (*replica.Replica, error) {
+	return m.replace(ctx, ref, "reset for a full resync", func(path string) error {
+		if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+		return nil
+	})
+}
+
+// replace closes the replica ref names, lets swap change the file at its
+// path, and opens that path again (keeping the replica's term). An error
+// after the old replica closed leaves no replica open: the manager
+// reopens whatever file is in place on its next reconcile.
+func (m *Manager) replace(ctx context.Context, ref *shoalv1.ShardRef, what string, swap func(path string) error) (*replica.Replica, error) {
 	old, err := m.Replica(ctx, ref)
 	if err != nil {
 		return nil, err
@@ -27,26 +40,29 @@ func (m *Manager) Reset(ctx context.Context, ref *shoalv1.ShardRef) (*replica.Re
 		return nil, replica.ErrClosed
 	}
 	if !ok || h.r != old {
-		return nil, fmt.Errorf("reset %s: replica changed meanwhile: %w", key, replica.ErrClosed)
+		return nil, fmt.Errorf("%s %s: replica changed meanwhile: %w", what, key, replica.ErrClosed)
 	}
 	cfg, path := old.Config(), old.Path()
 	if err := old.Close(); err != nil {
-		m.log.Warn().Err(err).Stringer("replica", key).Msg("close replica before reset")
-	}
-	if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
-		return nil, fmt.Errorf("reset %s: %w", key, err)
+		m.log.Warn().Err(err).Stringer("replica", key).Msg("close replica before " + what)
 	}
 	log := m.log.With().Str("collection", key.collection).Str("uid", h.uid).Uint32("shard", key.shard).Logger()
-	fresh, err := replica.OpenWithOptions(path, cfg, log, m.cfg.Replica)
-	if err != nil {
+	fail := func(err error) (*replica.Replica, error) {
 		delete(m.replicas, key)
 		m.reopen.Store(true)
 		m.notifyLocked()
-		return nil, fmt.Errorf("reset %s: reopen: %w", key, err)
+		return nil, fmt.Errorf("%s %s: %w", what, key, err)
+	}
+	if err := swap(path); err != nil {
+		return fail(err)
+	}
+	fresh, err := replica.OpenWithOptions(path, cfg, log, m.cfg.Replica)
+	if err != nil {
+		return fail(fmt.Errorf("reopen: %w", err))
 	}
 	fresh.SetTerm(old.Term())
 	h.r = fresh
 	m.notifyLocked()
-	log.Info().Str("path", path).Msg("replica reset for a full resync")
+	log.Info().Str("path", path).Msg("replica " + what)
 	return fresh, nil
 }

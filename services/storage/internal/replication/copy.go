@@ -142,29 +142,13 @@ func (s *shipper) sendSnapshot(ctx context.Context, session string, rep *report)
 		size = fi
 	}
 	rep.total(size, -1)
-	pr, pw := io.Pipe()
-	type written struct {
-		seq uint64
-		err error
-	}
-	done := make(chan written, 1)
-	go func() {
-		pos, err := s.g.r.WriteSnapshot(ctx, pw)
-		pw.CloseWithError(err)
-		done <- written{pos.Seq, err}
-	}()
-	_, err := s.g.c.cfg.Streamer.Send(ctx, s.header(KindSnapshot, session, size), pr, func(p transfer.Progress) {
-		rep.set(p.Bytes, -1)
+	return s.stream(ctx, s.header(KindSnapshot, session, size), rep, func(w io.Writer) (uint64, error) {
+		pos, err := s.g.r.WriteSnapshot(ctx, w)
+		if err != nil {
+			return 0, fmt.Errorf("write snapshot: %w", err)
+		}
+		return pos.Seq, nil
 	})
-	pr.CloseWithError(io.ErrClosedPipe) // unblocks the writer if Send ended early
-	w := <-done
-	if err != nil {
-		return 0, err
-	}
-	if w.err != nil {
-		return 0, fmt.Errorf("write snapshot: %w", w.err)
-	}
-	return w.seq, nil
 }
 
 // sendRecords streams the replica's points in batches (length-prefixed
@@ -175,14 +159,8 @@ func (s *shipper) sendRecords(ctx context.Context, session string, rep *report) 
 	if n, err := s.g.r.Count(ctx); err == nil {
 		rep.total(-1, int64(n))
 	}
-	pr, pw := io.Pipe()
-	type written struct {
-		seq uint64
-		err error
-	}
-	done := make(chan written, 1)
-	go func() {
-		bw := bufio.NewWriterSize(pw, 256<<10)
+	return s.stream(ctx, s.header(KindRecords, session, -1), rep, func(w io.Writer) (uint64, error) {
+		bw := bufio.NewWriterSize(w, 256<<10)
 		// The first frame carries the snapshot's vector spaces (vector
 		// names are created and deleted through the log).
 		first := func(snap replica.Snapshot) error {
@@ -198,21 +176,35 @@ func (s *shipper) sendRecords(ctx context.Context, session string, rep *report) 
 		if err == nil {
 			err = bw.Flush()
 		}
-		pw.CloseWithError(err)
-		done <- written{snap.LastSeq, err}
-	}()
-	_, err := s.g.c.cfg.Streamer.Send(ctx, s.header(KindRecords, session, -1), pr, func(p transfer.Progress) {
-		rep.set(p.Bytes, -1)
+		if err != nil {
+			return 0, fmt.Errorf("export records: %w", err)
+		}
+		return snap.LastSeq, nil
 	})
-	pr.CloseWithError(io.ErrClosedPipe)
+}
+
+// stream sends what write produces (on a goroutine of its own, through a
+// pipe) to the follower and returns write's sequence number once the
+// follower has applied it. Either side's failure ends the other.
+func (s *shipper) stream(ctx context.Context, h transfer.Header, rep *report, write func(io.Writer) (uint64, error)) (uint64, error) {
+	pr, pw := io.Pipe()
+	type written struct {
+		seq uint64
+		err error
+	}
+	done := make(chan written, 1)
+	go func() {
+		seq, err := write(pw)
+		pw.CloseWithError(err)
+		done <- written{seq, err}
+	}()
+	_, err := s.g.c.cfg.Streamer.Send(ctx, h, pr, func(p transfer.Progress) { rep.setBytes(p.Bytes) })
+	pr.CloseWithError(io.ErrClosedPipe) // unblocks the writer if Send ended early
 	w := <-done
 	if err != nil {
 		return 0, err
 	}
-	if w.err != nil {
-		return 0, fmt.Errorf("export records: %w", w.err)
-	}
-	return w.seq, nil
+	return w.seq, w.err
 }
 
 // maxFrame bounds one records frame (a batch of installBatch points).

@@ -53,22 +53,12 @@ func (c *Coordinator) Replicate(ctx context.Context, req *shoalv1.ReplicateReque
 // Install applies one chunk of a full copy from the shard's primary: the
 // first chunk empties the replica, the last sets its position.
 func (c *Coordinator) Install(ctx context.Context, req *shoalv1.InstallRequest) error {
-	k := groupKey{req.GetShard().GetCollection(), req.GetShard().GetUid(), req.GetShard().GetShardId()}
-	c.mu.Lock()
-	_, leading := c.groups[k]
-	c.mu.Unlock()
-	if leading {
-		return fmt.Errorf("%w: node %d leads shard %s", ErrInstall, c.cfg.NodeID, k)
-	}
+	k := groupKeyOf(req.GetShard())
 	var r *replica.Replica
 	var err error
 	if req.GetFirst() {
-		cur, err := c.cfg.Replicas.Replica(ctx, req.GetShard())
-		if err != nil {
+		if err := c.mayInstall(ctx, k, req); err != nil {
 			return err
-		}
-		if t := cur.Term(); req.GetTerm() < t {
-			return fmt.Errorf("%w: term %d is older than the replica's %d", ErrInstall, req.GetTerm(), t)
 		}
 		if r, err = c.cfg.Replicas.Reset(ctx, req.GetShard()); err != nil {
 			return fmt.Errorf("reset replica for a full copy: %w", err)
@@ -79,6 +69,9 @@ func (c *Coordinator) Install(ctx context.Context, req *shoalv1.InstallRequest) 
 		c.installs.mu.Unlock()
 		c.log.Info().Stringer("shard", k).Uint64("primary", req.GetPrimary()).Msg("receiving a full copy")
 	} else {
+		if err := c.notLeading(k); err != nil {
+			return err
+		}
 		c.installs.mu.Lock()
 		cur := c.installs.sessions[k]
 		c.installs.mu.Unlock()
@@ -122,4 +115,31 @@ func (c *Coordinator) Position(ctx context.Context, ref *shoalv1.ShardRef) (*sho
 		return nil, err
 	}
 	return &shoalv1.PositionResponse{Term: r.Term(), LastTerm: term, LastSeq: seq, Points: n}, nil
+}
+
+// notLeading refuses a full copy of a shard this node leads.
+func (c *Coordinator) notLeading(k groupKey) error {
+	c.mu.Lock()
+	_, leading := c.groups[k]
+	c.mu.Unlock()
+	if leading {
+		return fmt.Errorf("%w: node %d leads shard %s", ErrInstall, c.cfg.NodeID, k)
+	}
+	return nil
+}
+
+// mayInstall refuses a full copy of a shard this node leads, or from a
+// term older than its replica's.
+func (c *Coordinator) mayInstall(ctx context.Context, k groupKey, req *shoalv1.InstallRequest) error {
+	if err := c.notLeading(k); err != nil {
+		return err
+	}
+	cur, err := c.cfg.Replicas.Replica(ctx, req.GetShard())
+	if err != nil {
+		return err
+	}
+	if t := cur.Term(); req.GetTerm() < t {
+		return fmt.Errorf("%w: term %d is older than the replica's %d", ErrInstall, req.GetTerm(), t)
+	}
+	return nil
 }

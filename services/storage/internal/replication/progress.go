@@ -123,12 +123,9 @@ func (r *report) add(bytes, records int64) {
 	r.publish(false)
 }
 
-// set sets the bytes (and, unless negative, records) sent so far.
-func (r *report) set(bytes, records int64) {
+// setBytes sets the bytes sent so far (a transfer reports its total).
+func (r *report) setBytes(bytes int64) {
 	r.bytes.Store(bytes)
-	if records >= 0 {
-		r.records.Store(records)
-	}
 	r.publish(false)
 }
 

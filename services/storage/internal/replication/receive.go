@@ -88,22 +88,3 @@ func (c *Coordinator) ReceiveRecords(ctx context.Context, h transfer.Header, pat
 		}
 	}
 }
-
-// mayInstall refuses a full copy of a shard this node leads, or from a
-// term older than its replica's.
-func (c *Coordinator) mayInstall(ctx context.Context, k groupKey, req *shoalv1.InstallRequest) error {
-	c.mu.Lock()
-	_, leading := c.groups[k]
-	c.mu.Unlock()
-	if leading {
-		return fmt.Errorf("%w: node %d leads shard %s", ErrInstall, c.cfg.NodeID, k)
-	}
-	cur, err := c.cfg.Replicas.Replica(ctx, req.GetShard())
-	if err != nil {
-		return err
-	}
-	if t := cur.Term(); req.GetTerm() < t {
-		return fmt.Errorf("%w: term %d is older than the replica's %d", ErrInstall, req.GetTerm(), t)
-	}
-	return nil
-}
