@@ -65,15 +65,21 @@ func prepareFiltered(dir string, base, queries matrix) error {
 	return nil
 }
 
-// labelGroups lists the points (node ids: the bench's node i is point i)
-// of every label value, the groups Graph.LinkGroups links.
-func labelGroups(labels []uint32) [][]uint32 {
-	var groups [][]uint32
+// bandField names the payload-like field whose value 0 selects the
+// points of selectivity s: band_s(i) = label(i) / s, so "band_s = 0" and
+// "label < s" accept the same points (the same ground truth). With
+// -group-links each band field is linked per value (Graph.LinkField),
+// as the replica links an indexed keyword or integer field, and the
+// filtered runs search through the links of "band_s = 0".
+func bandField(s int) string { return "band" + strconv.Itoa(s) }
+
+// bandGroups lists the points (node ids: the bench's node i is point i)
+// of every value of band field s.
+func bandGroups(labels []uint32, s int) map[string][]uint32 {
+	groups := map[string][]uint32{}
 	for i, l := range labels {
-		for int(l) >= len(groups) {
-			groups = append(groups, nil)
-		}
-		groups[l] = append(groups[l], uint32(i))
+		v := strconv.Itoa(int(l) / s)
+		groups[v] = append(groups[v], uint32(i))
 	}
 	return groups
 }
@@ -165,7 +171,14 @@ func runFiltered(g *hnsw.Graph, ds dataset, fd filteredData, opts runOptions, un
 			}
 		}
 		set := g.NodeSet(keys)
+		var plan *hnsw.GroupPlan
+		if useSet && opts.groupLinks {
+			plan = g.PlanGroup(set, bandField(s), "0")
+		}
 		search := func(q []float32, p index.SearchParams) []index.Hit {
+			if plan != nil {
+				return g.SearchGroup(q, opts.k, plan, p)
+			}
 			if useSet {
 				return g.SearchSet(q, opts.k, set, p)
 			}

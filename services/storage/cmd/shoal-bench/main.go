@@ -133,7 +133,7 @@ func runCmd(args []string) error {
 	cpu := fs.String("cpuprofile", "", "write a CPU profile of the query phase")
 	withFilter := fs.Bool("filtered", false, "also run the filtered searches (needs a directory prepared with labels)")
 	graphFile := fs.String("graph", "", "load the graph from this file when it exists (no build figures then), else build it and write it there")
-	groupLinks := fs.Bool("group-links", false, "filtered runs: add filter-aware links per label value (hnsw.Graph.LinkGroups) before searching")
+	groupLinks := fs.Bool("group-links", false, "filtered runs: link the band fields per value (hnsw.Graph.LinkField) and search through those links")
 	check := fs.String("filter-check", "set", "how the filtered runs check the filter: set (a node bitset built once per filter, hnsw.NodeSet) or callback (index.SearchParams.Accept per key)")
 	cpuTime := fs.Bool("cpu-time", false, "time queries by their thread's CPU time instead of wall-clock time (steadier on a loaded machine)")
 	fs.Parse(args)

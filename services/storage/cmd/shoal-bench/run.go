@@ -40,7 +40,7 @@ type result struct {
 	// HeapMB is the growth of the Go heap in use over the same span.
 	HeapMB float64 `json:"heap_mb,omitempty"`
 	Runs   []efRun `json:"runs"`
-	// GroupLinksSeconds is the time LinkGroups took (-group-links).
+	// GroupLinksSeconds is the time LinkField took for every band field (-group-links).
 	GroupLinksSeconds float64 `json:"group_links_seconds,omitempty"`
 	// Filtered holds the runs with a label filter, when the data set was
 	// prepared with labels.
@@ -70,8 +70,9 @@ type runOptions struct {
 	filterCheck string
 	// graphFile, when set, caches the built graph (see buildOrLoad).
 	graphFile string
-	// groupLinks adds filter-aware links per label before the filtered
-	// runs (Graph.LinkGroups; filtered runs with the "set" check use them).
+	// groupLinks links every band field per value before the filtered
+	// runs (Graph.LinkField; filtered runs with the "set" check search
+	// through them, see bandField).
 	groupLinks bool
 	// cpuTime times queries by the CPU time of their thread (see timed).
 	cpuTime bool
@@ -121,8 +122,11 @@ func runShoal(ds dataset, opts runOptions) (result, error) {
 	if opts.filtered != nil && opts.groupLinks {
 		// Unfiltered searches never use these links.
 		t0 := time.Now()
-		if err := g.LinkGroups(context.Background(), labelGroups(opts.filtered.labels), opts.threads); err != nil {
-			return result{}, err
+		for _, s := range selectivities {
+			err := g.LinkField(context.Background(), bandField(s), bandGroups(opts.filtered.labels, s), fullScanPoints(ds.base.cols), opts.threads)
+			if err != nil {
+				return result{}, err
+			}
 		}
 		res.GroupLinksSeconds = time.Since(t0).Seconds()
 	}

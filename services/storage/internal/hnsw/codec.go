@@ -13,7 +13,7 @@ import (
 
 // The serialized graph, little endian throughout:
 //
-//	magic "SHOALHNS", u32 version (1)
+//	magic "SHOALHNS", u32 version (2; 1 has no field links)
 //	u32 distance, u32 dim, u32 m, u32 ef_construct, u32 flags (1: KeepPruned), u64 seed
 //	u32 nodes, u64 entry (level<<32 | id, or all ones when empty)
 //	nodes × u8 level
@@ -22,10 +22,11 @@ import (
 //	nodes × dim × f32 vectors
 //	nodes × (m0+1) × u32 layer-0 lists (count, then ids)
 //	for each node with level L > 0: L × (m+1) × u32 upper lists
+//	version 2: the field links (LinkField), see appendFields
 //	u32 CRC-32C of everything before it
 const (
 	codecMagic   = "SHOALHNS"
-	codecVersion = 1
+	codecVersion = 2
 )
 
 // ErrCorrupt is wrapped by Unmarshal errors about malformed input.
@@ -78,6 +79,7 @@ func (g *Graph) Marshal() []byte {
 			b = g.appendList(b, g.list(id, l))
 		}
 	}
+	b = appendFields(b, g.fields, n)
 	return le.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
@@ -138,8 +140,9 @@ func Unmarshal(blob []byte) (*Graph, error) {
 	if string(d.take(len(codecMagic))) != codecMagic {
 		return nil, fmt.Errorf("%w: bad magic", ErrCorrupt)
 	}
-	if v := d.u32(); v != codecVersion {
-		return nil, fmt.Errorf("%w: unknown version %d", ErrCorrupt, v)
+	version := d.u32()
+	if version != 1 && version != codecVersion {
+		return nil, fmt.Errorf("%w: unknown version %d", ErrCorrupt, version)
 	}
 	kind, dim, m, efc, flags := d.u32(), d.u32(), d.u32(), d.u32(), d.u32()
 	seed := d.u64()
@@ -165,14 +168,14 @@ func Unmarshal(blob []byte) (*Graph, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
-	if err := g.decodeBody(d, n, entry); err != nil {
+	if err := g.decodeBody(d, n, entry, version); err != nil {
 		return nil, err
 	}
 	return g, nil
 }
 
 // decodeBody fills a fresh graph from the encoding after the header.
-func (g *Graph) decodeBody(d *decoder, n int, entry uint64) error {
+func (g *Graph) decodeBody(d *decoder, n int, entry uint64, version uint32) error {
 	le := binary.LittleEndian
 	copy(g.levels, d.take(n))
 	maxL := 0
@@ -221,6 +224,13 @@ func (g *Graph) decodeBody(d *decoder, n int, entry uint64) error {
 				return err
 			}
 		}
+	}
+	if version >= 2 {
+		fields, err := decodeFields(d, n)
+		if err != nil {
+			return err
+		}
+		g.fields = fields
 	}
 	if d.err != nil {
 		return d.err

@@ -38,7 +38,7 @@ type Graph struct {
 	keys     []string     // per node
 	dead     bitset       // tombstones
 	ready    bitset       // vector, key and level written
-	extra    [][]uint32   // per node: filter-aware layer-0 links (LinkGroups), or nil
+	fields   map[string]*FieldLinks // filter-aware links per payload field (LinkField)
 
 	nodes   atomic.Uint32 // ids handed out (ids < nodes exist)
 	deleted atomic.Int64  // tombstoned nodes
@@ -90,11 +90,6 @@ func (g *Graph) resize(capacity int) {
 	keys := make([]string, capacity)
 	copy(keys, g.keys[:n])
 	g.vecs, g.links0, g.upper, g.levels, g.keys = vecs, links0, upper, levels, keys
-	if g.extra != nil {
-		extra := make([][]uint32, capacity)
-		copy(extra, g.extra)
-		g.extra = extra
-	}
 	// No lock is held while grow is held exclusively, so fresh ones do.
 	g.locks = make([]sync.Mutex, capacity)
 	g.dead = g.dead.grown(capacity)

@@ -37,7 +37,7 @@ func (g *Graph) Search(query []float32, k int, p index.SearchParams) []index.Hit
 		accept = func(id uint32) bool { return p.Accept(g.keys[id]) }
 	}
 	s := g.getSearcher()
-	res := g.searchNodes(s, query, k, ef, accept, nil)
+	res := g.searchNodes(s, query, k, ef, accept)
 	hits := g.hitsOf(res, p.Threshold)
 	g.putSearcher(s)
 	// Equal scores are ordered by key, as in every index; searchNodes

@@ -98,7 +98,7 @@ func (g *Graph) SearchSet(query []float32, k int, set *NodeSet, p index.SearchPa
 		accept = func(id uint32) bool { return set.Has(id) && p.Accept(g.keys[id]) }
 	}
 	s := g.getSearcher()
-	res := g.searchNodes(s, query, k, ef, accept, set)
+	res := g.searchNodes(s, query, k, ef, accept)
 	hits := g.hitsOf(res, p.Threshold)
 	g.putSearcher(s)
 	return g.sortCut(hits, k)

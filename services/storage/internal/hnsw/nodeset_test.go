@@ -1,7 +1,6 @@
 package hnsw
 
 import (
-	"context"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -44,7 +43,7 @@ func TestNodeSet(t *testing.T) {
 // groupData is a graph over a mixture with a label per point (label i%100
 // after a fixed shuffle, so labels are independent of position), and the
 // groups of node ids per label.
-func groupData(t *testing.T) (dataset, *Graph, []int, [][]uint32) {
+func groupData(t testing.TB) (dataset, *Graph, []int, [][]uint32) {
 	t.Helper()
 	ds := makeDataset(t, shoalv1.Distance_DISTANCE_EUCLID, 5000, 32, 21)
 	g := build(t, Config{}, ds, 1)
@@ -57,105 +56,56 @@ func groupData(t *testing.T) (dataset, *Graph, []int, [][]uint32) {
 	return ds, g, labels, groups
 }
 
-// TestSearchSet: with and without filter-aware links, SearchSet returns
-// only points of the set, matches an exact search over the set with
-// recall ≥ 0.95 at 1, 10 and 50 % selectivity, skips deleted points,
-// ScoreSet is exact, and the links are only what LinkGroups was asked
-// for.
+// TestSearchSet: SearchSet returns only points of the set, matches an
+// exact search over the set with recall ≥ 0.95 at 1, 10 and 50 %
+// selectivity and skips deleted points; ScoreSet is exact.
 func TestSearchSet(t *testing.T) {
-	ds, g, labels, groups := groupData(t)
+	ds, g, labels, _ := groupData(t)
 	for i := 0; i < len(ds.keys); i += 37 {
 		g.Delete(ds.keys[i])
 	}
 	live := func(i int) bool { return i%37 != 0 }
-	check := func(name string) {
-		for _, sel := range []int{1, 10, 50} {
-			in := func(i int) bool { return labels[i] < sel }
-			var keys []string
-			want := 0
-			for i, k := range ds.keys {
-				if in(i) {
-					keys = append(keys, k)
-					if live(i) {
-						want++
-					}
+	for _, sel := range []int{1, 10, 50} {
+		in := func(i int) bool { return labels[i] < sel }
+		var keys []string
+		want := 0
+		for i, k := range ds.keys {
+			if in(i) {
+				keys = append(keys, k)
+				if live(i) {
+					want++
 				}
-			}
-			keys = append(keys, "missing")
-			set := g.NodeSet(keys)
-			if set.Len() != want {
-				t.Fatalf("%s %d%%: set of %d, want the %d live keys", name, sel, set.Len(), want)
-			}
-			ref := ds.flat(func(i int) bool { return in(i) && live(i) })
-			r := rand.New(rand.NewPCG(uint64(sel), 3))
-			var sum float64
-			const nq = 60
-			for range nq {
-				q := ds.query(r)
-				want := ref.Search(q, 10, index.SearchParams{})
-				got := g.SearchSet(q, 10, set, index.SearchParams{Ef: 32})
-				for _, h := range got {
-					if _, ok := ref.Vector(h.Key); !ok {
-						t.Fatalf("%s %d%%: %s is not a live point of the set", name, sel, h.Key)
-					}
-				}
-				if len(got) != 10 {
-					t.Fatalf("%s %d%%: %d hits", name, sel, len(got))
-				}
-				sum += recall(got, want)
-				if exact := g.ScoreSet(q, 10, set, index.SearchParams{}); !slices.Equal(exact, want) {
-					t.Fatalf("%s %d%%: ScoreSet\n got %v\nwant %v", name, sel, exact, want)
-				}
-			}
-			if rc := sum / nq; rc < 0.95 {
-				t.Fatalf("%s %d%%: recall %.3f", name, sel, rc)
 			}
 		}
-	}
-	check("own links")
-	if g.GroupLinks() != 0 {
-		t.Fatal("links before LinkGroups")
-	}
-	if err := g.LinkGroups(context.Background(), groups, 2); err != nil {
-		t.Fatal(err)
-	}
-	if n := g.GroupLinks(); n != len(ds.keys) {
-		t.Fatalf("%d nodes linked, want %d", n, len(ds.keys))
-	}
-	// Every extra link joins two points of one label.
-	for id, l := range g.extra[:len(ds.keys)] {
-		for _, nb := range l {
-			if labels[nb] != labels[id] {
-				t.Fatalf("extra link %d-%d across labels %d and %d", id, nb, labels[id], labels[nb])
+		keys = append(keys, "missing")
+		set := g.NodeSet(keys)
+		if set.Len() != want {
+			t.Fatalf("%d%%: set of %d, want the %d live keys", sel, set.Len(), want)
+		}
+		ref := ds.flat(func(i int) bool { return in(i) && live(i) })
+		r := rand.New(rand.NewPCG(uint64(sel), 3))
+		var sum float64
+		const nq = 60
+		for range nq {
+			q := ds.query(r)
+			want := ref.Search(q, 10, index.SearchParams{})
+			got := g.SearchSet(q, 10, set, index.SearchParams{Ef: 32})
+			for _, h := range got {
+				if _, ok := ref.Vector(h.Key); !ok {
+					t.Fatalf("%d%%: %s is not a live point of the set", sel, h.Key)
+				}
+			}
+			if len(got) != 10 {
+				t.Fatalf("%d%%: %d hits", sel, len(got))
+			}
+			sum += recall(got, want)
+			if exact := g.ScoreSet(q, 10, set, index.SearchParams{}); !slices.Equal(exact, want) {
+				t.Fatalf("%d%%: ScoreSet\n got %v\nwant %v", sel, exact, want)
 			}
 		}
-	}
-	check("group links")
-	// Growing the graph keeps the links; new nodes have none.
-	for i := range len(ds.keys) + 1 {
-		g.Add("late"+ds.keys[i%len(ds.keys)], ds.vec(i%len(ds.keys)))
-	}
-	if n := g.GroupLinks(); n != len(ds.keys) {
-		t.Fatalf("after growth %d nodes linked, want %d", n, len(ds.keys))
-	}
-}
-
-// TestLinkGroupsInput: unknown node ids are an error and leave the graph
-// without links; tiny groups add nothing.
-func TestLinkGroupsInput(t *testing.T) {
-	ds := makeDataset(t, shoalv1.Distance_DISTANCE_EUCLID, 300, 8, 2)
-	g := build(t, Config{}, ds, 1)
-	if err := g.LinkGroups(context.Background(), [][]uint32{{1, 2}, {5, 300}}, 1); err == nil {
-		t.Fatal("unknown node accepted")
-	}
-	if g.GroupLinks() != 0 {
-		t.Fatal("links set by a failed LinkGroups")
-	}
-	if err := g.LinkGroups(context.Background(), [][]uint32{{4}, nil}, 1); err != nil {
-		t.Fatal(err)
-	}
-	if g.GroupLinks() != 0 {
-		t.Fatal("single-node group linked")
+		if rc := sum / nq; rc < 0.95 {
+			t.Fatalf("%d%%: recall %.3f", sel, rc)
+		}
 	}
 	if hits := g.SearchSet(ds.vec(0), 5, NewNodeSet(0), index.SearchParams{}); hits != nil {
 		t.Fatalf("empty set: %v", hits)

@@ -147,15 +147,13 @@ func (g *Graph) searchLayer(s *searcher, q []float32, ep cand, ef, level int, ac
 
 // searchNodes returns up to k acceptable live nodes closest to q, closest
 // first, using a search list of max(ef, k), plus any further nodes that
-// tie with the k-th (so the caller can break ties by key). set, when not
-// nil, is the NodeSet accept tests: with filter-aware links present
-// (LinkGroups) and matches sparse around the layer-0 entry the walk is
-// searchSet; otherwise, as for any accept, the two-hop walk where matches
-// are sparse and the plain walk where they are dense (there the plain
+// tie with the k-th (so the caller can break ties by key). With accept,
+// the walk is the two-hop walk where matches are sparse around the
+// layer-0 entry and the plain walk where they are dense (there the plain
 // walk was measured faster than walking matches only, which needs a
-// larger search list for the same recall). The caller holds grow shared and must copy the result
-// before releasing s.
-func (g *Graph) searchNodes(s *searcher, q []float32, k, ef int, accept func(uint32) bool, set *NodeSet) []cand {
+// larger search list for the same recall). The caller holds grow shared
+// and must copy the result before releasing s.
+func (g *Graph) searchNodes(s *searcher, q []float32, k, ef int, accept func(uint32) bool) []cand {
 	ep := g.entry.Load()
 	if ep == noEntry || k <= 0 {
 		return nil
@@ -166,13 +164,7 @@ func (g *Graph) searchNodes(s *searcher, q []float32, k, ef int, accept func(uin
 		cur, curD = g.greedy(q, cur, curD, l)
 	}
 	var res []cand
-	if set != nil && g.extra != nil && g.sparseAround(cur, accept) {
-		res = g.searchSet(s, q, cand{curD, cur}, max(ef, k), accept)
-		if len(res) < k {
-			// Fewer matches reachable than asked for: walk every node.
-			res = g.searchLayer(s, q, cand{curD, cur}, max(ef, k), 0, accept, false)
-		}
-	} else if accept != nil && g.sparseAround(cur, accept) {
+	if accept != nil && g.sparseAround(cur, accept) {
 		var reliable bool
 		res, reliable = g.searchFiltered(s, q, cand{curD, cur}, max(ef, k), accept)
 		if !reliable || len(res) < k {

@@ -103,6 +103,11 @@ func (r *Replica) applyChange(c change, payload map[string]any) {
 			}
 		}
 	}
+	// A point that stays in a sealed segment (same vector) may match
+	// filters differently now.
+	for _, idx := range indexes {
+		idx.Touch(c.key)
+	}
 	if c.payloadSet && r.payload.Len() > 0 {
 		r.payload.Update(c.key, payload)
 	}

@@ -34,16 +34,21 @@ const (
 //
 // With a filter, the payload indexes estimate how many points match
 // (payloadindex.Set.Plan). Below the vector's full-scan threshold (see
-// fullScanThresholds) the candidates are scored exactly (through
-// index.CandidateScorer where the index has it) and the filter is asked
-// only about those that could enter the results; otherwise the vector
-// index (the vector name's segment.Set) is searched with the filter
-// checked on the candidates it considers; on sealed HNSW segments the
-// walk goes on through rejected nodes (two hops at a time where matches
-// are sparse, see hnsw.Graph.Search) until it holds ef accepted ones, so
-// selective filters still reach limit. Points in plain
-// segments, and every point with req.Exact, are scored exactly.
-// req.HnswEf is the search list size of the sealed segments.
+// fullScanThresholds) the candidates are scored exactly
+// (segment.Set.ScoreFiltered) and the filter is asked only about those
+// that could enter the results; otherwise the segments are searched with
+// the filter (segment.Set.SearchFiltered): the walk of a sealed HNSW
+// segment goes on through rejected nodes (two hops at a time where
+// matches are sparse, see hnsw.Graph.Search) until it holds ef accepted
+// ones, so selective filters still reach limit. A filter the indexes
+// narrow is asked again with the same matches: sealed segments then keep
+// its matches as a node set (a bit test per node instead of the filter)
+// and, when it includes a match on one value of an indexed keyword,
+// uuid, integer or bool field that the segment linked at sealing, walk
+// only that value's points through their own links (see
+// segmentFilter and segment.Filter). Points in plain segments, and every
+// point with req.Exact, are scored exactly. req.HnswEf is the search list
+// size of the sealed segments.
 func (r *Replica) Search(ctx context.Context, req *shoalv1.SearchRequest) ([]*shoalv1.ScoredPoint, error) {
 	return r.search(ctx, req, planAuto)
 }
@@ -112,16 +117,16 @@ func (r *Replica) search(ctx context.Context, req *shoalv1.SearchRequest, mode p
 	} else {
 		accept := r.acceptor(f, points)
 		plan := r.payload.Plan(f)
+		sf := r.segmentFilter(req.GetFilter(), f, plan, accept)
 		switch {
 		case mode == planCandidates || (mode == planAuto && plan.Known && plan.Estimate < vs.fullScan[req.GetUsing()]):
 			keys := plan.Keys()
 			if !plan.Known {
 				keys = allKeys(points)
 			}
-			hits = scoreCandidates(idx, q, k, params.Threshold, keys, accept)
+			hits = idx.ScoreFiltered(q, k, keys, params, sf)
 		default:
-			params.Accept = accept
-			hits = idx.Search(q, k, params)
+			hits = idx.SearchFiltered(q, k, params, sf)
 		}
 	}
 	r.mu.RUnlock()
@@ -154,32 +159,6 @@ func (r *Replica) acceptor(f *filter.Filter, points *bolt.Bucket) func(string) b
 		return points.Get([]byte(k))
 	}
 	return func(key string) bool { return m.Match(&recordPoint{key: key, get: get}) }
-}
-
-// scoreCandidates scores the candidates that have a vector in idx and
-// pass accept, keeping the k best. The filter is only asked about
-// candidates that could enter the top k.
-func scoreCandidates(idx index.VectorIndex, q []float32, k int, threshold *float32, keys []string, accept func(string) bool) []index.Hit {
-	if cs, ok := idx.(index.CandidateScorer); ok {
-		return cs.ScoreKeys(q, k, keys, index.SearchParams{Threshold: threshold, Accept: accept})
-	}
-	metric := idx.Metric()
-	top := index.NewTopK(k, metric)
-	for _, key := range keys {
-		vec, ok := idx.Vector(key)
-		if !ok {
-			continue
-		}
-		score := metric.Score(q, vec)
-		if threshold != nil && !metric.Passes(score, *threshold) {
-			continue
-		}
-		if !top.Admits(score) || !accept(key) {
-			continue
-		}
-		top.Push(index.Hit{Key: key, Score: score})
-	}
-	return top.Sorted()
 }
 
 // allKeys lists every point key of b.

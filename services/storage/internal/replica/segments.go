@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/rs/zerolog"
+
 	"github.com/shoaldb/shoal/services/storage/internal/segment"
 )
 
@@ -20,14 +22,9 @@ import (
 func (r *Replica) openSegments() (map[string]*segment.Loader, error) {
 	loaders := map[string]*segment.Loader{}
 	vs := r.vs()
-	for name, sp := range vs.spaces {
-		dim := int(sp.params.GetSize())
+	for name := range vs.spaces {
 		log := r.log.With().Str("vector", name).Logger()
-		cfg, err := segment.ConfigFromCollection(vs.cfg.GetExtraJson(), name, sp.metric, dim)
-		if err != nil {
-			log.Warn().Err(err).Msg("segment config from the collection's extra_json refused; using the defaults")
-			cfg = segment.DefaultConfig(sp.metric, dim)
-		}
+		cfg := r.segmentConfig(vs, name, log)
 		store, err := openSegStore(r.db, name)
 		if err != nil {
 			return nil, err
@@ -46,6 +43,21 @@ func (r *Replica) openSegments() (map[string]*segment.Loader, error) {
 		loaders[name] = l
 	}
 	return loaders, nil
+}
+
+// segmentConfig is the segment config of vector name: from the
+// collection's extra JSON, Qdrant's defaults when the segments cannot use
+// it (logged), and the payload indexes as the Grouper.
+func (r *Replica) segmentConfig(vs *vectorState, name string, log zerolog.Logger) segment.Config {
+	sp := vs.spaces[name]
+	dim := int(sp.params.GetSize())
+	cfg, err := segment.ConfigFromCollection(vs.cfg.GetExtraJson(), name, sp.metric, dim)
+	if err != nil {
+		log.Warn().Err(err).Msg("segment config from the collection's extra_json refused; using the defaults")
+		cfg = segment.DefaultConfig(sp.metric, dim)
+	}
+	cfg.Grouper = grouper{r: r, minSize: vs.fullScan[name]}
+	return cfg
 }
 
 // closeSegments stops every segment optimizer and waits for it.

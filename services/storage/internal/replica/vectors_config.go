@@ -278,13 +278,8 @@ func (r *Replica) mirrorVectorChange(batch []*request) {
 // openSpace opens an empty segment set for vector name of vs, clearing
 // whatever segments the file still stores under that name.
 func (r *Replica) openSpace(vs *vectorState, name string) error {
-	sp := vs.spaces[name]
-	dim := int(sp.params.GetSize())
 	log := r.log.With().Str("vector", name).Logger()
-	cfg, err := segment.ConfigFromCollection(vs.cfg.GetExtraJson(), name, sp.metric, dim)
-	if err != nil {
-		cfg = segment.DefaultConfig(sp.metric, dim)
-	}
+	cfg := r.segmentConfig(vs, name, log)
 	store, err := openSegStore(r.db, name)
 	if err != nil {
 		return err

@@ -54,6 +54,24 @@ type Config struct {
 	// BuildWorkers is the number of goroutines building a graph
 	// (max_indexing_threads; 0 means GOMAXPROCS).
 	BuildWorkers int
+	// Grouper, when set, names the payload field values whose points the
+	// graph of every new sealed segment links among themselves
+	// (hnsw.Graph.LinkField), for filters on one value.
+	Grouper Grouper
+}
+
+// Grouper tells the optimizer how the points of a segment it seals group
+// by the values of indexed payload fields.
+type Grouper interface {
+	// Groups returns, for each field to link, its values' points as
+	// positions in keys (the new segment's points, in node order). It is
+	// called from the optimizer, outside the Set's lock, while searches
+	// and writes go on; a point whose value changes meanwhile is handled
+	// by the searches (see hnsw.GroupPlan).
+	Groups(keys []string) map[string]map[string][]uint32
+	// MinGroupSize is the fewest points a value needs to be linked (fewer
+	// are scored exactly by the planner).
+	MinGroupSize() int
 }
 
 // DefaultConfig is Qdrant's default configuration for vectors of length

@@ -118,6 +118,24 @@ func (s *Set) needsVacuum(seg *segment) bool {
 	return n > 0 && n >= s.cfg.VacuumMinVectors && float64(g.Deleted())/float64(n) > s.cfg.DeletedThreshold
 }
 
+// linkGroups links the field values the Grouper names in g, a graph of
+// keys being sealed.
+func (s *Set) linkGroups(ctx context.Context, g *hnsw.Graph, keys []string) error {
+	if s.cfg.Grouper == nil {
+		return nil
+	}
+	minSize := s.cfg.Grouper.MinGroupSize()
+	if len(keys) < minSize {
+		return nil
+	}
+	for field, groups := range s.cfg.Grouper.Groups(keys) {
+		if err := g.LinkField(ctx, field, groups, minSize, s.cfg.BuildWorkers); err != nil {
+			return fmt.Errorf("link %s: %w", field, err)
+		}
+	}
+	return nil
+}
+
 // optimizeOnce plans and runs one job: snapshot the sources' live points
 // under the lock, build the graph outside it (searches and writes go on),
 // then swap it in, tombstoning what was deleted or updated meanwhile, and
@@ -149,6 +167,9 @@ func (s *Set) optimizeOnce(ctx context.Context) (bool, error) {
 	var err error
 	if j.kind != "drop" && len(sn.keys) > 0 {
 		g, err = hnsw.Build(ctx, s.cfg.HNSW, s.cfg.Metric, s.cfg.Dim, sn.keys, func(i int) []float32 { return sn.vecs[i] }, s.cfg.BuildWorkers)
+		if err == nil {
+			err = s.linkGroups(ctx, g, sn.keys)
+		}
 	}
 	if err != nil {
 		err = fmt.Errorf("%s segment: %w", j.kind, err)

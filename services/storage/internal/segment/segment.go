@@ -20,6 +20,8 @@ type segment struct {
 	frozen bool
 	// stored: a sealed segment whose blob is in the Store.
 	stored bool
+	// filters caches filter matches as node sets (sealed segments).
+	filters filterCache
 }
 
 // blobName is the Store name of a sealed segment.

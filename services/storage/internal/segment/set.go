@@ -52,8 +52,11 @@ type Set struct {
 	closed sync.Once
 	loaded atomic.Bool // Loader.Finish ran: optimization may start
 
-	builds    atomic.Uint64 // graphs built since Open
-	fromStore int           // sealed segments loaded by Open
+	builds atomic.Uint64 // graphs built since Open
+	// filtered searches of sealed segments through cached node sets,
+	// and of those through group links (SearchFiltered)
+	setSearches, groupSearches atomic.Uint64
+	fromStore                  int // sealed segments loaded by Open
 }
 
 var _ index.VectorIndex = (*Set)(nil)
@@ -260,6 +263,13 @@ type Stats struct {
 	Builds uint64
 	// Progress is the optimizer's jobs, queue and idle segments.
 	Progress Progress
+	// GroupLinked counts, over sealed segments and linked fields, the
+	// points with filter-aware links (hnsw.Graph.LinkField).
+	GroupLinked int
+	// SetSearches counts searches of a sealed segment with a cached
+	// filter node set since Open; GroupSearches those of them that
+	// walked a value's group links.
+	SetSearches, GroupSearches uint64
 }
 
 // Stats returns the current segment statistics.
@@ -269,12 +279,16 @@ func (s *Set) Stats() Stats {
 	st := Stats{
 		Segments: 1 + len(s.segs), Plain: s.appendable.len(), Optimizing: s.running,
 		Loaded: s.fromStore, Builds: s.builds.Load(),
+		SetSearches: s.setSearches.Load(), GroupSearches: s.groupSearches.Load(),
 	}
 	st.Progress = s.progressLocked()
 	for _, seg := range s.segs {
 		if seg.sealed() {
 			st.Indexed += seg.graph.Len()
 			st.Tombstones += seg.graph.Deleted()
+			for _, f := range seg.graph.Fields() {
+				st.GroupLinked += f.Linked()
+			}
 		} else {
 			st.Plain += seg.len()
 		}

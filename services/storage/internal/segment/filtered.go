@@ -1,0 +1,217 @@
+package segment
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/shoaldb/shoal/services/storage/internal/hnsw"
+	"github.com/shoaldb/shoal/services/storage/internal/index"
+)
+
+// Filter is what a filtered search knows of its filter's matches. Sealed
+// segments cache the matches as node sets (hnsw.NodeSet, plus an
+// hnsw.GroupPlan when the filter names a linked field value) per filter
+// ID; a cached set stays valid until a point of the segment is touched
+// (Set.Touch). A set is built the second time a filter is asked in the
+// same state, so filters used once never pay for it.
+type Filter struct {
+	// ID identifies the filter (its canonical encoding): equal IDs have
+	// equal matches in the same state of the points. "" caches nothing.
+	ID string
+	// Matches lists every key that matches now (checked, not
+	// candidates). A search calls it at most once, when a segment builds
+	// its set.
+	Matches func() []string
+	// Field and Value, when Field is set, are a condition every match
+	// satisfies (field = value): a segment whose graph links that value
+	// walks only its group (hnsw.Graph.SearchGroup).
+	Field, Value string
+	// Accept checks one key; plain segments, and sealed ones without a
+	// cached set, search with it.
+	Accept func(key string) bool
+}
+
+// maxCachedFilters bounds the cached filters per sealed segment; the
+// least recently used goes first.
+const maxCachedFilters = 32
+
+// filterCache is a sealed segment's cached filter matches.
+type filterCache struct {
+	gen     atomic.Uint64 // bumped when a point of the segment is touched
+	mu      sync.Mutex
+	tick    uint64
+	entries map[string]*cachedFilter
+}
+
+// cachedFilter is one filter's matches in one state (gen) of the segment;
+// set is nil until the filter is asked a second time in that state.
+type cachedFilter struct {
+	gen     uint64
+	asks    int
+	lastUse uint64
+	set     *hnsw.NodeSet
+	plan    *hnsw.GroupPlan
+}
+
+// lookup returns the cached matches of f in g, building them when f is
+// asked for the second time in the current state; nil means search with
+// f.Accept. matches lists f's matching keys once per search.
+func (c *filterCache) lookup(g *hnsw.Graph, f Filter, matches func() []string) *cachedFilter {
+	if f.ID == "" || f.Matches == nil {
+		return nil
+	}
+	gen := c.gen.Load()
+	c.mu.Lock()
+	if c.entries == nil {
+		c.entries = map[string]*cachedFilter{}
+	}
+	c.tick++
+	e := c.entries[f.ID]
+	if e == nil || e.gen != gen {
+		if e == nil && len(c.entries) >= maxCachedFilters {
+			c.evictLocked()
+		}
+		e = &cachedFilter{gen: gen}
+		c.entries[f.ID] = e
+	}
+	e.lastUse = c.tick
+	e.asks++
+	if e.set != nil || e.asks < 2 {
+		c.mu.Unlock()
+		if e.set == nil {
+			return nil
+		}
+		return e
+	}
+	c.mu.Unlock()
+	// Build outside the lock; a concurrent search of the same filter may
+	// build it too (the last one is kept). A touch meanwhile makes gen
+	// stale: the entry is then rebuilt at the next asks.
+	built := &cachedFilter{gen: gen, set: g.NodeSet(matches())}
+	if f.Field != "" {
+		built.plan = g.PlanGroup(built.set, f.Field, f.Value)
+	}
+	c.mu.Lock()
+	if cur := c.entries[f.ID]; cur == e {
+		e.set, e.plan = built.set, built.plan
+	}
+	c.mu.Unlock()
+	return built
+}
+
+// evictLocked drops the least recently used entry; the caller holds mu.
+func (c *filterCache) evictLocked() {
+	var oldest string
+	var at uint64
+	for id, e := range c.entries {
+		if oldest == "" || e.lastUse < at {
+			oldest, at = id, e.lastUse
+		}
+	}
+	delete(c.entries, oldest)
+}
+
+// SearchFiltered is Search with a filter: plain segments and sealed ones
+// without cached matches check f.Accept per candidate; sealed ones with
+// cached matches walk the node set (hnsw.Graph.SearchSet) or, when f's
+// field value is linked, the value's group (hnsw.Graph.SearchGroup).
+// p.Accept is ignored.
+func (s *Set) SearchFiltered(query []float32, k int, p index.SearchParams, f Filter) []index.Hit {
+	if k <= 0 || len(query) != s.cfg.Dim {
+		return nil
+	}
+	p.Accept = f.Accept
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	matches := onceKeys(f.Matches)
+	top := index.NewTopK(k, s.cfg.Metric)
+	for _, h := range s.appendable.search(query, k, p) {
+		top.Push(h)
+	}
+	for _, seg := range s.segs {
+		var hits []index.Hit
+		switch e := seg.cachedMatches(f, matches); {
+		case e == nil:
+			hits = seg.search(query, k, p)
+		case e.plan != nil:
+			s.setSearches.Add(1)
+			s.groupSearches.Add(1)
+			hits = seg.graph.SearchGroup(query, k, e.plan, index.SearchParams{Threshold: p.Threshold, Ef: p.Ef, Exact: p.Exact})
+		default:
+			s.setSearches.Add(1)
+			hits = seg.graph.SearchSet(query, k, e.set, index.SearchParams{Threshold: p.Threshold, Ef: p.Ef, Exact: p.Exact})
+		}
+		for _, h := range hits {
+			top.Push(h)
+		}
+	}
+	return top.Sorted()
+}
+
+// ScoreFiltered scores the filter's matches exactly, the planner's path
+// for selective filters: sealed segments with cached matches score their
+// node set (hnsw.Graph.ScoreSet); the others score candidates (a superset
+// of the matches) and check f.Accept on those that could enter the top k.
+// p.Accept is ignored.
+func (s *Set) ScoreFiltered(query []float32, k int, candidates []string, p index.SearchParams, f Filter) []index.Hit {
+	if k <= 0 || len(query) != s.cfg.Dim {
+		return nil
+	}
+	p.Accept = f.Accept
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	matches := onceKeys(f.Matches)
+	top := index.NewTopK(k, s.cfg.Metric)
+	for _, h := range s.appendable.scoreKeys(query, k, candidates, p) {
+		top.Push(h)
+	}
+	for _, seg := range s.segs {
+		var hits []index.Hit
+		if e := seg.cachedMatches(f, matches); e != nil {
+			hits = seg.graph.ScoreSet(query, k, e.set, index.SearchParams{Threshold: p.Threshold})
+		} else {
+			hits = seg.scoreKeys(query, k, candidates, p)
+		}
+		for _, h := range hits {
+			top.Push(h)
+		}
+	}
+	return top.Sorted()
+}
+
+// cachedMatches is the segment's cached matches of f (sealed segments
+// only); nil means check f.Accept per candidate.
+func (seg *segment) cachedMatches(f Filter, matches func() []string) *cachedFilter {
+	if !seg.sealed() {
+		return nil
+	}
+	return seg.filters.lookup(seg.graph, f, matches)
+}
+
+// onceKeys calls fn at most once and remembers its answer.
+func onceKeys(fn func() []string) func() []string {
+	if fn == nil {
+		return nil
+	}
+	var once sync.Once
+	var keys []string
+	return func() []string {
+		once.Do(func() { keys = fn() })
+		return keys
+	}
+}
+
+// Touch tells the Set that key's payload or vectors changed in place, so
+// the cached filter matches of the sealed segment holding it are stale.
+// (A write that moves the point out of a sealed segment needs no touch:
+// the old node is a tombstone, which searches skip.)
+func (s *Set) Touch(key string) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, seg := range s.segs {
+		if seg.sealed() && seg.graph.Contains(key) {
+			seg.filters.gen.Add(1)
+			return
+		}
+	}
+}
