@@ -30,14 +30,14 @@ type Graph struct {
 	// capacity.
 	grow     sync.RWMutex
 	capacity int
-	vecs     []float32    // capacity*dim
-	links0   []uint32     // capacity*(m0+1): per node a count, then neighbour ids
-	upper    [][]uint32   // per node: layers 1..level, (m+1) entries each
-	levels   []uint8      // per node
-	locks    []sync.Mutex // per node, held while its neighbour lists change
-	keys     []string     // per node
-	dead     bitset       // tombstones
-	ready    bitset       // vector, key and level written
+	vecs     []float32              // capacity*dim
+	links0   []uint32               // capacity*(m0+1): per node a count, then neighbour ids
+	upper    [][]uint32             // per node: layers 1..level, (m+1) entries each
+	levels   []uint8                // per node
+	locks    []sync.Mutex           // per node, held while its neighbour lists change
+	keys     []string               // per node
+	dead     bitset                 // tombstones
+	ready    bitset                 // vector, key and level written
 	fields   map[string]*FieldLinks // filter-aware links per payload field (LinkField)
 
 	nodes   atomic.Uint32 // ids handed out (ids < nodes exist)
