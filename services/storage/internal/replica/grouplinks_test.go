@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -147,4 +148,24 @@ func TestFilteredSearchThroughGroupLinks(t *testing.T) {
 	}
 	r = r2
 	checkRecall()
+}
+
+// TestGrouperChunks: reading the payload indexes a chunk at a time gives
+// the groups of one read.
+func TestGrouperChunks(t *testing.T) {
+	r, _ := openTest(t, single(2, shoalv1.Distance_DISTANCE_DOT), Options{})
+	mustApply(t, r, createIndexOp("c", `"integer"`))
+	mustApply(t, r, createIndexOp("s", `"keyword"`))
+	var pts []*shoalv1.Point
+	var keys []string
+	for i := range 100 {
+		pts = append(pts, point(uint64(i), fmt.Sprintf(`{"c":%d,"s":%q}`, i%7, []string{"a", "b"}[i%2]), map[string][]float32{"": {1, 2}}))
+		keys = append(keys, string(pointid.Key(pointid.Num(uint64(i)))))
+	}
+	mustApply(t, r, upsertOp(pts...))
+	want := r.payload.Groups(keys, 15)
+	got := grouper{r: r, minSize: 15, chunk: 7}.Groups(keys)
+	if len(want) != 2 || len(want["c"]) != 2 || !reflect.DeepEqual(got, want) {
+		t.Fatalf("chunked %v\n  whole %v", got, want)
+	}
 }

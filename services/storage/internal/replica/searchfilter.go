@@ -50,13 +50,49 @@ func (r *Replica) segmentFilter(raw []byte, f *filter.Filter, plan payloadindex.
 type grouper struct {
 	r       *Replica
 	minSize int
+	chunk   int // keys per lock hold; 0: groupChunk
 }
 
-// Groups implements segment.Grouper.
+// groupChunk is how many keys Groups reads per hold of the replica's
+// lock, so that writes wait at most that long while a segment is sealed.
+const groupChunk = 16 << 10
+
+// Groups implements segment.Grouper. It reads the payload indexes a
+// chunk of keys at a time; a value that changes between chunks is left to
+// the searches (see hnsw.GroupPlan).
 func (g grouper) Groups(keys []string) map[string]map[string][]uint32 {
-	g.r.mu.RLock()
-	defer g.r.mu.RUnlock()
-	return g.r.payload.Groups(keys, g.minSize)
+	out := map[string]map[string][]uint32{}
+	step := g.chunk
+	if step <= 0 {
+		step = groupChunk
+	}
+	for start := 0; start < len(keys); start += step {
+		chunk := keys[start:min(len(keys), start+step)]
+		g.r.mu.RLock()
+		part := g.r.payload.Groups(chunk, 1)
+		g.r.mu.RUnlock()
+		for field, groups := range part {
+			if out[field] == nil {
+				out[field] = map[string][]uint32{}
+			}
+			for v, pos := range groups {
+				for _, p := range pos {
+					out[field][v] = append(out[field][v], p+uint32(start))
+				}
+			}
+		}
+	}
+	for field, groups := range out {
+		for v, pos := range groups {
+			if len(pos) < g.minSize {
+				delete(groups, v)
+			}
+		}
+		if len(groups) == 0 {
+			delete(out, field)
+		}
+	}
+	return out
 }
 
 // MinGroupSize implements segment.Grouper: the vector's full-scan
