@@ -158,7 +158,7 @@ func formatFiltered(s, h result) string {
 	for _, f := range h.Filtered {
 		hf[f.Selectivity] = f.Runs
 	}
-	b.WriteString("\nFiltered (label filter; recall against the exact neighbours among the matching points):\n\n")
+	b.WriteString("\nFiltered (the points whose label is below s %, i.e. band_s = 0; recall against the exact neighbours among the matching points):\n\n")
 	b.WriteString("| selectivity | ef | Shoal recall | hnswlib recall | Shoal QPS | hnswlib QPS | Shoal/hnswlib | Shoal filtered/unfiltered | hnswlib filtered/unfiltered |\n")
 	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	ratio := func(a, c float64) string {
