@@ -12,6 +12,7 @@ import (
 //	u32 fields; per field, in name order:
 //	  u32 length, name bytes
 //	  u32 groups; per group number 1..groups: u32 length, value bytes, u32 entry node, u32 size
+//	  when groups > 0:
 //	  nodes × u32 group number (0: not linked)
 //	  (nodes+1) × u32 list offsets
 //	  offsets[nodes] × u32 links
@@ -35,6 +36,9 @@ func appendFields(b []byte, fields map[string]*FieldLinks, n int) []byte {
 			b = append(b, values[num]...)
 			b = le.AppendUint32(b, f.entry[num])
 			b = le.AppendUint32(b, f.size[num])
+		}
+		if len(f.groups) == 0 {
+			continue
 		}
 		linked := len(f.groupOf)
 		for id := range n {
@@ -93,6 +97,10 @@ func decodeFields(d *decoder, n int) (map[string]*FieldLinks, error) {
 			f.groups[value] = uint32(num)
 			f.entry = append(f.entry, entry)
 			f.size = append(f.size, size)
+		}
+		if groups == 0 {
+			fields[name] = f
+			continue
 		}
 		f.groupOf, f.off = words(n), words(n+1)
 		if d.err != nil {

@@ -56,7 +56,8 @@ func (f *FieldLinks) list(id uint32) []uint32 {
 }
 
 // LinkField builds the group links of field: groups maps each value to
-// the nodes holding it. Values with fewer than minSize nodes are not
+// the nodes holding it. The field is recorded as linked (Fields) even
+// when no value qualifies. Values with fewer than minSize nodes are not
 // linked (a planner scores so few matches exactly); a node listed under
 // several values is linked under none. Each group's graph is built with
 // the graph's m and ef_construct on workers goroutines. Unknown node ids
@@ -122,6 +123,13 @@ func (g *Graph) LinkField(ctx context.Context, field string, groups map[string][
 			lists[id] = out
 		}
 	}
+	if len(f.groups) == 0 {
+		// Nothing to link: the field is recorded as considered, without
+		// per-node arrays.
+		f.groupOf = nil
+		g.setField(field, f)
+		return nil
+	}
 	f.off = make([]uint32, n+1)
 	total := 0
 	for id, l := range lists {
@@ -133,13 +141,18 @@ func (g *Graph) LinkField(ctx context.Context, field string, groups map[string][
 	for _, l := range lists {
 		f.links = append(f.links, l...)
 	}
+	g.setField(field, f)
+	return nil
+}
+
+// setField installs f as field's links.
+func (g *Graph) setField(field string, f *FieldLinks) {
 	g.grow.Lock()
 	defer g.grow.Unlock()
 	if g.fields == nil {
 		g.fields = map[string]*FieldLinks{}
 	}
 	g.fields[field] = f
-	return nil
 }
 
 // buildGroup builds the HNSW graph of members alone (local ids are

@@ -1,6 +1,9 @@
 package payloadindex
 
-import "strconv"
+import (
+	"sort"
+	"strconv"
+)
 
 // GroupValue is the name of a discrete value in Groups and in a search
 // through group links: a keyword or uuid string, an integer, or a bool,
@@ -21,8 +24,8 @@ func GroupValue(v any) (name string, ok bool) {
 // Groups returns, for every keyword, uuid, integer (with lookup) and bool
 // index, the positions in keys of the points holding exactly one value,
 // by that value (GroupValue), keeping values held by at least minSize of
-// them. Fields without such a value are left out. Points holding several
-// values of a field are in none of its groups.
+// them (a field without such a value maps to an empty map). Points
+// holding several values of a field are in none of its groups.
 func (s *Set) Groups(keys []string, minSize int) map[string]map[string][]uint32 {
 	out := map[string]map[string][]uint32{}
 	for name, f := range s.fields {
@@ -34,17 +37,50 @@ func (s *Set) Groups(keys []string, minSize int) map[string]map[string][]uint32 
 			groups = groupBy(f.ints, keys)
 		case f.bools != nil:
 			groups = groupBy(f.bools, keys)
+		default:
+			continue
 		}
 		for v, pos := range groups {
 			if len(pos) < minSize {
 				delete(groups, v)
 			}
 		}
-		if len(groups) > 0 {
-			out[name] = groups
-		}
+		out[name] = groups
 	}
 	return out
+}
+
+// LinkableFields lists the keyword, uuid, integer (with lookup) and bool
+// indexes with a value held by at least minSize points: the fields whose
+// values sealed segments may link (see Groups).
+func (s *Set) LinkableFields(minSize int) []string {
+	var out []string
+	for name, f := range s.fields {
+		var big bool
+		switch {
+		case f.kw != nil:
+			big = hasBigValue(f.kw, minSize)
+		case f.ints != nil:
+			big = hasBigValue(f.ints, minSize)
+		case f.bools != nil:
+			big = hasBigValue(f.bools, minSize)
+		}
+		if big {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// hasBigValue reports whether a value of h is held by minSize points.
+func hasBigValue[T comparable](h *hashIndex[T], minSize int) bool {
+	for _, keys := range h.points {
+		if len(keys) >= minSize {
+			return true
+		}
+	}
+	return false
 }
 
 // groupBy groups the positions of keys by their single value in h.

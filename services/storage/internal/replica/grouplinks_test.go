@@ -169,3 +169,69 @@ func TestGrouperChunks(t *testing.T) {
 		t.Fatalf("chunked %v\n  whole %v", got, want)
 	}
 }
+
+// TestIndexAfterUploadRelinks: a field indexed after its points were
+// sealed gets links once the optimizer rebuilds the segments (Qdrant's
+// config_mismatch optimizer), and filtered searches then walk them;
+// dropping the index drops the links, and fields without a value common
+// enough to link trigger no rebuild.
+func TestIndexAfterUploadRelinks(t *testing.T) {
+	ctx := context.Background()
+	cfg := single(32, shoalv1.Distance_DISTANCE_COSINE)
+	cfg.ExtraJson = []byte(`{"hnsw_config":{"m":16,"ef_construct":64,"full_scan_threshold":2},` +
+		`"optimizers_config":{"indexing_threshold":20,"default_segment_number":1}}`)
+	r, _ := openTest(t, cfg, Options{})
+	rng := rand.New(rand.NewPCG(3, 9))
+	ingest(t, r, rng, 2000)
+	if err := r.Optimize(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := r.SegmentStats()[""]
+	if st.GroupLinked != 0 || st.Indexed != 2000 {
+		t.Fatalf("before the index: %+v", st)
+	}
+	builds := st.Builds
+	// An index on a field no point holds has nothing to link.
+	mustApply(t, r, createIndexOp("missing", `"keyword"`))
+	if err := r.Optimize(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := r.SegmentStats()[""]; st.Builds != builds {
+		t.Fatalf("an index without common values rebuilt segments: %+v", st)
+	}
+	mustApply(t, r, createIndexOp("c", `"integer"`))
+	if err := r.Optimize(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st = r.SegmentStats()[""]
+	if st.GroupLinked != 2000 || st.Builds == builds {
+		t.Fatalf("after indexing c: %+v", st)
+	}
+	relinked := false
+	for _, op := range st.Progress.Completed {
+		relinked = relinked || op.Optimizer == "config_mismatch"
+	}
+	if !relinked {
+		t.Fatalf("no config_mismatch optimization in %+v", st.Progress.Completed)
+	}
+	for i := range 4 {
+		req := &shoalv1.SearchRequest{Vector: &shoalv1.Vector{Data: randomQuery(rng)}, Limit: 5, HnswEf: 32,
+			Filter: []byte(fmt.Sprintf(`{"must":[{"key":"c","match":{"value":%d}}]}`, i%2))}
+		for range 2 {
+			if keys, _ := searchKeys(t, r, req, planAuto); len(keys) != 5 {
+				t.Fatalf("%d hits", len(keys))
+			}
+		}
+	}
+	if st := r.SegmentStats()[""]; st.GroupSearches == 0 {
+		t.Fatalf("no search through the new links: %+v", st)
+	}
+	builds = st.Builds
+	mustApply(t, r, deleteIndexOp("c"))
+	if err := r.Optimize(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := r.SegmentStats()[""]; st.GroupLinked != 0 || st.Builds != builds {
+		t.Fatalf("after dropping the index: %+v", st)
+	}
+}

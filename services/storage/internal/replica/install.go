@@ -282,6 +282,7 @@ func (r *Replica) InstallDone(ctx context.Context, lastTerm, lastSeq uint64, fie
 		for _, f := range built {
 			r.payload.Install(f)
 		}
+		r.linkFieldsChanged(r.vs())
 		r.lastTerm, r.lastSeq = lastTerm, lastSeq
 		r.mu.Unlock()
 		r.signalAppended()

@@ -60,9 +60,13 @@ func (r *Replica) applyToMemory(batch []*request) {
 			switch {
 			case !ic.create:
 				r.payload.Drop(ic.field.String())
+				for _, set := range r.vs().indexes {
+					set.DropLinks(ic.field.String())
+				}
 			case ic.built != nil:
 				r.payload.Install(ic.built)
 			}
+			r.linkFieldsChanged(r.vs())
 		}
 		r.count = uint64(int64(r.count) + req.eff.countDelta)
 		r.lastSeq, r.lastTerm = req.seq, req.term

@@ -244,6 +244,7 @@ func (r *Replica) load(loaders map[string]*segment.Loader) error {
 		for _, f := range fields {
 			r.payload.Install(f)
 		}
+		r.linkFieldsChanged(r.vs())
 		return nil
 	})
 }

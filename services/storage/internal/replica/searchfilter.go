@@ -82,17 +82,26 @@ func (g grouper) Groups(keys []string) map[string]map[string][]uint32 {
 			}
 		}
 	}
-	for field, groups := range out {
+	for _, groups := range out {
 		for v, pos := range groups {
 			if len(pos) < g.minSize {
 				delete(groups, v)
 			}
 		}
-		if len(groups) == 0 {
-			delete(out, field)
-		}
 	}
 	return out
+}
+
+// linkFieldsChanged tells every vector name's segments which payload
+// fields their sealed segments should have linked (those with a value
+// held by at least the full-scan threshold's points): segments sealed
+// before such a field was indexed are rebuilt by their optimizer. Call it
+// with r.mu held (or before the replica is shared) whenever payload
+// indexes are created or dropped.
+func (r *Replica) linkFieldsChanged(vs *vectorState) {
+	for name, set := range vs.indexes {
+		set.SetLinkFields(r.payload.LinkableFields(vs.fullScan[name]))
+	}
 }
 
 // MinGroupSize implements segment.Grouper: the vector's full-scan

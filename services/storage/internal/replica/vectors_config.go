@@ -291,6 +291,7 @@ func (r *Replica) openSpace(vs *vectorState, name string) error {
 	if err != nil {
 		return fmt.Errorf("vector %q: %w", name, err)
 	}
+	set.SetLinkFields(r.payload.LinkableFields(vs.fullScan[name]))
 	l.Finish()
 	vs.indexes[name] = set
 	return nil

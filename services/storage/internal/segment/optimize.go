@@ -12,7 +12,7 @@ import (
 // job is one optimization: its sources are replaced by one sealed segment
 // built from their live points (none for "drop": the sources just go).
 type job struct {
-	kind    string // seal, vacuum, merge, drop
+	kind    string // seal, vacuum, relink, merge, drop
 	sources []*segment
 }
 
@@ -74,7 +74,8 @@ func (s *Set) Optimize(ctx context.Context) error {
 }
 
 // plan picks the next job, in Qdrant's order of urgency: seal, drop empty
-// segments, vacuum, merge. Sealing the appendable segment freezes it and
+// segments, vacuum, rebuild a segment that lacks a field's links
+// (relink), merge. Sealing the appendable segment freezes it and
 // starts a new one. The caller holds mu.
 func (s *Set) plan() *job {
 	for _, seg := range s.segs {
@@ -99,6 +100,11 @@ func (s *Set) plan() *job {
 			return &job{kind: "vacuum", sources: []*segment{seg}}
 		}
 	}
+	for _, seg := range s.segs {
+		if s.needsRelink(seg) {
+			return &job{kind: "relink", sources: []*segment{seg}}
+		}
+	}
 	if len(s.segs) > s.cfg.maxSegments() {
 		bySize := slices.Clone(s.segs)
 		slices.SortFunc(bySize, func(a, b *segment) int { return a.len() - b.len() })
@@ -118,16 +124,59 @@ func (s *Set) needsVacuum(seg *segment) bool {
 	return n > 0 && n >= s.cfg.VacuumMinVectors && float64(g.Deleted())/float64(n) > s.cfg.DeletedThreshold
 }
 
+// needsRelink reports a sealed segment sealed before one of the fields
+// SetLinkFields names was indexed; the caller holds mu.
+func (s *Set) needsRelink(seg *segment) bool {
+	if s.cfg.Grouper == nil || len(s.linkFields) == 0 || seg.graph.Len() == 0 {
+		return false
+	}
+	have := seg.graph.Fields()
+	for _, f := range s.linkFields {
+		if _, ok := have[f]; !ok {
+			return true
+		}
+	}
+	return false
+}
+
+// SetLinkFields names the payload fields whose values the graphs of
+// sealed segments should link (the replica's indexed fields with a value
+// common enough, see Grouper). A sealed segment whose graph has not
+// considered one of them (sealed before the field was indexed) is rebuilt
+// by the optimizer, which links it. Fields no longer named keep their
+// links until DropLinks or a rebuild.
+func (s *Set) SetLinkFields(fields []string) {
+	s.mu.Lock()
+	changed := !slices.Equal(s.linkFields, fields)
+	s.linkFields = slices.Clone(fields)
+	s.mu.Unlock()
+	if changed && s.loaded.Load() {
+		s.kick()
+	}
+}
+
+// DropLinks forgets field's links in every sealed segment (its index was
+// dropped); stored graphs keep them until they are rewritten.
+func (s *Set) DropLinks(field string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.linkFields = slices.DeleteFunc(s.linkFields, func(f string) bool { return f == field })
+	for _, seg := range s.segs {
+		if seg.sealed() {
+			seg.graph.DropField(field)
+		}
+	}
+}
+
 // linkGroups links the field values the Grouper names in g, a graph of
 // keys being sealed.
 func (s *Set) linkGroups(ctx context.Context, g *hnsw.Graph, keys []string) error {
 	if s.cfg.Grouper == nil {
 		return nil
 	}
+	// Every field is linked (recorded) even when no value qualifies, so
+	// that needsRelink sees it considered.
 	minSize := s.cfg.Grouper.MinGroupSize()
-	if len(keys) < minSize {
-		return nil
-	}
 	for field, groups := range s.cfg.Grouper.Groups(keys) {
 		if err := g.LinkField(ctx, field, groups, minSize, s.cfg.BuildWorkers); err != nil {
 			return fmt.Errorf("link %s: %w", field, err)

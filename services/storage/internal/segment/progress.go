@@ -17,6 +17,7 @@ var optimizerNames = map[string]string{
 	"vacuum": "vacuum",
 	"merge":  "merge",
 	"drop":   "drop_empty",
+	"relink": "config_mismatch",
 }
 
 // SegmentInfo is one segment in the optimizations report.
@@ -159,6 +160,8 @@ func (s *Set) progressLocked() Progress {
 			queue("drop", seg)
 		case s.needsVacuum(seg):
 			queue("vacuum", seg)
+		case s.needsRelink(seg):
+			queue("relink", seg)
 		default:
 			sealed = append(sealed, seg)
 		}

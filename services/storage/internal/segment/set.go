@@ -52,6 +52,10 @@ type Set struct {
 	closed sync.Once
 	loaded atomic.Bool // Loader.Finish ran: optimization may start
 
+	// linkFields are the fields sealed graphs should have linked
+	// (SetLinkFields); under mu.
+	linkFields []string
+
 	builds atomic.Uint64 // graphs built since Open
 	// filtered searches of sealed segments through cached node sets,
 	// and of those through group links (SearchFiltered)
