@@ -123,7 +123,7 @@ func runShoal(ds dataset, opts runOptions) (result, error) {
 		// Unfiltered searches never use these links.
 		t0 := time.Now()
 		for _, s := range selectivities {
-			err := g.LinkField(context.Background(), bandField(s), bandGroups(opts.filtered.labels, s), fullScanPoints(ds.base.cols), opts.threads)
+			err := g.LinkField(context.Background(), bandField(s), bandGroups(opts.filtered.labels, s), 0, fullScanPoints(ds.base.cols), opts.threads)
 			if err != nil {
 				return result{}, err
 			}

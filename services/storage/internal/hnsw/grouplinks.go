@@ -60,11 +60,12 @@ func (f *FieldLinks) list(id uint32) []uint32 {
 // when no value qualifies. Values with fewer than minSize nodes are not
 // linked (a planner scores so few matches exactly); a node listed under
 // several values is linked under none. Each group's graph is built with
-// the graph's m and ef_construct on workers goroutines. Unknown node ids
+// m (0: the graph's m) and the graph's ef_construct on workers
+// goroutines. Unknown node ids
 // are an error. The links replace the field's earlier ones; the graph's
 // nodes must not be added to concurrently (sealed segments are
 // immutable), but searches may run.
-func (g *Graph) LinkField(ctx context.Context, field string, groups map[string][]uint32, minSize, workers int) error {
+func (g *Graph) LinkField(ctx context.Context, field string, groups map[string][]uint32, m, minSize, workers int) error {
 	g.grow.RLock()
 	n := g.nodes.Load()
 	g.grow.RUnlock()
@@ -92,6 +93,12 @@ func (g *Graph) LinkField(ctx context.Context, field string, groups map[string][
 	f := &FieldLinks{groups: map[string]uint32{}, groupOf: make([]uint32, n), entry: []uint32{0}, size: []uint32{0}}
 	lists := make([][]uint32, n)
 	cfg := Config{M: g.cfg.M, EfConstruct: g.cfg.EfConstruct, KeepPruned: g.cfg.KeepPruned, Seed: g.cfg.Seed}
+	if m > 0 {
+		cfg.M = m
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("hnsw: link %s: %w", field, err)
+	}
 	for gi, v := range values {
 		var members []uint32
 		for _, id := range groups[v] {

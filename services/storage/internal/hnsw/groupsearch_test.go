@@ -31,7 +31,7 @@ func linkedGraph(t *testing.T) (dataset, *Graph, []int) {
 	t.Helper()
 	ds, g, labels, _ := groupData(t)
 	for _, w := range []int{1, 10, 50} {
-		if err := g.LinkField(context.Background(), "band"+strconv.Itoa(w), bandGroups(labels, w), 100, 2); err != nil {
+		if err := g.LinkField(context.Background(), "band"+strconv.Itoa(w), bandGroups(labels, w), 0, 100, 2); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -210,8 +210,20 @@ func TestFieldLinksCodec(t *testing.T) {
 		t.Fatalf("link across groups: %v", err)
 	}
 
-	if err := g.LinkField(context.Background(), "x", map[string][]uint32{"a": {1, 2, uint32(len(ds.keys))}}, 2, 1); err == nil {
+	if err := g.LinkField(context.Background(), "x", map[string][]uint32{"a": {1, 2, uint32(len(ds.keys))}}, 0, 2, 1); err == nil {
 		t.Fatal("unknown node accepted")
+	}
+	if err := g.LinkField(context.Background(), "m4", bandGroups(labels, 10), 4, 100, 2); err != nil {
+		t.Fatal(err)
+	}
+	m4 := g.Fields()["m4"]
+	for id := range m4.groupOf {
+		if len(m4.list(uint32(id))) > 8 {
+			t.Fatalf("payload m 4: node %d has %d links", id, len(m4.list(uint32(id))))
+		}
+	}
+	if err := g.LinkField(context.Background(), "m1", bandGroups(labels, 10), 1, 100, 2); err == nil {
+		t.Fatal("m 1 accepted")
 	}
 	if _, ok := g.Fields()["x"]; ok {
 		t.Fatal("links set by a failed LinkField")

@@ -58,6 +58,9 @@ type Config struct {
 	// graph of every new sealed segment links among themselves
 	// (hnsw.Graph.LinkField), for filters on one value.
 	Grouper Grouper
+	// PayloadM is the m of those value graphs (Qdrant's
+	// hnsw_config.payload_m; it defaults to m); 0 links no values.
+	PayloadM int
 }
 
 // Grouper tells the optimizer how the points of a segment it seals group
@@ -80,6 +83,7 @@ func DefaultConfig(metric distance.Metric, dim int) Config {
 	return Config{
 		Metric: metric, Dim: dim,
 		HNSW:                hnsw.Config{}.WithDefaults(),
+		PayloadM:            hnsw.Config{}.WithDefaults().M,
 		IndexingThresholdKB: DefaultIndexingThresholdKB,
 		DeletedThreshold:    DefaultDeletedThreshold,
 		VacuumMinVectors:    DefaultVacuumMinVectors,
@@ -92,6 +96,7 @@ type hnswJSON struct {
 	M                  *int `json:"m"`
 	EfConstruct        *int `json:"ef_construct"`
 	MaxIndexingThreads *int `json:"max_indexing_threads"`
+	PayloadM           *int `json:"payload_m"`
 }
 
 func (h *hnswJSON) apply(cfg *Config) {
@@ -132,9 +137,18 @@ func ConfigFromCollection(extraJSON []byte, vectorName string, metric distance.M
 		return cfg, fmt.Errorf("segment config: %w", err)
 	}
 	c.HNSW.apply(&cfg)
+	var payloadM *int
+	if c.HNSW != nil {
+		payloadM = c.HNSW.PayloadM
+	}
 	if o, ok := c.VectorOptions[vectorName]; ok {
 		o.HNSW.apply(&cfg)
+		if o.HNSW != nil && o.HNSW.PayloadM != nil {
+			payloadM = o.HNSW.PayloadM
+		}
 	}
+	cfg.PayloadM = cfg.HNSW.WithDefaults().M
+	set(&cfg.PayloadM, payloadM)
 	if o := c.Optimizers; o != nil {
 		if o.DeletedThreshold != nil {
 			cfg.DeletedThreshold = *o.DeletedThreshold
@@ -166,6 +180,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("segment config: indexing_threshold must not be negative")
 	case c.DeletedThreshold < 0 || c.DeletedThreshold > 1:
 		return fmt.Errorf("segment config: deleted_threshold must be in [0, 1], got %v", c.DeletedThreshold)
+	case c.PayloadM < 0 || c.PayloadM == 1 || c.PayloadM > 1<<14:
+		return fmt.Errorf("segment config: payload_m must be 0 or in [2, 16384], got %d", c.PayloadM)
 	case c.VacuumMinVectors < 0, c.MaxSegments < 0, c.MaxSegmentSizeKB < 0, c.BuildWorkers < 0:
 		return fmt.Errorf("segment config: negative optimizer setting")
 	}

@@ -106,6 +106,22 @@ func TestFilterCache(t *testing.T) {
 		t.Fatalf("%d cached filters", n)
 	}
 
+	// payload_m 0: no links, and no rebuild for them.
+	off := testConfig(t, 10)
+	off.MaxSegments, off.PayloadM, off.Grouper = 1, 0, gr
+	w0 := newWorld(t, off, 8)
+	for i := range 400 {
+		w0.upsert("k" + strconv.Itoa(i))
+	}
+	w0.set.SetLinkFields([]string{"m"})
+	calls0 := gr.calls
+	if err := w0.set.Optimize(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := w0.set.Stats(); st.GroupLinked != 0 || st.Indexed == 0 || gr.calls != calls0 {
+		t.Fatalf("payload_m 0: %+v, %d Groups calls", st, gr.calls-calls0)
+	}
+
 	// Reopened from the store: the links come back without a Groups call.
 	set2, l, err := Open(cfg, w.store, zerolog.Nop())
 	if err != nil {

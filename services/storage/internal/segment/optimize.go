@@ -127,7 +127,7 @@ func (s *Set) needsVacuum(seg *segment) bool {
 // needsRelink reports a sealed segment sealed before one of the fields
 // SetLinkFields names was indexed; the caller holds mu.
 func (s *Set) needsRelink(seg *segment) bool {
-	if s.cfg.Grouper == nil || len(s.linkFields) == 0 || seg.graph.Len() == 0 {
+	if s.cfg.Grouper == nil || s.cfg.PayloadM == 0 || len(s.linkFields) == 0 || seg.graph.Len() == 0 {
 		return false
 	}
 	have := seg.graph.Fields()
@@ -171,14 +171,14 @@ func (s *Set) DropLinks(field string) {
 // linkGroups links the field values the Grouper names in g, a graph of
 // keys being sealed.
 func (s *Set) linkGroups(ctx context.Context, g *hnsw.Graph, keys []string) error {
-	if s.cfg.Grouper == nil {
+	if s.cfg.Grouper == nil || s.cfg.PayloadM == 0 {
 		return nil
 	}
 	// Every field is linked (recorded) even when no value qualifies, so
 	// that needsRelink sees it considered.
 	minSize := s.cfg.Grouper.MinGroupSize()
 	for field, groups := range s.cfg.Grouper.Groups(keys) {
-		if err := g.LinkField(ctx, field, groups, minSize, s.cfg.BuildWorkers); err != nil {
+		if err := g.LinkField(ctx, field, groups, s.cfg.PayloadM, minSize, s.cfg.BuildWorkers); err != nil {
 			return fmt.Errorf("link %s: %w", field, err)
 		}
 	}

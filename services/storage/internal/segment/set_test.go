@@ -426,6 +426,12 @@ func TestConfigFromCollection(t *testing.T) {
 	f(`{"optimizers_config":{"max_segment_size":null,"default_segment_number":0}}`, false, func(c Config) bool {
 		return c.MaxSegmentSizeKB == DefaultMaxSegmentSizeKB && c.MaxSegments == 0
 	})
+	// payload_m defaults to the vector's m; 0 links no values.
+	f(`{"hnsw_config":{"m":32}}`, false, func(c Config) bool { return c.PayloadM == 32 })
+	f(``, false, func(c Config) bool { return c.PayloadM == 16 })
+	f(`{"hnsw_config":{"payload_m":0,"m":24},"vector_options":{"v":{"hnsw_config":{"m":8}}}}`, false, func(c Config) bool { return c.PayloadM == 0 && c.HNSW.M == 8 })
+	f(`{"hnsw_config":{"payload_m":6},"vector_options":{"v":{"hnsw_config":{"payload_m":12}}}}`, false, func(c Config) bool { return c.PayloadM == 12 })
+	f(`{"hnsw_config":{"payload_m":1}}`, true, nil)
 	f(`{"hnsw_config":{"m":1}}`, true, nil)
 	f(`{"hnsw_config":{"ef_construct":2}}`, true, nil)
 	f(`{"optimizers_config":{"deleted_threshold":1.5}}`, true, nil)
