@@ -13,7 +13,9 @@ import (
 // hnsw.GroupPlan when the filter names a linked field value) per filter
 // ID; a cached set stays valid until a point of the segment is touched
 // (Set.Touch). A set is built the second time a filter is asked in the
-// same state, so filters used once never pay for it.
+// same state, so filters used once never pay for it (later, if sets of
+// the filter keep going stale before serving a few searches; see
+// nextNeed).
 type Filter struct {
 	// ID identifies the filter (its canonical encoding): equal IDs have
 	// equal matches in the same state of the points. "" caches nothing.
@@ -44,13 +46,39 @@ type filterCache struct {
 }
 
 // cachedFilter is one filter's matches in one state (gen) of the segment;
-// set is nil until the filter is asked a second time in that state.
+// set is nil until the filter has been asked need times in that state.
 type cachedFilter struct {
 	gen     uint64
 	asks    int
+	need    int // asks before the set is built
+	uses    int // searches served by set
 	lastUse uint64
 	set     *hnsw.NodeSet
 	plan    *hnsw.GroupPlan
+}
+
+// Build thresholds: a filter's set is built at its minAsks-th ask in one
+// state of the segment. A set that served fewer than fewUses searches
+// before a touch made it stale doubles the asks its successor waits for
+// (up to maxAsks), so a segment under steady in-place writes stops paying
+// for sets it cannot keep; one that served more resets it.
+const (
+	minAsks = 2
+	maxAsks = 64
+	fewUses = 4
+)
+
+// nextNeed is the asks the successor of a stale entry e waits for.
+func nextNeed(e *cachedFilter) int {
+	switch {
+	case e == nil:
+		return minAsks
+	case e.set == nil:
+		return e.need
+	case e.uses < fewUses:
+		return min(2*e.need, maxAsks)
+	}
+	return minAsks
 }
 
 // lookup returns the cached matches of f in g, building them when f is
@@ -71,17 +99,19 @@ func (c *filterCache) lookup(g *hnsw.Graph, f Filter, matches func() []string) *
 		if e == nil && len(c.entries) >= maxCachedFilters {
 			c.evictLocked()
 		}
-		e = &cachedFilter{gen: gen}
+		e = &cachedFilter{gen: gen, need: nextNeed(e)}
 		c.entries[f.ID] = e
 	}
 	e.lastUse = c.tick
 	e.asks++
-	if e.set != nil || e.asks < 2 {
+	if e.set != nil {
+		e.uses++
 		c.mu.Unlock()
-		if e.set == nil {
-			return nil
-		}
 		return e
+	}
+	if e.asks < e.need {
+		c.mu.Unlock()
+		return nil
 	}
 	c.mu.Unlock()
 	// Build outside the lock; a concurrent search of the same filter may
@@ -93,7 +123,7 @@ func (c *filterCache) lookup(g *hnsw.Graph, f Filter, matches func() []string) *
 	}
 	c.mu.Lock()
 	if cur := c.entries[f.ID]; cur == e {
-		e.set, e.plan = built.set, built.plan
+		e.set, e.plan, e.uses = built.set, built.plan, 1
 	}
 	c.mu.Unlock()
 	return built

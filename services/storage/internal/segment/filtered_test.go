@@ -79,21 +79,32 @@ func TestFilterCache(t *testing.T) {
 	f(0, 0, 0) // first ask: the filter callback
 	f(1, 1, 1) // second: built, through the links
 	f(2, 2, 1)
+	// A touch makes it stale. The set served 2 searches (fewer than
+	// fewUses), so the next one waits for 4 asks.
 	w.set.Touch("k5")
-	f(2, 2, 1) // stale: the callback again
+	f(2, 2, 1)
+	f(2, 2, 1)
+	f(2, 2, 1)
 	f(3, 3, 2)
-	w.set.Touch("nope") // not in the segment: nothing stale
 	f(4, 4, 2)
+	f(5, 5, 2)
+	f(6, 6, 2)
+	w.set.Touch("nope") // not in the segment: nothing stale
+	f(7, 7, 2)
+	// That set served 5 searches: its successor is built at the 2nd ask.
+	w.set.Touch("k9")
+	f(7, 7, 2)
+	f(8, 8, 3)
 	noField := flt
 	noField.ID, noField.Field = "m=1 plain", ""
 	w.set.SearchFiltered(w.vec(), 10, index.SearchParams{}, noField)
 	w.set.SearchFiltered(w.vec(), 10, index.SearchParams{}, noField)
-	if st := w.set.Stats(); st.SetSearches != 5 || st.GroupSearches != 4 {
+	if st := w.set.Stats(); st.SetSearches != 9 || st.GroupSearches != 8 {
 		t.Fatalf("a set without a named value: %+v", st)
 	}
 	// Exact scoring uses the cached set too.
 	hits := w.set.ScoreFiltered(w.vec(), 5, nil, index.SearchParams{}, flt)
-	if len(hits) != 5 || matchCalls != 3 {
+	if len(hits) != 5 || matchCalls != 4 {
 		t.Fatalf("ScoreFiltered: %v hits, %d Matches calls", hits, matchCalls)
 	}
 	seg := w.set.segs[0]
