@@ -49,6 +49,7 @@ type App struct {
 	ln     net.Listener
 	served chan struct{}
 
+	grpcAPI    *grpcapi.Server
 	grpcSrv    *http.Server
 	grpcLn     net.Listener
 	grpcServed chan struct{}
@@ -127,13 +128,14 @@ func Start(ctx context.Context, cfg config.Config, log zerolog.Logger) (_ *App, 
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
+	a.grpcAPI = grpcapi.New(svc, grpcapi.Options{
+		Keys:            apikey.Keys{Full: cfg.Service.APIKey, ReadOnly: cfg.Service.ReadOnlyAPIKey},
+		MaxMessageBytes: max(cfg.Service.MaxRequestSizeMB, 1) << 20,
+		Metrics:         reg,
+		Log:             a.log,
+	})
 	a.grpcSrv = &http.Server{
-		Handler: grpcapi.New(svc, grpcapi.Options{
-			Keys:            apikey.Keys{Full: cfg.Service.APIKey, ReadOnly: cfg.Service.ReadOnlyAPIKey},
-			MaxMessageBytes: max(cfg.Service.MaxRequestSizeMB, 1) << 20,
-			Metrics:         reg,
-			Log:             a.log,
-		}),
+		Handler:           a.grpcAPI,
 		Protocols:         protocols,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -236,6 +238,9 @@ func (a *App) Close() error {
 			<-a.grpcServed
 		} else if a.grpcLn != nil {
 			_ = a.grpcLn.Close()
+		}
+		if a.grpcAPI != nil {
+			a.grpcAPI.Close()
 		}
 		if a.pool != nil {
 			a.pool.Close()

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"connectrpc.com/connect"
@@ -59,6 +60,7 @@ type Server struct {
 	mux        *http.ServeMux
 	handlerOpt []connect.HandlerOption
 	registered map[string]bool
+	workers    *workers
 }
 
 // CompressMinBytes is the smallest response the gRPC API compresses for
@@ -68,7 +70,7 @@ const CompressMinBytes = 16 << 10
 
 // New builds the handler.
 func New(svc *service.Service, opt Options) *Server {
-	s := &Server{svc: svc, opt: opt, mux: http.NewServeMux(), registered: map[string]bool{}}
+	s := &Server{svc: svc, opt: opt, mux: http.NewServeMux(), registered: map[string]bool{}, workers: newWorkers()}
 	s.handlerOpt = append(s.handlerOpt, connect.WithCompressMinBytes(CompressMinBytes))
 	if opt.MaxMessageBytes > 0 {
 		s.handlerOpt = append(s.handlerOpt, connect.WithReadMaxBytes(opt.MaxMessageBytes))
@@ -89,8 +91,21 @@ func New(svc *service.Service, opt Options) *Server {
 	return s
 }
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler. HTTP/2 calls of the Qdrant services
+// (all unary) run on long-lived worker goroutines (see workers.go); the
+// health and reflection streams and HTTP/1.1 requests run on the request's
+// goroutine.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor == 2 && strings.HasPrefix(r.URL.Path, "/qdrant.") {
+		s.workers.serve(s.mux, w, r)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// Close lets the idle worker goroutines exit. Call it once the HTTP server
+// has shut down; a request served after Close is still answered.
+func (s *Server) Close() { s.workers.stop() }
 
 // readConsistencer is a read request with Qdrant's read_consistency.
 type readConsistencer interface {
