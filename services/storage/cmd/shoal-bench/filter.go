@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -172,8 +173,16 @@ func runFiltered(g *hnsw.Graph, ds dataset, fd filteredData, opts runOptions, un
 		}
 		set := g.NodeSet(keys)
 		var plan *hnsw.GroupPlan
-		if useSet && opts.groupLinks {
+		switch {
+		case useSet && opts.groupLinks:
 			plan = g.PlanGroup(set, bandField(s), "0")
+		case useSet && opts.rangeLinks && set.Len() >= fullScanPoints(ds.base.cols):
+			// The range's matches linked among themselves, as a segment
+			// links a frequent filter's (segment/filterlinks.go).
+			field := "range" + strconv.Itoa(s)
+			if err := g.LinkNodes(context.Background(), field, set.IDs(), 0, opts.threads); err == nil {
+				plan = g.PlanGroup(set, field, "m")
+			}
 		}
 		search := func(q []float32, p index.SearchParams) []index.Hit {
 			if plan != nil {

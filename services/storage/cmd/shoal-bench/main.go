@@ -133,6 +133,7 @@ func runCmd(args []string) error {
 	cpu := fs.String("cpuprofile", "", "write a CPU profile of the query phase")
 	withFilter := fs.Bool("filtered", false, "also run the filtered searches (needs a directory prepared with labels)")
 	graphFile := fs.String("graph", "", "load the graph from this file when it exists (no build figures then), else build it and write it there")
+	rangeLinks := fs.Bool("range-links", false, "filtered runs: link each range filter's matches among themselves (hnsw.Graph.LinkNodes, a segment's links for a frequent filter) and search through them")
 	groupLinks := fs.Bool("group-links", false, "filtered runs: link the band fields per value (hnsw.Graph.LinkField) and search through those links")
 	check := fs.String("filter-check", "set", "how the filtered runs check the filter: set (a node bitset built once per filter, hnsw.NodeSet) or callback (index.SearchParams.Accept per key)")
 	cpuTime := fs.Bool("cpu-time", false, "time queries by their thread's CPU time instead of wall-clock time (steadier on a loaded machine)")
@@ -140,7 +141,7 @@ func runCmd(args []string) error {
 	if *data == "" {
 		return fmt.Errorf("run: -data is required")
 	}
-	opts := runOptions{m: *m, efConstruct: *efc, k: *k, threads: *threads, repeat: *repeat, keepPruned: *keepPruned, hugePages: *hugePages, cpuProfile: *cpu, filterCheck: *check, graphFile: *graphFile, groupLinks: *groupLinks, cpuTime: *cpuTime}
+	opts := runOptions{m: *m, efConstruct: *efc, k: *k, threads: *threads, repeat: *repeat, keepPruned: *keepPruned, hugePages: *hugePages, cpuProfile: *cpu, filterCheck: *check, graphFile: *graphFile, groupLinks: *groupLinks, rangeLinks: *rangeLinks, cpuTime: *cpuTime}
 	if *check != "set" && *check != "callback" {
 		return fmt.Errorf("run: -filter-check must be set or callback, got %q", *check)
 	}

@@ -74,6 +74,10 @@ type runOptions struct {
 	// runs (Graph.LinkField; filtered runs with the "set" check search
 	// through them, see bandField).
 	groupLinks bool
+	// rangeLinks keeps the range filter "label < s" and links its
+	// matches among themselves before the runs (Graph.LinkNodes, what a
+	// segment does for a frequent filter).
+	rangeLinks bool
 	// cpuTime times queries by the CPU time of their thread (see timed).
 	cpuTime bool
 }

@@ -21,8 +21,14 @@ import (
 // (nodes added after LinkField are written as not linked).
 func appendFields(b []byte, fields map[string]*FieldLinks, n int) []byte {
 	le := binary.LittleEndian
-	b = le.AppendUint32(b, uint32(len(fields)))
+	var names []string
 	for _, name := range slices.Sorted(maps.Keys(fields)) {
+		if !fields[name].ephemeral {
+			names = append(names, name)
+		}
+	}
+	b = le.AppendUint32(b, uint32(len(names)))
+	for _, name := range names {
 		f := fields[name]
 		b = le.AppendUint32(b, uint32(len(name)))
 		b = append(b, name...)

@@ -33,7 +33,12 @@ type FieldLinks struct {
 	links   []uint32          // the lists, node after node
 	entry   []uint32          // per group number: the group graph's entry node
 	size    []uint32          // per group number: members
+	// ephemeral links (LinkNodes) live in memory only: Marshal skips them.
+	ephemeral bool
 }
+
+// Ephemeral reports links made by LinkNodes (not written by Marshal).
+func (f *FieldLinks) Ephemeral() bool { return f.ephemeral }
 
 // Groups is the number of linked groups.
 func (f *FieldLinks) Groups() int { return len(f.groups) }
@@ -66,6 +71,17 @@ func (f *FieldLinks) list(id uint32) []uint32 {
 // nodes must not be added to concurrently (sealed segments are
 // immutable), but searches may run.
 func (g *Graph) LinkField(ctx context.Context, field string, groups map[string][]uint32, m, minSize, workers int) error {
+	return g.linkField(ctx, field, groups, m, minSize, workers, false)
+}
+
+// LinkNodes links nodes among themselves under field's one value "m", as
+// LinkField does, in memory only (Marshal skips them): links for the
+// matches of one filter, which a GroupPlan of field = "m" walks.
+func (g *Graph) LinkNodes(ctx context.Context, field string, nodes []uint32, m, workers int) error {
+	return g.linkField(ctx, field, map[string][]uint32{"m": nodes}, m, 2, workers, true)
+}
+
+func (g *Graph) linkField(ctx context.Context, field string, groups map[string][]uint32, m, minSize, workers int, ephemeral bool) error {
 	g.grow.RLock()
 	n := g.nodes.Load()
 	g.grow.RUnlock()
@@ -90,7 +106,7 @@ func (g *Graph) LinkField(ctx context.Context, field string, groups map[string][
 			}
 		}
 	}
-	f := &FieldLinks{groups: map[string]uint32{}, groupOf: make([]uint32, n), entry: []uint32{0}, size: []uint32{0}}
+	f := &FieldLinks{groups: map[string]uint32{}, groupOf: make([]uint32, n), entry: []uint32{0}, size: []uint32{0}, ephemeral: ephemeral}
 	lists := make([][]uint32, n)
 	cfg := Config{M: g.cfg.M, EfConstruct: g.cfg.EfConstruct, KeepPruned: g.cfg.KeepPruned, Seed: g.cfg.Seed}
 	if m > 0 {

@@ -46,6 +46,9 @@ func (s *NodeSet) Has(id uint32) bool {
 // Len is the number of ids in the set.
 func (s *NodeSet) Len() int { return s.n }
 
+// IDs returns the set's ids in increasing order.
+func (s *NodeSet) IDs() []uint32 { return s.appendIDs(make([]uint32, 0, s.n)) }
+
 // appendIDs appends the set's ids in increasing order to dst.
 func (s *NodeSet) appendIDs(dst []uint32) []uint32 {
 	for w, word := range s.words {

@@ -43,6 +43,17 @@ type filterCache struct {
 	mu      sync.Mutex
 	tick    uint64
 	entries map[string]*cachedFilter
+	// linked are the filters whose matches have links of their own
+	// (filterlinks.go); pending those waiting for the optimizer.
+	linked  map[string]bool
+	pending map[string]*hnsw.NodeSet
+}
+
+// cached is what a search uses of a cache entry: set nil means check the
+// filter per candidate.
+type cached struct {
+	set  *hnsw.NodeSet
+	plan *hnsw.GroupPlan
 }
 
 // cachedFilter is one filter's matches in one state (gen) of the segment;
@@ -55,6 +66,7 @@ type cachedFilter struct {
 	lastUse uint64
 	set     *hnsw.NodeSet
 	plan    *hnsw.GroupPlan
+	planned bool // plan was tried against the filter's own links
 }
 
 // Build thresholds: a filter's set is built at its minAsks-th ask in one
@@ -82,11 +94,14 @@ func nextNeed(e *cachedFilter) int {
 }
 
 // lookup returns the cached matches of f in g, building them when f is
-// asked for the second time in the current state; nil means search with
-// f.Accept. matches lists f's matching keys once per search.
-func (c *filterCache) lookup(g *hnsw.Graph, f Filter, matches func() []string) *cachedFilter {
+// asked often enough in the current state (see nextNeed); a zero cached
+// means search with f.Accept. matches lists f's matching keys once per
+// search. minLinked > 0 lets a filter without value links that keeps
+// being asked get links of its own (see wantLinks); lookup reports when
+// it queued such a request for the optimizer.
+func (c *filterCache) lookup(g *hnsw.Graph, f Filter, matches func() []string, minLinked int) (out cached, queued bool) {
 	if f.ID == "" || f.Matches == nil {
-		return nil
+		return cached{}, false
 	}
 	gen := c.gen.Load()
 	c.mu.Lock()
@@ -106,27 +121,37 @@ func (c *filterCache) lookup(g *hnsw.Graph, f Filter, matches func() []string) *
 	e.asks++
 	if e.set != nil {
 		e.uses++
+		if e.plan == nil && !e.planned && c.linked[f.ID] {
+			e.planned = true
+			e.plan = g.PlanGroup(e.set, filterField(f.ID), filterValue)
+		}
+		queued = e.plan == nil && c.wantLinks(g, f, e, minLinked)
+		out = cached{e.set, e.plan}
 		c.mu.Unlock()
-		return e
+		return out, queued
 	}
 	if e.asks < e.need {
 		c.mu.Unlock()
-		return nil
+		return cached{}, false
 	}
+	linked := c.linked[f.ID]
 	c.mu.Unlock()
 	// Build outside the lock; a concurrent search of the same filter may
 	// build it too (the last one is kept). A touch meanwhile makes gen
 	// stale: the entry is then rebuilt at the next asks.
-	built := &cachedFilter{gen: gen, set: g.NodeSet(matches())}
+	built := cached{set: g.NodeSet(matches())}
 	if f.Field != "" {
 		built.plan = g.PlanGroup(built.set, f.Field, f.Value)
 	}
+	if built.plan == nil && linked {
+		built.plan = g.PlanGroup(built.set, filterField(f.ID), filterValue)
+	}
 	c.mu.Lock()
 	if cur := c.entries[f.ID]; cur == e {
-		e.set, e.plan, e.uses = built.set, built.plan, 1
+		e.set, e.plan, e.uses, e.planned = built.set, built.plan, 1, linked
 	}
 	c.mu.Unlock()
-	return built
+	return built, false
 }
 
 // evictLocked drops the least recently used entry; the caller holds mu.
@@ -160,8 +185,8 @@ func (s *Set) SearchFiltered(query []float32, k int, p index.SearchParams, f Fil
 	}
 	for _, seg := range s.segs {
 		var hits []index.Hit
-		switch e := seg.cachedMatches(f, matches); {
-		case e == nil:
+		switch e := s.cachedMatches(seg, f, matches); {
+		case e.set == nil:
 			hits = seg.search(query, k, p)
 		case e.plan != nil:
 			s.setSearches.Add(1)
@@ -197,7 +222,7 @@ func (s *Set) ScoreFiltered(query []float32, k int, candidates []string, p index
 	}
 	for _, seg := range s.segs {
 		var hits []index.Hit
-		if e := seg.cachedMatches(f, matches); e != nil {
+		if e := s.cachedMatches(seg, f, matches); e.set != nil {
 			hits = seg.graph.ScoreSet(query, k, e.set, index.SearchParams{Threshold: p.Threshold})
 		} else {
 			hits = seg.scoreKeys(query, k, candidates, p)
@@ -209,13 +234,22 @@ func (s *Set) ScoreFiltered(query []float32, k int, candidates []string, p index
 	return top.Sorted()
 }
 
-// cachedMatches is the segment's cached matches of f (sealed segments
-// only); nil means check f.Accept per candidate.
-func (seg *segment) cachedMatches(f Filter, matches func() []string) *cachedFilter {
+// cachedMatches is seg's cached matches of f (sealed segments only); a
+// zero cached means check f.Accept per candidate. The caller holds mu
+// shared.
+func (s *Set) cachedMatches(seg *segment, f Filter, matches func() []string) cached {
 	if !seg.sealed() {
-		return nil
+		return cached{}
 	}
-	return seg.filters.lookup(seg.graph, f, matches)
+	minLinked := 0
+	if s.cfg.Grouper != nil && s.cfg.PayloadM > 0 {
+		minLinked = s.cfg.Grouper.MinGroupSize()
+	}
+	out, queued := seg.filters.lookup(seg.graph, f, matches, minLinked)
+	if queued {
+		s.kick()
+	}
+	return out
 }
 
 // onceKeys calls fn at most once and remembers its answer.

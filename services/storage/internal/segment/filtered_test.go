@@ -148,3 +148,76 @@ func TestFilterCache(t *testing.T) {
 		t.Fatalf("reopened: %+v", st)
 	}
 }
+
+// TestFilterLinks: a filter without value links that keeps being asked
+// gets links of its own from the optimizer, later searches walk them
+// (also after a touch), and they are not persisted.
+func TestFilterLinks(t *testing.T) {
+	cfg := testConfig(t, 10)
+	cfg.MaxSegments = 1
+	cfg.Grouper = &modGrouper{}
+	w := newWorld(t, cfg, 9)
+	for i := range 1200 {
+		w.upsert("k" + strconv.Itoa(i))
+	}
+	ctx := context.Background()
+	if err := w.set.Optimize(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// i < 300: a "range" (no field named), a quarter of the points.
+	in := func(k string) bool { i, _ := strconv.Atoi(k[1:]); return i < 300 }
+	flt := Filter{ID: "i<300", Accept: in, Matches: func() []string {
+		var out []string
+		for i := range 300 {
+			out = append(out, "k"+strconv.Itoa(i))
+		}
+		return out
+	}}
+	search := func() {
+		t.Helper()
+		hits := w.set.SearchFiltered(w.vec(), 10, index.SearchParams{Ef: 32}, flt)
+		if len(hits) != 10 {
+			t.Fatalf("%d hits", len(hits))
+		}
+		for _, h := range hits {
+			if !in(h.Key) {
+				t.Fatalf("hit %s does not match", h.Key)
+			}
+		}
+	}
+	for range 1 + linkAfterUses {
+		search()
+	}
+	if st := w.set.Stats(); st.GroupSearches != 0 {
+		t.Fatalf("before the links: %+v", st)
+	}
+	if err := w.set.Optimize(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := w.set.Stats()
+	if st.FilterLinks != 1 {
+		t.Fatalf("not linked: %+v", st)
+	}
+	search()
+	if got := w.set.Stats().GroupSearches; got != 1 {
+		t.Fatalf("%d searches through the filter's links", got)
+	}
+	w.set.Touch("k7")
+	search() // first ask after the touch: the callback
+	search() // rebuilt, planned against the links
+	if got := w.set.Stats().GroupSearches; got != 2 {
+		t.Fatalf("after a touch: %d searches through the filter's links", got)
+	}
+	set2, l, err := Open(cfg, w.store, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set2.Close()
+	for k, v := range w.ref {
+		l.Add(k, v)
+	}
+	l.Finish()
+	if st := set2.Stats(); st.FilterLinks != 0 || st.GroupLinked == 0 {
+		t.Fatalf("reopened: %+v", st)
+	}
+}

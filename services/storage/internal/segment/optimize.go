@@ -196,7 +196,7 @@ func (s *Set) optimizeOnce(ctx context.Context) (bool, error) {
 	j := s.plan()
 	if j == nil {
 		s.mu.Unlock()
-		return false, nil
+		return s.linkFilters(ctx)
 	}
 	s.running = true
 	s.startJob(j, s.nextID)

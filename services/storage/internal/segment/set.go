@@ -270,6 +270,9 @@ type Stats struct {
 	// GroupLinked counts, over sealed segments and linked fields, the
 	// points with filter-aware links (hnsw.Graph.LinkField).
 	GroupLinked int
+	// FilterLinks counts, over sealed segments, the frequent filters whose
+	// matches have links of their own (filterlinks.go).
+	FilterLinks int
 	// SetSearches counts searches of a sealed segment with a cached
 	// filter node set since Open; GroupSearches those of them that
 	// walked a value's group links.
@@ -291,7 +294,11 @@ func (s *Set) Stats() Stats {
 			st.Indexed += seg.graph.Len()
 			st.Tombstones += seg.graph.Deleted()
 			for _, f := range seg.graph.Fields() {
-				st.GroupLinked += f.Linked()
+				if f.Ephemeral() {
+					st.FilterLinks++
+				} else {
+					st.GroupLinked += f.Linked()
+				}
 			}
 		} else {
 			st.Plain += seg.len()
