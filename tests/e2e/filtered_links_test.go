@@ -14,8 +14,10 @@ import (
 // repeated filtered search walks them (DESIGN.md "Filter-aware links and
 // filter caches"). Every hit must match, results must agree with an exact
 // search of the same filter (recall ≥ 0.9 over repeats that use the
-// cached matches), and a point moved to another value by set_payload must
-// be found under its new value only.
+// cached matches), a range filter asked 200 times (so that the optimizer
+// links its matches) must keep agreeing with exact search, and a point
+// moved to another value by set_payload must be found under its new value
+// only.
 func TestFilteredSearchThroughValueLinks(t *testing.T) {
 	c := harness.Start(t, harness.Options{StorageNodes: 1})
 	ok(t, c, "PUT", "/collections/fl", map[string]any{
@@ -77,6 +79,39 @@ func TestFilteredSearchThroughValueLinks(t *testing.T) {
 	}
 	if r := float64(found) / float64(total); r < 0.9 {
 		t.Fatalf("recall %.3f against exact search", r)
+	}
+	// A range filter asked often enough gets its matches linked by the
+	// optimizer in the background; its answers stay right throughout.
+	rangeSearch := func(q []float64, exact bool) []float64 {
+		t.Helper()
+		res := list(t, ok(t, c, "POST", "/collections/fl/points/search", map[string]any{
+			"vector": q, "limit": 10, "with_payload": true,
+			"filter": map[string]any{"must": []any{map[string]any{"key": "c", "range": map[string]any{"gte": 1, "lte": 2}}}},
+			"params": map[string]any{"hnsw_ef": 64, "exact": exact},
+		}))
+		var out []float64
+		for _, h := range res {
+			p := obj(t, h)
+			if v := num(t, obj(t, p["payload"])["c"]); v < 1 || v > 2 {
+				t.Fatalf("range hit %v holds c=%v", p["id"], v)
+			}
+			out = append(out, num(t, p["id"]))
+		}
+		return out
+	}
+	found, total = 0, 0
+	for range 100 {
+		q := vec()
+		want := rangeSearch(q, true)
+		for _, id := range rangeSearch(q, false) {
+			if slices.Contains(want, id) {
+				found++
+			}
+		}
+		total += len(want)
+	}
+	if r := float64(found) / float64(total); r < 0.9 {
+		t.Fatalf("range filter recall %.3f against exact search", r)
 	}
 	// Point 7 (c=2) moves to c=3.
 	for _, v := range []int{2, 3} {
