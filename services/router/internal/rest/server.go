@@ -163,6 +163,13 @@ func (s *Server) api(h apiHandler) http.HandlerFunc { return s.apiWithin(Default
 
 // apiWithin is api with another default timeout.
 func (s *Server) apiWithin(timeout time.Duration, h apiHandler) http.HandlerFunc {
+	return s.handle(timeout, true, h)
+}
+
+// handle serves h under the request's timeout (default timeout), with
+// the body read first when readBody (bounded by MaxBodyBytes), and writes
+// the envelope, Qdrant's 202 for errAccepted, or the error.
+func (s *Server) handle(timeout time.Duration, readBody bool, h apiHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ctx, cancel, err := requestContext(r, timeout)
@@ -172,20 +179,33 @@ func (s *Server) apiWithin(timeout time.Duration, h apiHandler) http.HandlerFunc
 		}
 		defer cancel()
 		r = r.WithContext(ctx)
-		body, err := s.readBody(w, r)
-		if err != nil {
-			writeError(w, start, err, s.opt.Log, r)
-			return
+		var body []byte
+		if readBody {
+			if body, err = s.readBody(w, r); err != nil {
+				writeError(w, start, err, s.opt.Log, r)
+				return
+			}
 		}
 		res, err := h(r, body)
-		code := http.StatusOK
-		if err != nil {
-			code = writeError(w, start, err, s.opt.Log, r)
-		} else {
-			writeJSON(w, code, map[string]any{"result": res, "status": "ok", "time": time.Since(start).Seconds()})
-		}
+		code := s.finish(w, r, start, res, err)
 		s.opt.Log.Debug().Str("method", r.Method).Str("path", r.URL.Path).Int("status", code).Dur("took", time.Since(start)).Msg("request")
 	}
+}
+
+// finish writes a handler's answer: the envelope, Qdrant's 202 for
+// errAccepted (an operation started with wait=false), or the error. It
+// returns the status written.
+func (s *Server) finish(w http.ResponseWriter, r *http.Request, start time.Time, res any, err error) int {
+	var accepted errAccepted
+	switch {
+	case errors.As(err, &accepted):
+		writeJSON(w, http.StatusAccepted, map[string]any{"status": "accepted", "time": time.Since(start).Seconds()})
+		return http.StatusAccepted
+	case err != nil:
+		return writeError(w, start, err, s.opt.Log, r)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"result": res, "status": "ok", "time": time.Since(start).Seconds()})
+	return http.StatusOK
 }
 
 // requestContext applies the `timeout` query parameter (seconds) or the

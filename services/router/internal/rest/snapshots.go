@@ -113,7 +113,7 @@ func (s *Server) accepting(op snapshotOp) http.HandlerFunc {
 	})
 }
 
-// errAccepted makes snapshotAPI answer Qdrant's 202; see background.
+// errAccepted makes a handler answer Qdrant's 202 (see finish); see background.
 type errAccepted struct{}
 
 func (errAccepted) Error() string { return "accepted" }
@@ -375,61 +375,10 @@ func (s *Server) recovering(receive func(r *http.Request, body []byte) (service.
 		}
 		return true, nil
 	}
-	if readBody {
-		return s.snapshotAPI(h)
-	}
-	return s.streaming(h)
+	return s.handle(DefaultSnapshotTimeout, readBody, h)
 }
 
-// snapshotAPI is apiWithin(DefaultSnapshotTimeout) that also answers
-// errAccepted with Qdrant's 202.
+// snapshotAPI is apiWithin(DefaultSnapshotTimeout).
 func (s *Server) snapshotAPI(h apiHandler) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		ctx, cancel, err := requestContext(r, DefaultSnapshotTimeout)
-		if err != nil {
-			writeError(w, start, err, s.opt.Log, r)
-			return
-		}
-		defer cancel()
-		r = r.WithContext(ctx)
-		body, err := s.readBody(w, r)
-		if err != nil {
-			writeError(w, start, err, s.opt.Log, r)
-			return
-		}
-		res, err := h(r, body)
-		s.finish(w, r, start, res, err)
-	}
-}
-
-// streaming is snapshotAPI for handlers that read the request body
-// themselves (uploads, not bounded by MaxBodyBytes).
-func (s *Server) streaming(h apiHandler) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		ctx, cancel, err := requestContext(r, DefaultSnapshotTimeout)
-		if err != nil {
-			writeError(w, start, err, s.opt.Log, r)
-			return
-		}
-		defer cancel()
-		r = r.WithContext(ctx)
-		res, err := h(r, nil)
-		s.finish(w, r, start, res, err)
-	}
-}
-
-// finish writes a snapshot handler's answer: the envelope, Qdrant's 202
-// for errAccepted, or the error.
-func (s *Server) finish(w http.ResponseWriter, r *http.Request, start time.Time, res any, err error) {
-	var accepted errAccepted
-	switch {
-	case errors.As(err, &accepted):
-		writeJSON(w, http.StatusAccepted, map[string]any{"status": "accepted", "time": time.Since(start).Seconds()})
-	case err != nil:
-		writeError(w, start, err, s.opt.Log, r)
-	default:
-		writeJSON(w, http.StatusOK, map[string]any{"result": res, "status": "ok", "time": time.Since(start).Seconds()})
-	}
+	return s.apiWithin(DefaultSnapshotTimeout, h)
 }

@@ -72,21 +72,7 @@ func (s *Service) CreateCollection(ctx context.Context, req CreateCollectionRequ
 		return err
 	}
 	uid := resp.GetCollection().GetUid()
-	s.settle(ctx, "create", req.Name, func() bool {
-		c, m, ok := s.opt.State.Collection(req.Name)
-		if !ok || (uid != "" && c.GetUid() != uid) {
-			return false
-		}
-		for _, sh := range m.GetShards() {
-			for _, rep := range sh.GetReplicas() {
-				st := rep.GetState()
-				if st == shoalv1.ReplicaState_REPLICA_STATE_INITIALIZING || st == shoalv1.ReplicaState_REPLICA_STATE_UNSPECIFIED {
-					return false
-				}
-			}
-		}
-		return true
-	})
+	s.settle(ctx, "create", req.Name, func() bool { return s.settled(req.Name, uid) })
 	return nil
 }
 

@@ -2,7 +2,6 @@ package hnsw
 
 import (
 	"math/bits"
-	"slices"
 	"sync/atomic"
 	"unsafe"
 
@@ -103,24 +102,9 @@ func (g *Graph) SearchGroup(query []float32, k int, plan *GroupPlan, p index.Sea
 		}
 	}
 	if len(plan.unlinked) > 0 {
-		slices.SortFunc(res, func(a, b cand) int {
-			switch {
-			case a.d < b.d:
-				return -1
-			case a.d > b.d:
-				return 1
-			}
-			return 0
-		})
+		sortCands(res)
 	}
-	if len(res) > k {
-		cut := k
-		for cut < len(res) && res[cut].d == res[k-1].d {
-			cut++
-		}
-		res = res[:cut]
-	}
-	return g.sortCut(g.hitsOf(res, p.Threshold), k)
+	return g.sortCut(g.hitsOf(cutTies(res, k), p.Threshold), k)
 }
 
 // groupEntries returns the walk's starting points: the layer-0 entry cur

@@ -174,14 +174,20 @@ func (g *Graph) searchNodes(s *searcher, q []float32, k, ef int, accept func(uin
 	} else {
 		res = g.searchLayer(s, q, cand{curD, cur}, max(ef, k), 0, accept, false)
 	}
-	if len(res) > k {
-		cut := k
-		for cut < len(res) && res[cut].d == res[k-1].d {
-			cut++
-		}
-		res = res[:cut]
+	return cutTies(res, k)
+}
+
+// cutTies keeps the first k of res (closest first) and any further ones
+// that tie with the k-th, so the caller can break ties by key.
+func cutTies(res []cand, k int) []cand {
+	if len(res) <= k {
+		return res
 	}
-	return res
+	cut := k
+	for cut < len(res) && res[cut].d == res[k-1].d {
+		cut++
+	}
+	return res[:cut]
 }
 
 // vecAhead is how many vectors ahead of the one being scored a walk

@@ -21,6 +21,28 @@ func GroupValue(v any) (name string, ok bool) {
 	return "", false
 }
 
+// discrete is what Groups and LinkableFields need of a hash index.
+type discrete interface {
+	// groupBy groups the positions of keys by their single value.
+	groupBy(keys []string) map[string][]uint32
+	// heldBy reports whether a value is held by at least n points.
+	heldBy(n int) bool
+}
+
+// discrete is the field's keyword / uuid, integer (lookup) or bool
+// index, or nil.
+func (f *Field) discrete() discrete {
+	switch {
+	case f.kw != nil:
+		return f.kw
+	case f.ints != nil:
+		return f.ints
+	case f.bools != nil:
+		return f.bools
+	}
+	return nil
+}
+
 // Groups returns, for every keyword, uuid, integer (with lookup) and bool
 // index, the positions in keys of the points holding exactly one value,
 // by that value (GroupValue), keeping values held by at least minSize of
@@ -29,17 +51,11 @@ func GroupValue(v any) (name string, ok bool) {
 func (s *Set) Groups(keys []string, minSize int) map[string]map[string][]uint32 {
 	out := map[string]map[string][]uint32{}
 	for name, f := range s.fields {
-		var groups map[string][]uint32
-		switch {
-		case f.kw != nil:
-			groups = groupBy(f.kw, keys)
-		case f.ints != nil:
-			groups = groupBy(f.ints, keys)
-		case f.bools != nil:
-			groups = groupBy(f.bools, keys)
-		default:
+		d := f.discrete()
+		if d == nil {
 			continue
 		}
+		groups := d.groupBy(keys)
 		for v, pos := range groups {
 			if len(pos) < minSize {
 				delete(groups, v)
@@ -56,16 +72,7 @@ func (s *Set) Groups(keys []string, minSize int) map[string]map[string][]uint32 
 func (s *Set) LinkableFields(minSize int) []string {
 	var out []string
 	for name, f := range s.fields {
-		var big bool
-		switch {
-		case f.kw != nil:
-			big = hasBigValue(f.kw, minSize)
-		case f.ints != nil:
-			big = hasBigValue(f.ints, minSize)
-		case f.bools != nil:
-			big = hasBigValue(f.bools, minSize)
-		}
-		if big {
+		if d := f.discrete(); d != nil && d.heldBy(minSize) {
 			out = append(out, name)
 		}
 	}
@@ -73,36 +80,32 @@ func (s *Set) LinkableFields(minSize int) []string {
 	return out
 }
 
-// hasBigValue reports whether a value of h is held by minSize points.
-func hasBigValue[T comparable](h *hashIndex[T], minSize int) bool {
+func (h *hashIndex[T]) heldBy(n int) bool {
 	for _, keys := range h.points {
-		if len(keys) >= minSize {
+		if len(keys) >= n {
 			return true
 		}
 	}
 	return false
 }
 
-// groupBy groups the positions of keys by their single value in h.
-func groupBy[T comparable](h *hashIndex[T], keys []string) map[string][]uint32 {
+func (h *hashIndex[T]) groupBy(keys []string) map[string][]uint32 {
 	groups := map[string][]uint32{}
 	for pos, key := range keys {
 		vals := h.forward[key]
 		if len(vals) != 1 {
 			continue
 		}
-		name, ok := GroupValue(any(vals[0]))
-		if ok {
+		if name, ok := GroupValue(any(vals[0])); ok {
 			groups[name] = append(groups[name], uint32(pos))
 		}
 	}
 	return groups
 }
 
-// LinkedValue reports the field and value (GroupValue) that every point
-// matching a condition of a filter's must holds, when the condition is a
-// plain match of one value on a field indexed for it: the field whose
-// group links a search may walk.
+// LinkedValue returns the group name (GroupValue) under which the points
+// holding value in field were linked (see Groups): ok when field has the
+// hash index for value's kind.
 func (s *Set) LinkedValue(field string, value any) (string, bool) {
 	f, ok := s.fields[field]
 	if !ok {
@@ -115,8 +118,6 @@ func (s *Set) LinkedValue(field string, value any) (string, bool) {
 		ok = f.ints != nil
 	case bool:
 		ok = f.bools != nil
-	default:
-		ok = false
 	}
 	if !ok {
 		return "", false

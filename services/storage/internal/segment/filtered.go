@@ -64,8 +64,7 @@ type cachedFilter struct {
 	need    int // asks before the set is built
 	uses    int // searches served by set
 	lastUse uint64
-	set     *hnsw.NodeSet
-	plan    *hnsw.GroupPlan
+	cached       // set is nil until built
 	planned bool // plan was tried against the filter's own links
 }
 
@@ -126,7 +125,7 @@ func (c *filterCache) lookup(g *hnsw.Graph, f Filter, matches func() []string, m
 			e.plan = g.PlanGroup(e.set, filterField(f.ID), filterValue)
 		}
 		queued = e.plan == nil && c.wantLinks(g, f, e, minLinked)
-		out = cached{e.set, e.plan}
+		out = e.cached
 		c.mu.Unlock()
 		return out, queued
 	}
@@ -148,7 +147,7 @@ func (c *filterCache) lookup(g *hnsw.Graph, f Filter, matches func() []string, m
 	}
 	c.mu.Lock()
 	if cur := c.entries[f.ID]; cur == e {
-		e.set, e.plan, e.uses, e.planned = built.set, built.plan, 1, linked
+		e.cached, e.uses, e.planned = built, 1, linked
 	}
 	c.mu.Unlock()
 	return built, false
@@ -169,38 +168,25 @@ func (c *filterCache) evictLocked() {
 // SearchFiltered is Search with a filter: plain segments and sealed ones
 // without cached matches check f.Accept per candidate; sealed ones with
 // cached matches walk the node set (hnsw.Graph.SearchSet) or, when f's
-// field value is linked, the value's group (hnsw.Graph.SearchGroup).
-// p.Accept is ignored.
+// field value or the filter itself is linked, its group
+// (hnsw.Graph.SearchGroup). p.Accept is ignored.
 func (s *Set) SearchFiltered(query []float32, k int, p index.SearchParams, f Filter) []index.Hit {
-	if k <= 0 || len(query) != s.cfg.Dim {
-		return nil
-	}
 	p.Accept = f.Accept
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	walk := index.SearchParams{Threshold: p.Threshold, Ef: p.Ef, Exact: p.Exact}
 	matches := onceKeys(f.Matches)
-	top := index.NewTopK(k, s.cfg.Metric)
-	for _, h := range s.appendable.search(query, k, p) {
-		top.Push(h)
-	}
-	for _, seg := range s.segs {
-		var hits []index.Hit
-		switch e := s.cachedMatches(seg, f, matches); {
+	return s.mergeTop(query, k, func(seg *segment) []index.Hit {
+		e := s.cachedMatches(seg, f, matches)
+		switch {
 		case e.set == nil:
-			hits = seg.search(query, k, p)
+			return seg.search(query, k, p)
 		case e.plan != nil:
 			s.setSearches.Add(1)
 			s.groupSearches.Add(1)
-			hits = seg.graph.SearchGroup(query, k, e.plan, index.SearchParams{Threshold: p.Threshold, Ef: p.Ef, Exact: p.Exact})
-		default:
-			s.setSearches.Add(1)
-			hits = seg.graph.SearchSet(query, k, e.set, index.SearchParams{Threshold: p.Threshold, Ef: p.Ef, Exact: p.Exact})
+			return seg.graph.SearchGroup(query, k, e.plan, walk)
 		}
-		for _, h := range hits {
-			top.Push(h)
-		}
-	}
-	return top.Sorted()
+		s.setSearches.Add(1)
+		return seg.graph.SearchSet(query, k, e.set, walk)
+	})
 }
 
 // ScoreFiltered scores the filter's matches exactly, the planner's path
@@ -209,29 +195,14 @@ func (s *Set) SearchFiltered(query []float32, k int, p index.SearchParams, f Fil
 // of the matches) and check f.Accept on those that could enter the top k.
 // p.Accept is ignored.
 func (s *Set) ScoreFiltered(query []float32, k int, candidates []string, p index.SearchParams, f Filter) []index.Hit {
-	if k <= 0 || len(query) != s.cfg.Dim {
-		return nil
-	}
 	p.Accept = f.Accept
-	s.mu.RLock()
-	defer s.mu.RUnlock()
 	matches := onceKeys(f.Matches)
-	top := index.NewTopK(k, s.cfg.Metric)
-	for _, h := range s.appendable.scoreKeys(query, k, candidates, p) {
-		top.Push(h)
-	}
-	for _, seg := range s.segs {
-		var hits []index.Hit
+	return s.mergeTop(query, k, func(seg *segment) []index.Hit {
 		if e := s.cachedMatches(seg, f, matches); e.set != nil {
-			hits = seg.graph.ScoreSet(query, k, e.set, index.SearchParams{Threshold: p.Threshold})
-		} else {
-			hits = seg.scoreKeys(query, k, candidates, p)
+			return seg.graph.ScoreSet(query, k, e.set, index.SearchParams{Threshold: p.Threshold})
 		}
-		for _, h := range hits {
-			top.Push(h)
-		}
-	}
-	return top.Sorted()
+		return seg.scoreKeys(query, k, candidates, p)
+	})
 }
 
 // cachedMatches is seg's cached matches of f (sealed segments only); a

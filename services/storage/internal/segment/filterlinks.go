@@ -39,11 +39,10 @@ func (c *filterCache) wantLinks(g *hnsw.Graph, f Filter, e *cachedFilter, minLin
 	if minLinked <= 0 || e.uses != linkAfterUses || c.pending[f.ID] != nil {
 		return false
 	}
-	relink := c.linked[f.ID] && e.planned // linked, but drifted too far
-	if c.linked[f.ID] && !relink {
-		return false
-	}
-	if !relink && len(c.linked)+len(c.pending) >= maxFilterLinks {
+	// Called without a plan: a linked filter here has drifted too far
+	// from its links (once planned against them), else it needs a slot.
+	if linked := c.linked[f.ID]; linked && !e.planned ||
+		!linked && len(c.linked)+len(c.pending) >= maxFilterLinks {
 		return false
 	}
 	// Nearly every node: the plain walk is as good.

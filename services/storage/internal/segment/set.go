@@ -202,24 +202,7 @@ func (s *Set) Vector(key string) ([]float32, bool) {
 // Search implements index.VectorIndex: every segment is searched (sealed
 // ones with HNSW unless p.Exact, plain ones exactly) and the hits merged.
 func (s *Set) Search(query []float32, k int, p index.SearchParams) []index.Hit {
-	if k <= 0 || len(query) != s.cfg.Dim {
-		return nil
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if len(s.segs) == 0 {
-		return s.appendable.search(query, k, p)
-	}
-	top := index.NewTopK(k, s.cfg.Metric)
-	for _, h := range s.appendable.search(query, k, p) {
-		top.Push(h)
-	}
-	for _, seg := range s.segs {
-		for _, h := range seg.search(query, k, p) {
-			top.Push(h)
-		}
-	}
-	return top.Sorted()
+	return s.mergeTop(query, k, func(seg *segment) []index.Hit { return seg.search(query, k, p) })
 }
 
 var _ index.CandidateScorer = (*Set)(nil)
@@ -227,20 +210,27 @@ var _ index.CandidateScorer = (*Set)(nil)
 // ScoreKeys implements index.CandidateScorer: every segment scores the
 // keys it holds and the hits are merged.
 func (s *Set) ScoreKeys(query []float32, k int, keys []string, p index.SearchParams) []index.Hit {
+	return s.mergeTop(query, k, func(seg *segment) []index.Hit { return seg.scoreKeys(query, k, keys, p) })
+}
+
+// mergeTop asks every segment, the appendable one first, for its hits
+// (fn runs with mu held shared) and keeps the k best of all. A query of
+// the wrong length or k ≤ 0 gets nothing.
+func (s *Set) mergeTop(query []float32, k int, fn func(seg *segment) []index.Hit) []index.Hit {
 	if k <= 0 || len(query) != s.cfg.Dim {
 		return nil
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if len(s.segs) == 0 {
-		return s.appendable.scoreKeys(query, k, keys, p)
+		return fn(s.appendable)
 	}
 	top := index.NewTopK(k, s.cfg.Metric)
-	for _, h := range s.appendable.scoreKeys(query, k, keys, p) {
+	for _, h := range fn(s.appendable) {
 		top.Push(h)
 	}
 	for _, seg := range s.segs {
-		for _, h := range seg.scoreKeys(query, k, keys, p) {
+		for _, h := range fn(seg) {
 			top.Push(h)
 		}
 	}
